@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+// Kiln: import, partition, quantize, compile and run ONNX models for int8 DPU-class accelerators.
+
+import PackageDescription
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kiln", targets: ["kiln"]),
+        .library(name: "KilnCore", targets: ["KilnCore"]),
+        .library(name: "KilnIR", targets: ["KilnIR"]),
+        .library(name: "KilnONNX", targets: ["KilnONNX"]),
+        .library(name: "KilnKernels", targets: ["KilnKernels"]),
+        .library(name: "KilnInterpreter", targets: ["KilnInterpreter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        .target(
+            name: "KilnCore",
+            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        .target(name: "KilnIR", dependencies: ["KilnCore"]),
+        // Generated from onnx.proto by Scripts/gen-onnx-proto.sh; its own target so that
+        // edits elsewhere never recompile the 4,000 generated lines.
+        .target(
+            name: "KilnONNXProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["onnx.proto"]
+        ),
+        .target(
+            name: "KilnONNX",
+            dependencies: [
+                "KilnIR", "KilnONNXProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .target(name: "KilnKernels", dependencies: ["KilnCore"]),
+        .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
+        .executableTarget(
+            name: "kiln",
+            dependencies: [
+                "KilnONNX", "KilnInterpreter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "KilnTestSupport", dependencies: ["KilnCore", "KilnIR", "KilnONNX", "KilnInterpreter"]),
+        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
+        .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
+        .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
+        .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnInterpreterTests",
+            dependencies: ["KilnInterpreter", "KilnONNX", "KilnTestSupport"]
+        ),
+        .testTarget(
+            name: "KilnConformanceTests",
+            dependencies: ["KilnInterpreter", "KilnONNX", "KilnTestSupport"]
+        ),
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport"]),
+    ]
+)

@@ -1,0 +1,96 @@
+/// A stable, numbered error class.
+///
+/// Codes are grouped by range: 1xxx input and files, 2xxx ONNX import, 3xxx IR and
+/// verification, 4xxx passes and partitioning, 5xxx quantization, 6xxx DPU, 7xxx
+/// runtime and artifact, 8xxx command-line usage. A code is never renumbered or reused;
+/// `docs/error-codes.md` lists them all and a test keeps it in step with ``all``.
+public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
+    /// The number shown as `KILN-<rawValue>`.
+    public let rawValue: Int
+    /// A short identifier, e.g. `unsupportedOp`.
+    public let name: String
+    /// One line saying what the code means.
+    public let summary: String
+
+    private init(_ rawValue: Int, _ name: String, _ summary: String) {
+        self.rawValue = rawValue
+        self.name = name
+        self.summary = summary
+    }
+
+    public static func == (lhs: ErrorCode, rhs: ErrorCode) -> Bool { lhs.rawValue == rhs.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+
+    /// `KILN-2002`.
+    public var description: String { "KILN-\(rawValue)" }
+
+    // MARK: 1xxx input and files
+
+    /// A file named on the command line or in a model does not exist.
+    public static let fileNotFound = ErrorCode(1001, "fileNotFound", "a file does not exist")
+    /// A file exists but cannot be read.
+    public static let fileUnreadable = ErrorCode(1002, "fileUnreadable", "a file cannot be read")
+    /// A `.npy` file is malformed or truncated.
+    public static let npyMalformed = ErrorCode(1003, "npyMalformed", "a .npy file is malformed or truncated")
+    /// A `.npz` archive is malformed or holds something other than `.npy` members.
+    public static let npzMalformed = ErrorCode(1004, "npzMalformed", "a .npz archive is malformed")
+    /// An output file could not be written.
+    public static let writeFailed = ErrorCode(1005, "writeFailed", "an output file could not be written")
+    /// An element type Kiln does not handle (e.g. strings, complex, bfloat16).
+    public static let unsupportedDType = ErrorCode(1006, "unsupportedDType", "an element type Kiln does not support")
+
+    // MARK: 2xxx ONNX import
+
+    /// The file is not a parseable ONNX model (truncated, or another format).
+    public static let notONNX = ErrorCode(2001, "notONNX", "the file is not a valid ONNX model")
+    /// An operator Kiln does not implement.
+    public static let unsupportedOp = ErrorCode(2002, "unsupportedOp", "the model uses an operator Kiln does not implement")
+    /// An operator version whose semantics differ from what Kiln implements.
+    public static let unsupportedOpVersion = ErrorCode(2003, "unsupportedOpVersion", "an operator version Kiln does not implement")
+    /// The model is structurally invalid (dangling names, missing attributes, bad tensors).
+    public static let invalidModel = ErrorCode(2004, "invalidModel", "the model is structurally invalid")
+    /// A tensor's external data file is missing or too short.
+    public static let externalDataMissing = ErrorCode(2005, "externalDataMissing", "external tensor data is missing or truncated")
+    /// An attribute value Kiln does not implement (e.g. an unsupported mode).
+    public static let unsupportedAttribute = ErrorCode(2006, "unsupportedAttribute", "an attribute value Kiln does not implement")
+    /// The model's opset for the default domain is outside the supported range.
+    public static let unsupportedOpset = ErrorCode(2007, "unsupportedOpset", "the model's opset is outside the supported range")
+
+    // MARK: 3xxx IR
+
+    /// The graph violates an IR invariant.
+    public static let verificationFailed = ErrorCode(3001, "verificationFailed", "the graph violates an IR invariant")
+    /// Shapes or dtypes of a node's inputs are incompatible.
+    public static let shapeMismatch = ErrorCode(3002, "shapeMismatch", "a node's input shapes or dtypes are incompatible")
+
+    // MARK: 7xxx runtime
+
+    /// A graph input was not provided.
+    public static let missingInput = ErrorCode(7001, "missingInput", "a graph input was not provided")
+    /// An input has the wrong dtype.
+    public static let inputDTypeMismatch = ErrorCode(7002, "inputDTypeMismatch", "an input has the wrong element type")
+    /// An input has the wrong rank or a dimension that contradicts the model.
+    public static let inputShapeMismatch = ErrorCode(7003, "inputShapeMismatch", "an input has the wrong rank or shape")
+    /// A kernel rejected its arguments at run time (e.g. an index out of range).
+    public static let invalidArgument = ErrorCode(7004, "invalidArgument", "an operator received invalid values at run time")
+    /// No kernel exists for this op and dtype.
+    public static let kernelMissing = ErrorCode(7005, "kernelMissing", "no kernel exists for this operator and element type")
+    /// An input name does not belong to the model.
+    public static let unknownInput = ErrorCode(7006, "unknownInput", "an input name does not belong to the model")
+
+    // MARK: 8xxx command line
+
+    /// A command-line argument is invalid.
+    public static let badArgument = ErrorCode(8001, "badArgument", "a command-line argument is invalid")
+
+    /// Every code, in numeric order.
+    public static let all: [ErrorCode] = [
+        .fileNotFound, .fileUnreadable, .npyMalformed, .npzMalformed, .writeFailed, .unsupportedDType,
+        .notONNX, .unsupportedOp, .unsupportedOpVersion, .invalidModel, .externalDataMissing,
+        .unsupportedAttribute, .unsupportedOpset,
+        .verificationFailed, .shapeMismatch,
+        .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
+        .unknownInput,
+        .badArgument,
+    ]
+}

@@ -1,0 +1,4 @@
+extension ShapeRules {
+    /// Shape rules of the Control family.
+    static let control: [OpKind: ShapeRule] = [:]
+}

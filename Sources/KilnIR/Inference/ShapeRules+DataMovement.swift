@@ -1,0 +1,4 @@
+extension ShapeRules {
+    /// Shape rules of the DataMovement family.
+    static let dataMovement: [OpKind: ShapeRule] = [:]
+}

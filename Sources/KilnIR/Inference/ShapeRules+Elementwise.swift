@@ -1,0 +1,4 @@
+extension ShapeRules {
+    /// Shape rules of the Elementwise family.
+    static let elementwise: [OpKind: ShapeRule] = [:]
+}

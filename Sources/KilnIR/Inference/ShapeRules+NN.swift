@@ -1,0 +1,4 @@
+extension ShapeRules {
+    /// Shape rules of the NN family.
+    static let nn: [OpKind: ShapeRule] = [:]
+}

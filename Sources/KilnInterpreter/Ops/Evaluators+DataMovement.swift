@@ -1,0 +1,7 @@
+import KilnCore
+import KilnIR
+
+extension Evaluators {
+    /// Evaluators of the DataMovement family.
+    static let dataMovement: [OpKind: Evaluator] = [:]
+}

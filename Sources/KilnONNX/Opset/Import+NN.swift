@@ -1,0 +1,7 @@
+import KilnCore
+import KilnIR
+
+extension OpImporters {
+    /// Importers of the NN family.
+    static let nn: [OpImporter] = []
+}
