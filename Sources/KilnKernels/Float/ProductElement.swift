@@ -6,30 +6,22 @@ import KilnCore
 package protocol ProductElement: TensorElement, Numeric {
     /// `a * b + accumulator` (wrapping for integers).
     static func multiplyAdd(_ a: Self, _ b: Self, _ accumulator: Self) -> Self
-    /// `a + b` (wrapping for integers).
-    static func sum(_ a: Self, _ b: Self) -> Self
 }
 
 extension Float: ProductElement {
     /// `a * b + accumulator`.
     @inline(__always) package static func multiplyAdd(_ a: Float, _ b: Float, _ accumulator: Float) -> Float { a * b + accumulator }
-    /// `a + b`.
-    @inline(__always) package static func sum(_ a: Float, _ b: Float) -> Float { a + b }
 }
 
 extension Double: ProductElement {
     /// `a * b + accumulator`.
     @inline(__always) package static func multiplyAdd(_ a: Double, _ b: Double, _ accumulator: Double) -> Double { a * b + accumulator }
-    /// `a + b`.
-    @inline(__always) package static func sum(_ a: Double, _ b: Double) -> Double { a + b }
 }
 
 #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
 extension Float16: ProductElement {
     /// `a * b + accumulator`.
     @inline(__always) package static func multiplyAdd(_ a: Float16, _ b: Float16, _ accumulator: Float16) -> Float16 { a * b + accumulator }
-    /// `a + b`.
-    @inline(__always) package static func sum(_ a: Float16, _ b: Float16) -> Float16 { a + b }
 }
 #endif
 
@@ -39,8 +31,6 @@ package protocol WrappingProductElement: ProductElement, FixedWidthInteger {}
 extension WrappingProductElement {
     /// `a &* b &+ accumulator`.
     @inline(__always) package static func multiplyAdd(_ a: Self, _ b: Self, _ accumulator: Self) -> Self { a &* b &+ accumulator }
-    /// `a &+ b`.
-    @inline(__always) package static func sum(_ a: Self, _ b: Self) -> Self { a &+ b }
 }
 
 extension Int32: WrappingProductElement {}
