@@ -51,7 +51,7 @@ let package = Package(
             ]
         ),
         .target(name: "KilnTestSupport", dependencies: ["KilnCore", "KilnIR", "KilnONNX", "KilnInterpreter"]),
-        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
+        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "KilnTestSupport"]),
