@@ -156,7 +156,7 @@ package enum Recurrent {
         let peepholes = try expect(inputs.peepholes, [directions, 3 * hidden], "P")
         var lengths = [Int](repeating: steps, count: batch)
         if let tensor = inputs.sequenceLengths {
-            guard tensor.shape == [batch], let values = tensor.integerValues, values.allSatisfy({ (0...steps).contains($0) }) else {
+            guard tensor.shape == [batch], let values = tensor.integerScalars(), values.allSatisfy({ (0...steps).contains($0) }) else {
                 throw KilnError(.invalidArgument, "sequence_lens must be \(batch) integers in 0...\(steps), got \(tensor)")
             }
             lengths = values
@@ -307,17 +307,6 @@ private struct Step {
                 candidate = g(clipped(input(2) + resetProduct[state + j] + rBias[2 * hidden + j]))
             }
             h[state + j] = (1 - update) * candidate + update * h[state + j]
-        }
-    }
-}
-
-extension Tensor {
-    /// The elements of an integer tensor as `Int`s (for small index inputs), or `nil`.
-    var integerValues: [Int]? {
-        switch dtype {
-        case .int32: scalars(as: Int32.self).map { Int($0) }
-        case .int64: scalars(as: Int64.self).map { Int($0) }
-        default: nil
         }
     }
 }
