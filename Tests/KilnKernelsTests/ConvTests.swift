@@ -1,7 +1,7 @@
 import KilnCore
 import Testing
 
-@testable import KilnKernels
+import KilnKernels
 
 /// One convolution configuration: spatial input extents, kernel, group and channel counts.
 struct ConvCase: CustomTestStringConvertible, Sendable {

@@ -2,7 +2,7 @@ import KilnCore
 import KilnIR
 import Testing
 
-@testable import KilnKernels
+import KilnKernels
 
 /// Einsum against a brute-force sum over every assignment of the labels.
 struct EinsumTests {

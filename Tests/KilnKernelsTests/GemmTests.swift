@@ -1,7 +1,7 @@
 import KilnCore
 import Testing
 
-@testable import KilnKernels
+import KilnKernels
 
 /// Deterministic pseudo-random floats in [-1, 1) for kernel tests.
 struct TestRandom {

@@ -2,7 +2,7 @@ import Foundation
 import KilnCore
 import Testing
 
-@testable import KilnKernels
+import KilnKernels
 
 /// One-unit recurrent cells checked against the ONNX gate equations written out by hand.
 struct RecurrentTests {

@@ -93,12 +93,16 @@ private struct Problem {
         guard k > 0 else { return }
         let mr = Gemm.mr
         let nr = Gemm.nr
+        // Packing buffers sized for this problem (small products stay small).
+        let depth = min(Gemm.kc, k)
+        let aCapacity = min(Gemm.mc, (rows.count + mr - 1) / mr * mr) * depth
+        let bCapacity = min(Gemm.nc, (columns.count + nr - 1) / nr * nr) * depth
         let packedA = UnsafeMutableRawPointer.allocate(
-            byteCount: Gemm.mc * Gemm.kc * MemoryLayout<Float>.stride, alignment: 64
-        ).bindMemory(to: Float.self, capacity: Gemm.mc * Gemm.kc)
+            byteCount: aCapacity * MemoryLayout<Float>.stride, alignment: 64
+        ).bindMemory(to: Float.self, capacity: aCapacity)
         let packedB = UnsafeMutableRawPointer.allocate(
-            byteCount: Gemm.nc * Gemm.kc * MemoryLayout<Float>.stride, alignment: 64
-        ).bindMemory(to: Float.self, capacity: Gemm.nc * Gemm.kc)
+            byteCount: bCapacity * MemoryLayout<Float>.stride, alignment: 64
+        ).bindMemory(to: Float.self, capacity: bCapacity)
         let edge = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
         defer {
             packedA.deallocate()
