@@ -4,8 +4,9 @@ import KilnKernels
 import Testing
 
 /// Prints GEMM and convolution throughput; meaningful only in a release build:
-/// `KILN_BENCHMARK=1 swift test -c release --filter GemmBenchmark`. Asserts nothing about time.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["KILN_BENCHMARK"] != nil))
+/// `KILN_BENCHMARK=1 swift test -c release --no-parallel --filter GemmBenchmark` (other tests
+/// running alongside would steal the second core). Asserts nothing about time.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["KILN_BENCHMARK"] != nil))
 struct GemmBenchmark {
     /// Best wall time of `repeats` runs, in seconds.
     private func bestTime(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
