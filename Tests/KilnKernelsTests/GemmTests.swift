@@ -123,4 +123,46 @@ struct GemmTests {
             }
         }
     }
+
+    @Test func matMulOtherDTypesAgreeWithFloat32() throws {
+        var random = TestRandom(seed: 5)
+        let left = random.floats(3 * 4 * 5)
+        let right = random.floats(5 * 6)
+        var reference = Tensor(zeros: [3, 4, 6], dtype: .float32)
+        try MatrixProducts.matMul(a: Tensor(shape: [3, 4, 5], scalars: left), b: Tensor(shape: [5, 6], scalars: right), output: &reference, threads: 1)
+        let expected = reference.scalars(as: Float.self)
+        var double = Tensor(zeros: [3, 4, 6], dtype: .float64)
+        try MatrixProducts.matMul(
+            a: Tensor(shape: [3, 4, 5], scalars: left.map { Double($0) }), b: Tensor(shape: [5, 6], scalars: right.map { Double($0) }),
+            output: &double, threads: 1)
+        #expect(zip(double.scalars(as: Double.self), expected).allSatisfy { abs($0 - Double($1)) < 1e-5 })
+        var half = Tensor(zeros: [3, 4, 6], dtype: .float16)
+        try MatrixProducts.matMul(
+            a: Tensor(shape: [3, 4, 5], scalars: left.map { Float16($0) }), b: Tensor(shape: [5, 6], scalars: right.map { Float16($0) }),
+            output: &half, threads: 1)
+        #expect(zip(half.scalars(as: Float16.self), expected).allSatisfy { abs(Float($0) - $1) < 1e-2 })
+        var integers = Tensor(zeros: [2], dtype: .int32)
+        try MatrixProducts.matMul(
+            a: Tensor(shape: [2, 2], scalars: [Int32.max, 1, 2, 3]), b: Tensor(shape: [2], scalars: [Int32(2), 5]),
+            output: &integers, threads: 1)
+        #expect(integers.scalars(as: Int32.self) == [Int32.max &* 2 &+ 5, 19])
+    }
+
+    @Test func gemmBroadcastsCAndScales() throws {
+        let a = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6] as [Double])
+        let b = Tensor(shape: [2, 3], scalars: [1, 0, 1, 0, 1, 0] as [Double])  // used transposed
+        let c = Tensor(shape: [2], scalars: [10, 20] as [Double])
+        let parameters = MatrixProducts.GemmParameters(alpha: 2, beta: 0.5, transA: false, transB: true)
+        var output = Tensor(zeros: [2, 2], dtype: .float64)
+        try MatrixProducts.gemm(a: a, b: b, c: c, parameters, output: &output, threads: 1)
+        // A·Bᵀ = [[4, 2], [10, 5]]; C broadcasts along rows.
+        let expected: [Double] = [13, 14, 25, 20]
+        #expect(output.scalars(as: Double.self) == expected)
+        var single = Tensor(zeros: [2, 2], dtype: .float32)
+        try MatrixProducts.gemm(
+            a: Tensor(shape: [2, 3], scalars: a.scalars(as: Double.self).map { Float($0) }),
+            b: Tensor(shape: [2, 3], scalars: b.scalars(as: Double.self).map { Float($0) }),
+            c: Tensor(shape: [2], scalars: [10, 20] as [Float]), parameters, output: &single, threads: 1)
+        #expect(single.scalars(as: Float.self) == [13, 14, 25, 20])
+    }
 }

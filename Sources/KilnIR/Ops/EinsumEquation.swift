@@ -13,7 +13,9 @@ import KilnCore
 package struct EinsumEquation: Hashable, Sendable {
     /// One symbol of a term.
     package enum Symbol: Hashable, Sendable {
+        /// A label (`a`–`z`, `A`–`Z`).
         case letter(Character)
+        /// `...`: the broadcast axes.
         case ellipsis
     }
 

@@ -85,7 +85,8 @@ package enum MatrixProducts {
         }
     }
 
-    /// `C = A * B` (row-major with row strides) on the fastest kernel for `T`.
+    /// `C = A * B` (row-major with row strides) on the fastest kernel for `T`: the blocked
+    /// GEMM for float32 (and, widened, float16), ``ReferenceLinearAlgebra`` otherwise.
     package static func multiply<T: ProductElement>(
         m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
         c: UnsafeMutablePointer<T>, ldc: Int, threads: Int
@@ -97,9 +98,48 @@ package enum MatrixProducts {
                 b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transB: false,
                 beta: 0, c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
                 threads: threads)
+        } else if isHalf(T.self) {
+            multiplyWidened(
+                m: m, n: n, k: k, a: UnsafeRawPointer(a), lda: lda, b: UnsafeRawPointer(b), ldb: ldb,
+                c: UnsafeMutableRawPointer(c), ldc: ldc, threads: threads)
         } else {
             ReferenceLinearAlgebra.matMulStrided(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
         }
+    }
+
+    private static func isHalf<T>(_ type: T.Type) -> Bool {
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        return type == Float16.self
+        #else
+        return false
+        #endif
+    }
+
+    /// float16 `C = A * B`: widened to float32, multiplied on the blocked GEMM, rounded once.
+    private static func multiplyWidened(
+        m: Int, n: Int, k: Int, a: UnsafeRawPointer, lda: Int, b: UnsafeRawPointer, ldb: Int,
+        c: UnsafeMutableRawPointer, ldc: Int, threads: Int
+    ) {
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        let halfA = a.assumingMemoryBound(to: Float16.self)
+        let halfB = b.assumingMemoryBound(to: Float16.self)
+        var left = [Float](repeating: 0, count: m * k)
+        var right = [Float](repeating: 0, count: k * n)
+        for i in 0..<m {
+            for p in 0..<k { left[i * k + p] = Float(halfA[i * lda + p]) }
+        }
+        for p in 0..<k {
+            for j in 0..<n { right[p * n + j] = Float(halfB[p * ldb + j]) }
+        }
+        var product = [Float](repeating: 0, count: m * n)
+        Gemm.multiply(
+            m: m, n: n, k: k, alpha: 1, a: left, lda: k, transA: false, b: right, ldb: n, transB: false,
+            beta: 0, c: &product, ldc: n, threads: threads)
+        let target = c.assumingMemoryBound(to: Float16.self)
+        for i in 0..<m {
+            for j in 0..<n { target[i * ldc + j] = Float16(product[i * n + j]) }
+        }
+        #endif
     }
 
     /// Attributes of ONNX `Gemm`.
@@ -194,18 +234,17 @@ package enum MatrixProducts {
             let values = c.scalars(as: T.self)
             return Broadcast.indices(of: c.shape, to: shape).map { values[$0] }
         }
-        let alpha = T(parameters.alpha)
-        let beta = T(parameters.beta)
         output.withUnsafeMutableBufferPointer(as: T.self) { out in
             for i in 0..<m {
                 for j in 0..<n {
-                    var accumulator = T.zero
+                    var accumulator = 0.0
                     for p in 0..<k {
                         let x = parameters.transA ? left[p * m + i] : left[i * k + p]
                         let y = parameters.transB ? right[j * k + p] : right[p * n + j]
-                        accumulator = x * y + accumulator
+                        accumulator = Double(x) * Double(y) + accumulator
                     }
-                    out[i * n + j] = alpha * accumulator + (bias.map { beta * $0[i * n + j] } ?? 0)
+                    let scaled = Double(parameters.alpha) * accumulator
+                    out[i * n + j] = T(scaled + (bias.map { Double(parameters.beta) * Double($0[i * n + j]) } ?? 0))
                 }
             }
         }

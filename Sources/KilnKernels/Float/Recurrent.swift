@@ -3,12 +3,27 @@ import KilnCore
 /// An activation function of a recurrent cell (ONNX `activations`, with its
 /// `activation_alpha`/`activation_beta` already resolved).
 package enum RecurrentActivation: Sendable, Equatable {
-    case sigmoid, tanh, relu, softsign, softplus
+    /// `1 / (1 + e^−x)`.
+    case sigmoid
+    /// `tanh(x)`.
+    case tanh
+    /// `max(x, 0)`.
+    case relu
+    /// `x / (1 + |x|)`.
+    case softsign
+    /// `log(1 + e^x)`.
+    case softplus
+    /// `clamp(alpha·x + beta, 0, 1)`.
     case hardSigmoid(alpha: Float, beta: Float)
+    /// `alpha·x + beta`.
     case affine(alpha: Float, beta: Float)
+    /// `x` for `x ≥ 0`, else `alpha·x`.
     case leakyRelu(alpha: Float)
+    /// `x` for `x > alpha`, else 0.
     case thresholdedRelu(alpha: Float)
+    /// `alpha·tanh(beta·x)`.
     case scaledTanh(alpha: Float, beta: Float)
+    /// `x` for `x ≥ 0`, else `alpha·(e^x − 1)`.
     case elu(alpha: Float)
 
     @inline(__always)
@@ -84,10 +99,22 @@ package enum Recurrent {
 
     /// The operands (ONNX input order); absent optional inputs are `nil`.
     package struct Inputs {
-        /// X, W, R are required.
-        package var x: Tensor, w: Tensor, r: Tensor
-        /// Optional inputs.
-        package var bias: Tensor?, sequenceLengths: Tensor?, initialH: Tensor?, initialC: Tensor?, peepholes: Tensor?
+        /// X: `[S, B, I]`, or `[B, S, I]` batch-major.
+        package var x: Tensor
+        /// W: `[D, G·H, I]`.
+        package var w: Tensor
+        /// R: `[D, G·H, H]`.
+        package var r: Tensor
+        /// B: `[D, 2·G·H]` (input then recurrent biases).
+        package var bias: Tensor?
+        /// sequence_lens: `[B]` int32/int64.
+        package var sequenceLengths: Tensor?
+        /// initial_h: like ``Outputs/lastH``.
+        package var initialH: Tensor?
+        /// initial_c (LSTM): like ``Outputs/lastH``.
+        package var initialC: Tensor?
+        /// P (LSTM peepholes): `[D, 3·H]` for `i, o, f`.
+        package var peepholes: Tensor?
 
         /// Creates the operand set.
         package init(x: Tensor, w: Tensor, r: Tensor, bias: Tensor?, sequenceLengths: Tensor?, initialH: Tensor?, initialC: Tensor?, peepholes: Tensor?) {
