@@ -71,8 +71,8 @@ package enum Softmax {
                 target[index * stride] = value
                 sum += value
             }
-            let scale = 1 / sum
-            for index in 0..<length { target[index * stride] *= scale }
+            // Divide (one rounding) rather than multiply by 1/sum (two): float16 notices.
+            for index in 0..<length { target[index * stride] /= sum }
         case .logSoftmax:
             var sum: T = 0
             for index in 0..<length { sum += T.exponential(source[index * stride] - maximum) }
