@@ -8,6 +8,9 @@ import KilnCore
 /// A floating-point element type of the NN kernels (normalization, softmax, recurrent
 /// cells), with the few libm functions they need. float16 computes through `Float`.
 package protocol NNScalar: BinaryFloatingPoint, TensorElement {
+    /// The type sums of `Self` accumulate in: `Float` for float16 (as NumPy does),
+    /// `Self` otherwise.
+    associatedtype Accumulator: BinaryFloatingPoint
     /// e^x.
     static func exponential(_ x: Self) -> Self
     /// The natural logarithm.
@@ -17,6 +20,8 @@ package protocol NNScalar: BinaryFloatingPoint, TensorElement {
 }
 
 extension Float: NNScalar {
+    /// Sums accumulate in `Float`.
+    package typealias Accumulator = Float
     /// e^x.
     @inline(__always) package static func exponential(_ x: Float) -> Float { expf(x) }
     /// The natural logarithm.
@@ -26,6 +31,8 @@ extension Float: NNScalar {
 }
 
 extension Double: NNScalar {
+    /// Sums accumulate in `Double`.
+    package typealias Accumulator = Double
     /// e^x.
     @inline(__always) package static func exponential(_ x: Double) -> Double { exp(x) }
     /// The natural logarithm.
@@ -36,6 +43,8 @@ extension Double: NNScalar {
 
 #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
 extension Float16: NNScalar {
+    /// Sums accumulate in `Float`.
+    package typealias Accumulator = Float
     /// e^x.
     @inline(__always) package static func exponential(_ x: Float16) -> Float16 { Float16(expf(Float(x))) }
     /// The natural logarithm.

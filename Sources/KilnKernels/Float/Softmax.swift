@@ -65,18 +65,20 @@ package enum Softmax {
         case .hardmax:
             for index in 0..<length { target[index * stride] = index == maximumIndex ? 1 : 0 }
         case .softmax:
-            var sum: T = 0
+            var sum: T.Accumulator = 0
             for index in 0..<length {
                 let value = T.exponential(source[index * stride] - maximum)
                 target[index * stride] = value
-                sum += value
+                sum += T.Accumulator(value)
             }
-            // Divide (one rounding) rather than multiply by 1/sum (two): float16 notices.
-            for index in 0..<length { target[index * stride] /= sum }
+            // Divide by the rounded sum (one rounding per element, as NumPy does) rather
+            // than multiply by 1/sum (two): float16 notices.
+            let total = T(sum)
+            for index in 0..<length { target[index * stride] /= total }
         case .logSoftmax:
-            var sum: T = 0
-            for index in 0..<length { sum += T.exponential(source[index * stride] - maximum) }
-            let shift = maximum + T.logarithm(sum)
+            var sum: T.Accumulator = 0
+            for index in 0..<length { sum += T.Accumulator(T.exponential(source[index * stride] - maximum)) }
+            let shift = maximum + T.logarithm(T(sum))
             for index in 0..<length { target[index * stride] = source[index * stride] - shift }
         }
     }
