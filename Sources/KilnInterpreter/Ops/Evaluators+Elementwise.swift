@@ -101,12 +101,16 @@ extension Evaluators {
             [try context.required(inputs, 0, node)]
         }
         table[.dropout] = { node, inputs, context in
-            // Inference only: the ratio is ignored, training mode is not implemented.
+            // Inference: the ratio is ignored. Training mode is random unless the ratio is 0.
             let x = try context.required(inputs, 0, node)
             if inputs.count > 2, let trainingMode = inputs[2],
                 try CastKernels.casted(trainingMode, to: .bool).scalars(as: Bool.self).contains(true)
             {
-                throw KilnError(.unsupportedAttribute, "Dropout in training mode is not supported")
+                let ratio = inputs.count > 1 ? inputs[1] : nil
+                let isZero = try ratio.map { try CastKernels.casted($0, to: .float64).scalars(as: Double.self) == [0] }
+                guard isZero == true else {
+                    throw KilnError(.unsupportedAttribute, "Dropout in training mode (random) is not supported")
+                }
             }
             let wantsMask = node.outputs.count > 1 && node.outputs[1] != nil
             let mask = wantsMask ? Tensor(shape: x.shape, scalars: [Bool](repeating: true, count: x.count)) : nil

@@ -173,7 +173,11 @@ public enum UnaryKernels {
         case .clip(let low, let high):
             let low = low.map { T($0) } ?? -T.infinity
             let high = high.map { T($0) } ?? T.infinity
-            map(x, y, threads) { $0 < low ? low : ($0 > high ? high : $0) }
+            // numpy's clip: the lower bound first, so min > max gives max.
+            map(x, y, threads) { value in
+                let raised = value < low ? low : value
+                return raised > high ? high : raised
+            }
         }
     }
 
@@ -205,7 +209,7 @@ public enum UnaryKernels {
                 case .clip(let low, let high):
                     let low = low.map { T(castFrom: $0) } ?? T.min
                     let high = high.map { T(castFrom: $0) } ?? T.max
-                    map(x, y, threads) { $0 < low ? low : ($0 > high ? high : $0) }
+                    map(x, y, threads) { Swift.min(Swift.max($0, low), high) }
                 default:
                     throw KilnError(.kernelMissing, "\(op): no \(T.dtype) kernel")
                 }
