@@ -28,7 +28,11 @@ extension ShapeRules {
         table[.pRelu] = sameAsInput
         table[.identity] = { context in [InferredOutput(context.type(0), shapeValue: context.dims(0))] }
         table[.cast] = { context in
-            let dtype = (try? context.node.attributes.string("to", default: "")).flatMap(DType.init(rawValue:))
+            // Without `to` (an imported CastLike) the target dtype is input 1's.
+            let dtype =
+                context.node.attributes.has("to")
+                ? (try? context.node.attributes.string("to", default: "")).flatMap(DType.init(rawValue:))
+                : context.type(1).dtype
             let keepsDims = dtype?.isInteger == true && context.type(0).shape?.count == 1
             return [
                 InferredOutput(

@@ -91,6 +91,10 @@ extension Evaluators {
         }
         table[.cast] = { node, inputs, context in
             let x = try context.required(inputs, 0, node)
+            // Imported CastLike: no `to`, the target dtype is input 1's.
+            if !node.attributes.has("to"), inputs.count > 1, let like = inputs[1] {
+                return [try CastKernels.casted(x, to: like.dtype, threads: context.threads)]
+            }
             let name = try node.attributes.string("to", default: "")
             guard let dtype = DType(rawValue: name) else {
                 throw KilnError(.invalidModel, "Cast 'to' must name a dtype, got '\(name)'")

@@ -102,6 +102,12 @@ extension OpImporters {
             }
             node.attributes["to"] = .string(try dtypeName(code, node))
         },
+        // CastLike is a Cast without `to` whose target dtype is input 1's (no OpKind of its own).
+        OpImporter("CastLike", .cast, versions: [15, 19, 21, 23, 24, 25]) { node in
+            guard node.inputs.count == 2, !node.inputs[1].isEmpty else {
+                throw node.error(.invalidModel, "CastLike needs two inputs")
+            }
+        },
         OpImporter("Identity", .identity, versions: [1, 13, 14, 16, 19, 21, 23, 24, 25]),
         // Dropout-7's mask has the data's dtype; from 10 on it is bool, which is what we produce.
         OpImporter("Dropout", .dropout, versions: [7, 10, 12, 13, 22]) { node in
