@@ -26,14 +26,17 @@ extension ShapeRules {
             return [InferredOutput(TensorType(dtype: context.type(1).dtype ?? context.type(2).dtype, shape: shape))]
         }
         table[.pRelu] = sameAsInput
-        table[.identity] = { context in [InferredOutput(context.type(0), shapeValue: context.dims(0))] }
+        table[.identity] = { context in
+            let isShapeLike = (context.type(0).shape?.count ?? 2) <= 1
+            return [InferredOutput(context.type(0), shapeValue: isShapeLike ? context.dims(0) : nil)]
+        }
         table[.cast] = { context in
             // Without `to` (an imported CastLike) the target dtype is input 1's.
             let dtype =
                 context.node.attributes.has("to")
                 ? (try? context.node.attributes.string("to", default: "")).flatMap(DType.init(rawValue:))
                 : context.type(1).dtype
-            let keepsDims = dtype?.isInteger == true && context.type(0).shape?.count == 1
+            let keepsDims = dtype?.isInteger == true && (context.type(0).shape?.count ?? 2) <= 1
             return [
                 InferredOutput(
                     TensorType(dtype: dtype, shape: context.type(0).shape),
