@@ -189,10 +189,23 @@ public enum ReduceKernels {
             // Each output element reduces one contiguous run.
             Parallel.forEach(layout.outer, threads: threads, grain: max(1, 4096 / max(reduce, 1))) { range in
                 for index in range {
+                    // Four independent accumulators break the dependency chain; every
+                    // combine here is associative and commutative (NaN-propagating max/min too).
                     let base = x + index * reduce
-                    var accumulator = initial
-                    for r in 0..<reduce { accumulator = combine(accumulator, pre(base[r])) }
-                    y[index] = post(accumulator)
+                    var (a0, a1, a2, a3) = (initial, initial, initial, initial)
+                    var r = 0
+                    while r + 4 <= reduce {
+                        a0 = combine(a0, pre(base[r]))
+                        a1 = combine(a1, pre(base[r + 1]))
+                        a2 = combine(a2, pre(base[r + 2]))
+                        a3 = combine(a3, pre(base[r + 3]))
+                        r += 4
+                    }
+                    while r < reduce {
+                        a0 = combine(a0, pre(base[r]))
+                        r += 1
+                    }
+                    y[index] = post(combine(combine(a0, a1), combine(a2, a3)))
                 }
             }
             return
