@@ -3,7 +3,12 @@ import KilnCore
 /// How a ``CastElement`` widens for conversion: floats through `Double`, signed integers
 /// and `bool` through `Int64`, unsigned integers through `UInt64`.
 public enum CastKind: Sendable {
-    case float, signed, unsigned
+    /// Widens through `Double`.
+    case float
+    /// Widens through `Int64`.
+    case signed
+    /// Widens through `UInt64`.
+    case unsigned
 }
 
 /// An element type that converts to and from every other, with ONNX `Cast` semantics:
@@ -35,20 +40,30 @@ private func truncatedInt64(_ value: Double) -> Int64 {
 extension CastElement where Self: BinaryFloatingPoint {
     /// Floats widen through `Double`.
     public static var castKind: CastKind { .float }
+    /// The value as `Double` (exact).
     public var castDouble: Double { Double(self) }
+    /// The value truncated toward zero.
     public var castInt64: Int64 { truncatedInt64(Double(self)) }
+    /// The value truncated toward zero, as a bit pattern.
     public var castUInt64: UInt64 { UInt64(bitPattern: truncatedInt64(Double(self))) }
+    /// The nearest representable value.
     public init(castFrom value: Double) { self.init(value) }
+    /// The nearest representable value.
     public init(castFrom value: Int64) { self.init(value) }
+    /// The nearest representable value.
     public init(castFrom value: UInt64) { self.init(value) }
 }
 
 extension CastElement where Self: FixedWidthInteger {
     /// Integers widen through `Int64` or `UInt64` by signedness.
     public static var castKind: CastKind { Self.isSigned ? .signed : .unsigned }
+    /// The value as the nearest `Double`.
     public var castDouble: Double { Double(self) }
+    /// The value sign-extended or reinterpreted.
     public var castInt64: Int64 { Int64(truncatingIfNeeded: self) }
+    /// The value sign-extended or reinterpreted.
     public var castUInt64: UInt64 { UInt64(truncatingIfNeeded: self) }
+    /// Truncates toward zero, then wraps to the width.
     public init(castFrom value: Double) {
         if !Self.isSigned, value >= 9.223_372_036_854_775_808e18, value < 1.844_674_407_370_955_161_6e19 {
             self.init(truncatingIfNeeded: UInt64(value))
@@ -56,7 +71,9 @@ extension CastElement where Self: FixedWidthInteger {
             self.init(truncatingIfNeeded: truncatedInt64(value))
         }
     }
+    /// Wraps to the width.
     public init(castFrom value: Int64) { self.init(truncatingIfNeeded: value) }
+    /// Wraps to the width.
     public init(castFrom value: UInt64) { self.init(truncatingIfNeeded: value) }
 }
 
@@ -77,11 +94,17 @@ extension Float16: CastElement {}
 extension Bool: CastElement {
     /// `bool` widens as the signed integer 0 or 1.
     public static var castKind: CastKind { .signed }
+    /// 1 or 0.
     public var castDouble: Double { self ? 1 : 0 }
+    /// 1 or 0.
     public var castInt64: Int64 { self ? 1 : 0 }
+    /// 1 or 0.
     public var castUInt64: UInt64 { self ? 1 : 0 }
+    /// Whether the value is non-zero (NaN is true).
     public init(castFrom value: Double) { self = value != 0 }
+    /// Whether the value is non-zero.
     public init(castFrom value: Int64) { self = value != 0 }
+    /// Whether the value is non-zero.
     public init(castFrom value: UInt64) { self = value != 0 }
 }
 

@@ -50,6 +50,7 @@ public protocol KernelFloat: BinaryFloatingPoint, TensorElement {
     static func fmod(_ x: Self, _ y: Self) -> Self
 }
 
+/// `Float` forwards to the C `…f` functions.
 extension Float: KernelFloat {
     @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
     @inline(__always) public static func expm1(_ x: Float) -> Float { expm1f(x) }
@@ -72,6 +73,7 @@ extension Float: KernelFloat {
     @inline(__always) public static func fmod(_ x: Float, _ y: Float) -> Float { fmodf(x, y) }
 }
 
+/// `Double` forwards to the C functions.
 extension Double: KernelFloat {
     @inline(__always) public static func exp(_ x: Double) -> Double { libmExp(x) }
     @inline(__always) public static func expm1(_ x: Double) -> Double { libmExpm1(x) }
