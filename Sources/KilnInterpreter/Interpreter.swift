@@ -114,14 +114,17 @@ public struct Interpreter: Sendable {
         }
         // Release each value after its last reader, except graph outputs.
         var lastUse = [Int](repeating: -1, count: graph.values.count)
-        for (index, node) in graph.nodes.enumerated() {
-            for case let input? in node.inputs { lastUse[input.index] = index }
-        }
-        for output in graph.outputs { lastUse[output.index] = Int.max }
-
         // Names of this scope, so nested subgraphs can resolve their captures.
         let nameIndex = Dictionary(
             graph.values.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (index, node) in graph.nodes.enumerated() {
+            for case let input? in node.inputs { lastUse[input.index] = index }
+            // A body reads its captures when its node runs: they must live until then.
+            for name in Self.captureNames(of: node) {
+                if let captured = nameIndex[name] { lastUse[captured] = max(lastUse[captured], index) }
+            }
+        }
+        for output in graph.outputs { lastUse[output.index] = Int.max }
 
         for (index, node) in graph.nodes.enumerated() {
             guard let evaluator = Evaluators.table[node.op] else {
@@ -159,6 +162,9 @@ public struct Interpreter: Sendable {
             for case let input? in node.inputs where lastUse[input.index] == index {
                 environment[input.index] = nil
             }
+            for name in Self.captureNames(of: node) {
+                if let captured = nameIndex[name], lastUse[captured] == index { environment[captured] = nil }
+            }
         }
         return try graph.outputs.map { id in
             guard let tensor = environment[id.index] else {
@@ -166,5 +172,19 @@ public struct Interpreter: Sendable {
             }
             return tensor
         }
+    }
+
+    /// The outer names a node's subgraphs (and theirs, recursively) capture.
+    static func captureNames(of node: Node) -> [String] {
+        guard OpKind.controlFlow.contains(node.op) else { return [] }
+        var names: [String] = []
+        func visit(_ body: Graph) {
+            names += body.captures.map { body[$0].name }
+            for inner in body.nodes {
+                for case .graph(let nested) in inner.attributes.values.values { visit(nested) }
+            }
+        }
+        for case .graph(let body) in node.attributes.values.values { visit(body) }
+        return names
     }
 }
