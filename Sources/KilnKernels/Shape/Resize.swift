@@ -7,19 +7,21 @@ import KilnCore
 /// position and is a byte remap (every dtype); linear and cubic mix `taps` positions in
 /// floating point.
 public enum Resize {
-    /// The interpolation.
+    /// The interpolation (raw values are ONNX's `mode` values).
     public enum Mode: String, Sendable {
         case nearest, linear, cubic
     }
 
-    /// How nearest mode rounds a fractional source coordinate.
+    /// How nearest mode rounds a fractional source coordinate (raw values are ONNX's
+    /// `nearest_mode` values; the `round_prefer_*` modes round halves down or up).
     public enum NearestRounding: String, Sendable {
         case roundPreferFloor = "round_prefer_floor"
         case roundPreferCeil = "round_prefer_ceil"
         case floor, ceil
     }
 
-    /// How an output coordinate maps to an input coordinate.
+    /// How an output coordinate maps to an input coordinate (raw values are ONNX's
+    /// `coordinate_transformation_mode` values; formulas in ``sourceCoordinate(_:transform:scale:inputLength:outputLength:roi:)``).
     public enum CoordinateTransform: String, Sendable {
         case halfPixel = "half_pixel"
         case halfPixelSymmetric = "half_pixel_symmetric"
@@ -32,8 +34,11 @@ public enum Resize {
 
     /// Everything but the shapes.
     public struct Parameters: Sendable {
+        /// Nearest, linear or cubic.
         public var mode: Mode
+        /// Nearest mode's rounding.
         public var nearestRounding: NearestRounding
+        /// The coordinate transformation.
         public var transform: CoordinateTransform
         /// Cubic's `A` (ONNX `cubic_coeff_a`).
         public var cubicCoefficient: Double
@@ -263,10 +268,16 @@ public enum Resize {
 /// weights (`taps` per output position, row-major), and where tf_crop_and_resize
 /// extrapolates (`nil` when nowhere).
 public struct ResizeAxisPlan: Sendable {
+    /// The axis's input extent.
     public let inputLength: Int
+    /// The axis's output extent.
     public let outputLength: Int
+    /// Input positions read per output position.
     public let taps: Int
+    /// `outputLength * taps` input positions, clamped into the input.
     public let indices: [Int]
+    /// `outputLength * taps` weights.
     public let weights: [Double]
+    /// Per output position, whether it takes the extrapolation value instead.
     public let extrapolated: [Bool]?
 }

@@ -1,6 +1,7 @@
 import KilnCore
 
-/// How ScatterND / ScatterElements combine an update with the existing element.
+/// How ScatterND / ScatterElements combine an update with the existing element (raw
+/// values are ONNX's `reduction` values; `none` overwrites).
 public enum ScatterReduction: String, Sendable {
     case none, add, mul, max, min
 }
