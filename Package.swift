@@ -50,8 +50,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "KilnTestSupport", dependencies: ["KilnCore", "KilnIR", "KilnONNX", "KilnInterpreter"]),
-        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
+        .target(
+            name: "KilnTestSupport",
+            dependencies: [
+                "KilnCore", "KilnIR", "KilnONNX", "KilnONNXProto", "KilnInterpreter",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
         .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "KilnTestSupport"]),

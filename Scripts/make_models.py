@@ -37,7 +37,7 @@ import math
 import os
 import sys
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -162,9 +162,7 @@ class ModelCase:
     name: str
     model: onnx.ModelProto
     input_sets: list[dict[str, np.ndarray]]
-    opset: int
-    # Optional extra check on the input sets (e.g. that If takes each branch once).
-    notes: list[str] = field(default_factory=list)
+    opset: int  # default-domain opset the model imports
 
 
 def make_model(graph: onnx.GraphProto, opset: int, doc: str) -> onnx.ModelProto:

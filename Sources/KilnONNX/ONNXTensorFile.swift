@@ -42,3 +42,11 @@ public enum ONNXTensorFile {
         name == "Constant" || OpImporters.table[name] != nil
     }
 }
+
+/// Read access to the generated opset table, for tests and reports.
+package enum ONNXOpsetHistory {
+    /// The change versions of an ONNX op of the default domain (empty when unknown).
+    package static func versions(of op: String) -> [Int] {
+        OpsetHistory.versions[op] ?? []
+    }
+}

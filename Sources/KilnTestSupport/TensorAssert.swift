@@ -12,8 +12,8 @@ public enum TensorComparison {
         guard actual.dtype == expected.dtype else {
             return "dtype \(actual.dtype) != expected \(expected.dtype)"
         }
-        let a = doubles(actual)
-        let e = doubles(expected)
+        let a = actual.doubleScalars()
+        let e = expected.doubleScalars()
         var worst = 0.0
         var worstIndex = -1
         for index in 0..<a.count {
@@ -31,23 +31,5 @@ public enum TensorComparison {
         }
         guard worstIndex >= 0 else { return nil }
         return "element \(worstIndex): \(a[worstIndex]) != expected \(e[worstIndex])"
-    }
-
-    /// The elements of any tensor as `Double`s.
-    public static func doubles(_ tensor: Tensor) -> [Double] {
-        switch tensor.dtype {
-        case .float32: tensor.scalars(as: Float.self).map(Double.init)
-        case .float64: tensor.scalars(as: Double.self)
-        case .float16: tensor.scalars(as: Float16.self).map(Double.init)
-        case .int8: tensor.scalars(as: Int8.self).map(Double.init)
-        case .uint8: tensor.scalars(as: UInt8.self).map(Double.init)
-        case .int16: tensor.scalars(as: Int16.self).map(Double.init)
-        case .uint16: tensor.scalars(as: UInt16.self).map(Double.init)
-        case .int32: tensor.scalars(as: Int32.self).map(Double.init)
-        case .uint32: tensor.scalars(as: UInt32.self).map(Double.init)
-        case .int64: tensor.scalars(as: Int64.self).map(Double.init)
-        case .uint64: tensor.scalars(as: UInt64.self).map(Double.init)
-        case .bool: tensor.scalars(as: Bool.self).map { $0 ? 1 : 0 }
-        }
     }
 }

@@ -67,20 +67,3 @@ public struct InferredOutput {
 /// Infers the types of a node's outputs from its inputs. A rule throws `shapeMismatch`
 /// only for inputs that can never be valid; unknowns produce unknown outputs.
 public typealias ShapeRule = @Sendable (ShapeContext) throws -> [InferredOutput]
-
-extension Tensor {
-    /// The elements of an integer tensor as `Int`s, or `nil` for a non-integer dtype.
-    public func integerScalars() -> [Int]? {
-        switch dtype {
-        case .int64: scalars(as: Int64.self).map { Int($0) }
-        case .int32: scalars(as: Int32.self).map { Int($0) }
-        case .int16: scalars(as: Int16.self).map { Int($0) }
-        case .int8: scalars(as: Int8.self).map { Int($0) }
-        case .uint8: scalars(as: UInt8.self).map { Int($0) }
-        case .uint16: scalars(as: UInt16.self).map { Int($0) }
-        case .uint32: scalars(as: UInt32.self).map { Int($0) }
-        case .uint64: scalars(as: UInt64.self).map { Int(truncatingIfNeeded: $0) }
-        default: nil
-        }
-    }
-}
