@@ -84,12 +84,8 @@ private enum IndexingRules {
         }
         var depth = Dim.unknown
         if let constant = context.constant(1), constant.count == 1 {
-            let value: Double? = switch constant.dtype {
-            case .float32: Double(constant.scalars(as: Float.self)[0])
-            case .float64: constant.scalars(as: Double.self)[0]
-            default: constant.integerScalars().map { Double($0[0]) }
-            }
-            if let value, value >= 1, value < 1e9 { depth = .known(Int(value)) }
+            let value = constant.doubleScalars()[0]
+            if value >= 1, value < 1e9 { depth = .known(Int(value)) }
         }
         var result = shape
         result.insert(depth, at: axis)
@@ -106,11 +102,7 @@ private enum IndexingRules {
         var length = Dim.unknown
         let values = (0..<3).map { index -> Double? in
             guard let constant = context.constant(index), constant.count == 1 else { return nil }
-            switch constant.dtype {
-            case .float32: return Double(constant.scalars(as: Float.self)[0])
-            case .float64: return constant.scalars(as: Double.self)[0]
-            default: return constant.integerScalars().map { Double($0[0]) }
-            }
+            return constant.doubleScalars().first
         }
         if let start = values[0], let limit = values[1], let delta = values[2], delta != 0 {
             let count = ((limit - start) / delta).rounded(.up)

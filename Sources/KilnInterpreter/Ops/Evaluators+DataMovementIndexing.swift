@@ -185,7 +185,7 @@ private enum Indexing {
 
     static func oneHot(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let indicesTensor = try context.required(inputs, 0, node)
-        let depthValues = Operands.doubles(try context.required(inputs, 1, node))
+        let depthValues = try context.required(inputs, 1, node).doubleScalars()
         let values = try context.required(inputs, 2, node)
         guard depthValues.count == 1, let depthValue = depthValues.first, depthValue >= 1, depthValue < 1e9 else {
             throw KilnError(.invalidArgument, "depth must be one positive number, got \(depthValues)")
@@ -194,7 +194,7 @@ private enum Indexing {
         let depth = Int(depthValue)
         let axisAttribute = try node.attributes.int("axis", default: -1)
         let axis = try Operands.axis(axisAttribute, rank: indicesTensor.rank + 1)
-        let indices = Operands.doubles(indicesTensor).map { value -> Int in
+        let indices = indicesTensor.doubleScalars().map { value -> Int in
             guard value.isFinite, Swift.abs(value) < 1e15 else { return -1 }
             let index = Int(value)
             return index < 0 ? index + depth : index
@@ -248,7 +248,7 @@ private enum Indexing {
         else {
             throw KilnError(.invalidArgument, "start, limit and delta must be scalars of one dtype")
         }
-        let values = [start, limit, delta].map { Operands.doubles($0)[0] }
+        let values = [start, limit, delta].map { $0.doubleScalars()[0] }
         guard let count = RangeFill.count(start: values[0], limit: values[1], delta: values[2]) else {
             throw KilnError(.invalidArgument, "Range(\(values[0]), \(values[1]), \(values[2])) has no finite length")
         }

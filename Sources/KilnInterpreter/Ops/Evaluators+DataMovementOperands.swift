@@ -42,24 +42,6 @@ enum DataMovementOperands {
         return resolved
     }
 
-    /// Every element of any tensor as a `Double`.
-    static func doubles(_ tensor: Tensor) -> [Double] {
-        switch tensor.dtype {
-        case .float32: tensor.scalars(as: Float.self).map(Double.init)
-        case .float64: tensor.scalars(as: Double.self)
-        case .float16: tensor.scalars(as: Float16.self).map(Double.init)
-        case .int8: tensor.scalars(as: Int8.self).map(Double.init)
-        case .uint8: tensor.scalars(as: UInt8.self).map(Double.init)
-        case .int16: tensor.scalars(as: Int16.self).map(Double.init)
-        case .uint16: tensor.scalars(as: UInt16.self).map(Double.init)
-        case .int32: tensor.scalars(as: Int32.self).map(Double.init)
-        case .uint32: tensor.scalars(as: UInt32.self).map(Double.init)
-        case .int64: tensor.scalars(as: Int64.self).map(Double.init)
-        case .uint64: tensor.scalars(as: UInt64.self).map(Double.init)
-        case .bool: tensor.scalars(as: Bool.self).map { $0 ? 1 : 0 }
-        }
-    }
-
     /// The bytes of element `index` of `tensor`.
     static func elementBytes(_ tensor: Tensor, at index: Int) -> [UInt8] {
         let size = tensor.dtype.byteSize

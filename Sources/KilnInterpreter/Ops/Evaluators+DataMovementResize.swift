@@ -48,7 +48,7 @@ private enum Resampling {
         if inputs.count > 2, let value = inputs[2], value.count > 0 {
             constant = value.dtype == data.dtype
                 ? Operands.elementBytes(value, at: 0)
-                : Operands.elementBytes(Operands.doubles(value)[0], as: data.dtype)
+                : Operands.elementBytes(value.doubleScalars()[0], as: data.dtype)
         }
         let output = try Operands.make(shape, data.dtype) { out in
             try Operands.read(data) { source in
@@ -88,7 +88,7 @@ private enum Resampling {
                 }
             }
         } else if inputs.count > 2, let scalesTensor = inputs[2], scalesTensor.count > 0 {
-            let values = Operands.doubles(scalesTensor)
+            let values = scalesTensor.doubleScalars()
             guard values.count == axes.count, values.allSatisfy({ $0 > 0 && $0.isFinite && $0 < 1e6 }) else {
                 throw KilnError(.invalidArgument, "scales \(values) do not fit rank \(rank) with axes \(axes)")
             }
@@ -104,7 +104,7 @@ private enum Resampling {
             guard inputs.count > 1, let roiTensor = inputs[1] else {
                 throw KilnError(.invalidArgument, "tf_crop_and_resize needs roi")
             }
-            let values = Operands.doubles(roiTensor)
+            let values = roiTensor.doubleScalars()
             guard values.count == 2 * axes.count else {
                 throw KilnError(.invalidArgument, "roi \(values) must have 2 × \(axes.count) entries")
             }
@@ -176,7 +176,7 @@ private enum Resampling {
             throw KilnError(.kernelMissing, "no bool kernel for linear or cubic mode")
         default:
             let result = Resize.interpolate(
-                Operands.doubles(data), shape: data.shape, plans: plans, extrapolationValue: extrapolation,
+                data.doubleScalars(), shape: data.shape, plans: plans, extrapolationValue: extrapolation,
                 threads: threads)
             let size = data.dtype.byteSize
             return Operands.make(shape, data.dtype) { out in
