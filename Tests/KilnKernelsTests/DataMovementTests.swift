@@ -16,23 +16,30 @@ private func floats(_ shape: [Int]) -> Tensor {
 }
 
 @Suite struct StridedCopyTests {
-    @Test(arguments: [1, 3, 4])
-    func transposeMatchesNaiveForAnyThreadCount(threads: Int) {
-        let shape = [3, 7, 5, 2]
-        let permutation = [2, 0, 3, 1]
+    @Test(arguments: [
+        ([3, 7, 5, 2], [2, 0, 3, 1]), ([2, 37, 45], [0, 2, 1]), ([70, 33], [1, 0]), ([4, 1, 6], [1, 2, 0]),
+    ], [1, 3])
+    func transposeMatchesNaive(layout: ([Int], [Int]), threads: Int) {
+        let (shape, permutation) = layout
         let input = floats(shape)
-        let output = moved(permutation.map { shape[$0] }, .float32) { out in
+        let outShape = permutation.map { shape[$0] }
+        let output = moved(outShape, .float32) { out in
             input.withUnsafeBytes { source in
                 StridedCopy.transpose(
                     source.baseAddress!, shape: shape, permutation: permutation, elementSize: 4, into: out,
                     threads: threads)
             }
         }
-        let strides = Tensor.strides(shape)
-        var expected: [Float] = []
-        for a in 0..<shape[2] { for b in 0..<shape[0] { for c in 0..<shape[3] { for d in 0..<shape[1] {
-            expected.append(Float(a * strides[2] + b * strides[0] + c * strides[3] + d * strides[1]))
-        } } } }
+        // Output element at multi-index o reads input at i[permutation[k]] = o[k].
+        let inStrides = Tensor.strides(shape)
+        let outStrides = Tensor.strides(outShape)
+        let expected = (0..<input.count).map { flat -> Float in
+            var source = 0
+            for axis in outShape.indices {
+                source += (flat / outStrides[axis]) % outShape[axis] * inStrides[permutation[axis]]
+            }
+            return Float(source)
+        }
         #expect(output.scalars(as: Float.self) == expected)
     }
 

@@ -30,6 +30,12 @@ public enum StridedCopy {
             (destination).copyMemory(from: source + offset * elementSize, byteCount: elementSize)
             return
         }
+        if innerStride != 1, let contiguous = steps.firstIndex(of: 1), [1, 2, 4, 8].contains(elementSize) {
+            copyTiled(
+                from: source, offset: offset, dims: dims, steps: steps, contiguous: contiguous,
+                elementSize: elementSize, to: destination, threads: threads)
+            return
+        }
         let rows = total / inner
         let outerDims = Array(dims.dropLast())
         let outerSteps = Array(steps.dropLast())
@@ -55,6 +61,79 @@ public enum StridedCopy {
                     sourceOffset -= outerSteps[axis] * outerDims[axis]
                     counter[axis] = 0
                     axis -= 1
+                }
+            }
+        }
+    }
+
+    /// Side of the square tiles of a transposing copy (in elements).
+    static let tile = 32
+
+    /// A transposing copy: the source is contiguous along axis `contiguous` but the
+    /// destination along the last axis, so both are walked in square tiles to stay in cache.
+    private static func copyTiled(
+        from source: UnsafeRawPointer, offset: Int, dims: [Int], steps: [Int], contiguous: Int, elementSize: Int,
+        to destination: UnsafeMutableRawPointer, threads: Int
+    ) {
+        let last = dims.count - 1
+        let destinationSteps = Tensor.strides(dims)
+        let restAxes = (0..<last).filter { $0 != contiguous }
+        let restCount = Tensor.elementCount(restAxes.map { dims[$0] })
+        let rowTiles = (dims[contiguous] + tile - 1) / tile
+        Parallel.forEach(restCount * rowTiles, threads: threads, grain: 4) { range in
+            for item in range {
+                let (rest, rowTile) = item.quotientAndRemainder(dividingBy: rowTiles)
+                var remainder = rest
+                var sourceBase = offset
+                var destinationBase = 0
+                for axis in restAxes.reversed() {
+                    let index = remainder % dims[axis]
+                    remainder /= dims[axis]
+                    sourceBase += index * steps[axis]
+                    destinationBase += index * destinationSteps[axis]
+                }
+                let rows = (rowTile * tile)..<Swift.min((rowTile + 1) * tile, dims[contiguous])
+                var columnStart = 0
+                while columnStart < dims[last] {
+                    let columns = columnStart..<Swift.min(columnStart + tile, dims[last])
+                    let block = TileBlock(
+                        sourceBase: sourceBase, destinationBase: destinationBase, rows: rows, columns: columns,
+                        destinationRowStep: destinationSteps[contiguous], sourceColumnStep: steps[last])
+                    switch elementSize {
+                    case 1: block.copy(source, destination, as: UInt8.self)
+                    case 2: block.copy(source, destination, as: UInt16.self)
+                    case 4: block.copy(source, destination, as: UInt32.self)
+                    default: block.copy(source, destination, as: UInt64.self)
+                    }
+                    columnStart += tile
+                }
+            }
+        }
+    }
+
+    /// One tile of a transposing copy: rows are contiguous in the source, columns in the
+    /// destination.
+    private struct TileBlock {
+        let sourceBase: Int
+        let destinationBase: Int
+        let rows: Range<Int>
+        let columns: Range<Int>
+        let destinationRowStep: Int
+        let sourceColumnStep: Int
+
+        @inline(__always)
+        func copy<Word: FixedWidthInteger>(
+            _ source: UnsafeRawPointer, _ destination: UnsafeMutableRawPointer, as word: Word.Type
+        ) {
+            let size = MemoryLayout<Word>.size
+            for row in rows {
+                let target = (destinationBase + row * destinationRowStep) * size
+                var from = (sourceBase + row) * size + columns.lowerBound * sourceColumnStep * size
+                for column in columns {
+                    destination.storeBytes(
+                        of: source.load(fromByteOffset: from, as: Word.self), toByteOffset: target + column * size,
+                        as: Word.self)
+                    from += sourceColumnStep * size
                 }
             }
         }
