@@ -40,7 +40,10 @@ enum DimArithmetic {
         var symbols: [Dim] = []
         for dim in dims {
             switch dim {
-            case .known(let value): known *= value
+            case .known(let value):
+                let (product, overflow) = known.multipliedReportingOverflow(by: value)
+                if overflow { return .unknown }
+                known = product
             case .symbol: symbols.append(dim)
             case .unknown: return .unknown
             }
@@ -55,7 +58,10 @@ enum DimArithmetic {
         var symbols: [Dim] = []
         for dim in dims {
             switch dim {
-            case .known(let value): known += value
+            case .known(let value):
+                let (total, overflow) = known.addingReportingOverflow(value)
+                if overflow { return .unknown }
+                known = total
             case .symbol: symbols.append(dim)
             case .unknown: return .unknown
             }
@@ -146,7 +152,10 @@ private enum LayoutRules {
         var inputKnown = 1
         for dim in input {
             switch dim {
-            case .known(let value): inputKnown *= value
+            case .known(let value):
+                let (product, overflow) = inputKnown.multipliedReportingOverflow(by: value)
+                if overflow { return .unknown }
+                inputKnown = product
             case .symbol(let name): inputSymbols.append(name)
             case .unknown: return .unknown
             }
@@ -154,7 +163,10 @@ private enum LayoutRules {
         var outputKnown = 1
         for (axis, dim) in output.enumerated() where axis != skipping {
             switch dim {
-            case .known(let value): outputKnown *= value
+            case .known(let value):
+                let (product, overflow) = outputKnown.multipliedReportingOverflow(by: value)
+                if overflow { return .unknown }
+                outputKnown = product
             case .symbol(let name):
                 guard let match = inputSymbols.firstIndex(of: name) else { return .unknown }
                 inputSymbols.remove(at: match)
@@ -313,7 +325,8 @@ private enum LayoutRules {
     }
 
     /// Slice's clamping rules for one axis of a known extent.
-    static func sliceCount(start: Int, end: Int, step: Int, dim: Int) -> (start: Int, count: Int) {
+    static func sliceCount(start: Int, end: Int, step rawStep: Int, dim: Int) -> (start: Int, count: Int) {
+        let step = Swift.min(Swift.max(rawStep, -(dim + 1)), dim + 1)
         var first = start < 0 ? start &+ dim : start
         var last = end < 0 ? end &+ dim : end
         if step > 0 {
@@ -372,21 +385,21 @@ private enum LayoutRules {
     static func depthToSpace(_ context: ShapeContext) throws -> [InferredOutput] {
         let input = context.type(0)
         let block = try context.node.attributes.int("blocksize", default: 1)
-        guard let shape = input.shape, shape.count == 4, block > 0 else {
+        guard let shape = input.shape, shape.count == 4, block > 0, block < 1 << 16 else {
             return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(4)))]
         }
         let channels = shape[1].value.map { Dim.known($0 / (block * block)) } ?? .unknown
-        let scaled = { (dim: Dim) -> Dim in dim.value.map { .known($0 * block) } ?? .unknown }
+        let scaled = { (dim: Dim) -> Dim in dim.value == nil ? .unknown : DimArithmetic.product([dim, .known(block)]) }
         return [InferredOutput(TensorType(dtype: input.dtype, shape: [shape[0], channels, scaled(shape[2]), scaled(shape[3])]))]
     }
 
     static func spaceToDepth(_ context: ShapeContext) throws -> [InferredOutput] {
         let input = context.type(0)
         let block = try context.node.attributes.int("blocksize", default: 1)
-        guard let shape = input.shape, shape.count == 4, block > 0 else {
+        guard let shape = input.shape, shape.count == 4, block > 0, block < 1 << 16 else {
             return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(4)))]
         }
-        let channels = shape[1].value.map { Dim.known($0 * block * block) } ?? .unknown
+        let channels = shape[1].value == nil ? .unknown : DimArithmetic.product([shape[1], .known(block * block)])
         let shrunk = { (dim: Dim) -> Dim in dim.value.map { .known($0 / block) } ?? .unknown }
         return [InferredOutput(TensorType(dtype: input.dtype, shape: [shape[0], channels, shrunk(shape[2]), shrunk(shape[3])]))]
     }

@@ -20,6 +20,11 @@ extension ShapeRules {
 }
 
 private enum IndexingRules {
+    /// `floor(value)` as a known dim, or unknown when it is not a sane extent.
+    static func wholeDim(_ value: Double) -> Dim {
+        value.isFinite && value >= 0 && value < 1e15 ? .known(Int(value.rounded(.down))) : .unknown
+    }
+
     static func sameAsData(_ context: ShapeContext) throws -> [InferredOutput] {
         [InferredOutput(context.type(0))]
     }
@@ -129,9 +134,9 @@ private enum IndexingRules {
         }
         var result = shape
         for (position, axis) in axes.enumerated() {
-            let added = pads[position] + pads[position + axes.count]
+            let added = pads[position] &+ pads[position + axes.count]
             if added == 0 { continue }
-            result[axis] = shape[axis].value.map { .known($0 + added) } ?? .unknown
+            result[axis] = shape[axis].value.map { .known($0 &+ added) } ?? .unknown
         }
         return [InferredOutput(TensorType(dtype: data.dtype, shape: result))]
     }
@@ -157,14 +162,14 @@ private enum IndexingRules {
                 }
                 let ratios = zip(inputs, sizes).map { Double($1) / Double($0) }
                 let common = (policy == "not_larger" ? ratios.min() : ratios.max()) ?? 1
-                for (axis, input) in zip(axes, inputs) { result[axis] = .known(Int((common * Double(input) + 0.5).rounded(.down))) }
+                for (axis, input) in zip(axes, inputs) { result[axis] = wholeDim(common * Double(input) + 0.5) }
             }
         } else if context.hasInput(2), let scalesTensor = context.constant(2), scalesTensor.dtype == .float32,
             scalesTensor.count == axes.count
         {
             for (axis, scale) in zip(axes, scalesTensor.scalars(as: Float.self)) {
                 if scale == 1 { continue }
-                result[axis] = shape[axis].value.map { .known(Int((Double($0) * Double(scale)).rounded(.down))) } ?? .unknown
+                result[axis] = shape[axis].value.map { wholeDim(Double($0) * Double(scale)) } ?? .unknown
             }
         } else {
             for axis in axes { result[axis] = .unknown }

@@ -60,13 +60,13 @@ private enum Layout {
         let total = Tensor.elementCount(shape)
         if let inferred {
             result[inferred] = 1
-            let known = Tensor.elementCount(result)
+            let known = try Operands.checkedCount(result)
             guard known > 0, total % known == 0 else {
                 throw KilnError(.invalidArgument, "cannot reshape \(shape) to \(requested)")
             }
             result[inferred] = total / known
         }
-        guard Tensor.elementCount(result) == total else {
+        guard try Operands.checkedCount(result) == total else {
             throw KilnError(.invalidArgument, "cannot reshape \(shape) (\(total) elements) to \(requested)")
         }
         return result
@@ -166,7 +166,7 @@ private enum Layout {
         let dim = data.shape[axis]
         let sizes: [Int]
         if let split = try Operands.optionalInts(inputs, 1, "split") {
-            guard split.allSatisfy({ $0 >= 0 }), split.reduce(0, +) == dim else {
+            guard split.allSatisfy({ $0 >= 0 && $0 <= dim }), split.reduce(0, +) == dim else {
                 throw KilnError(.invalidArgument, "split \(split) does not sum to \(dim)")
             }
             sizes = split
@@ -228,9 +228,12 @@ private enum Layout {
         for index in starts.indices {
             let axis = try Operands.axis(axes[index], rank: data.rank)
             guard seen.insert(axis).inserted else { throw KilnError(.invalidArgument, "axes \(axes) repeat an axis") }
-            let (start, count) = try sliceRange(start: starts[index], end: ends[index], step: steps[index], dim: data.shape[axis])
+            // A step beyond the extent picks at most one element; clamping keeps the math in range.
+            let dim = data.shape[axis]
+            let step = Swift.min(Swift.max(steps[index], -(dim + 1)), dim + 1)
+            let (start, count) = try sliceRange(start: starts[index], end: ends[index], step: step, dim: dim)
             shape[axis] = count
-            viewStrides[axis] = strides[axis] * steps[index]
+            viewStrides[axis] = strides[axis] * step
             if count > 0 { offset += start * strides[axis] }
         }
         let output = try Operands.make(shape, data.dtype) { out in
@@ -262,6 +265,7 @@ private enum Layout {
         let data = try context.required(inputs, 0, node)
         let requested = try Operands.ints(try context.required(inputs, 1, node), "shape")
         let shape = try Broadcast.checkedShape([data.shape, requested])
+        try Operands.checkedCount(shape)
         let output = try Operands.make(shape, data.dtype) { out in
             try Operands.read(data) { source in
                 StridedCopy.expand(
@@ -278,7 +282,9 @@ private enum Layout {
         guard repeats.count == data.rank, repeats.allSatisfy({ $0 >= 0 }) else {
             throw KilnError(.invalidArgument, "repeats \(repeats) must be \(data.rank) non-negative numbers")
         }
-        let output = try Operands.make(zip(data.shape, repeats).map(*), data.dtype) { out in
+        try Operands.checkedCount(data.shape + repeats)
+        let shape = zip(data.shape, repeats).map(*)
+        let output = try Operands.make(shape, data.dtype) { out in
             try Operands.read(data) { source in
                 StridedCopy.tile(
                     source, shape: data.shape, repeats: repeats, elementSize: data.dtype.byteSize, into: out,
@@ -309,7 +315,7 @@ private enum Layout {
 
     static func constantOfShape(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let shape = try Operands.ints(try context.required(inputs, 0, node), "shape")
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw KilnError(.invalidArgument, "shape \(shape) has a negative entry") }
+        try Operands.checkedCount(shape)
         let value = try node.attributes.tensor("value") ?? Tensor(shape: [1], scalars: [Float(0)])
         guard value.count == 1 else { throw KilnError(.invalidArgument, "value must hold one element") }
         let bytes = Operands.elementBytes(value, at: 0)
@@ -329,7 +335,7 @@ private enum Layout {
     static func depthToSpace(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let data = try context.required(inputs, 0, node)
         let block = try node.attributes.int("blocksize", default: 0)
-        guard data.rank == 4, block > 0, data.shape[1] % (block * block) == 0 else {
+        guard data.rank == 4, block > 0, block < 1 << 16, data.shape[1] % (block * block) == 0 else {
             throw KilnError(.invalidArgument, "DepthToSpace needs a 4-D input whose channels divide by blocksize² (got \(data.shape), blocksize \(block))")
         }
         let (n, c, h, w) = (data.shape[0], data.shape[1], data.shape[2], data.shape[3])
@@ -343,7 +349,7 @@ private enum Layout {
     static func spaceToDepth(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let data = try context.required(inputs, 0, node)
         let block = try node.attributes.int("blocksize", default: 0)
-        guard data.rank == 4, block > 0, data.shape[2] % block == 0, data.shape[3] % block == 0 else {
+        guard data.rank == 4, block > 0, block < 1 << 16, data.shape[2] % block == 0, data.shape[3] % block == 0 else {
             throw KilnError(.invalidArgument, "SpaceToDepth needs a 4-D input whose height and width divide by blocksize (got \(data.shape), blocksize \(block))")
         }
         let (n, c, h, w) = (data.shape[0], data.shape[1], data.shape[2], data.shape[3])

@@ -201,6 +201,7 @@ private enum Indexing {
         }
         var shape = indicesTensor.shape
         shape.insert(depth, at: axis)
+        try Operands.checkedCount(shape)
         let output = Operands.make(shape, values.dtype) { out in
             OneHot.oneHot(
                 indices: indices, outer: Tensor.elementCount(Array(indicesTensor.shape.prefix(axis))), depth: depth,

@@ -42,6 +42,24 @@ enum DataMovementOperands {
         return resolved
     }
 
+    /// The element count of `shape`, checked: every dim non-negative and the product
+    /// representable (at most 2⁴⁰ elements, far beyond any real tensor).
+    ///
+    /// - Throws: `invalidArgument` for a negative dim or an absurd size.
+    @discardableResult
+    static func checkedCount(_ shape: [Int]) throws -> Int {
+        var count = 1
+        for dim in shape {
+            guard dim >= 0 else { throw KilnError(.invalidArgument, "shape \(shape) has a negative dimension") }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow, product <= 1 << 40 else {
+                throw KilnError(.invalidArgument, "shape \(shape) is too large")
+            }
+            count = product
+        }
+        return count
+    }
+
     /// The bytes of element `index` of `tensor`.
     static func elementBytes(_ tensor: Tensor, at index: Int) -> [UInt8] {
         let size = tensor.dtype.byteSize

@@ -36,10 +36,11 @@ private enum Resampling {
         }
         var shape = data.shape
         for axis in 0..<rank {
-            shape[axis] = data.shape[axis] + pads[axis] + pads[axis + rank]
+            shape[axis] = data.shape[axis] &+ pads[axis] &+ pads[axis + rank]
             guard shape[axis] >= 0 else {
                 throw KilnError(.invalidArgument, "pads \(requested) crop axis \(axis) of \(data.shape) below zero")
             }
+            try Operands.checkedCount(shape)
             if mode != .constant, data.shape[axis] == 0, shape[axis] > 0 {
                 throw KilnError(.invalidArgument, "\(modeName) padding of an empty axis \(axis)")
             }
@@ -70,7 +71,7 @@ private enum Resampling {
         var shape = data.shape
         if inputs.count > 3, let sizesTensor = inputs[3], sizesTensor.count > 0 {
             let sizes = try Operands.ints(sizesTensor, "sizes")
-            guard sizes.count == axes.count, sizes.allSatisfy({ $0 >= 0 }), axes.allSatisfy({ data.shape[$0] > 0 }) else {
+            guard sizes.count == axes.count, sizes.allSatisfy({ $0 >= 0 && $0 <= 1 << 40 }), axes.allSatisfy({ data.shape[$0] > 0 }) else {
                 throw KilnError(.invalidArgument, "sizes \(sizes) do not fit \(data.shape) with axes \(axes)")
             }
             let ratios = zip(axes, sizes).map { Double($1) / Double(data.shape[$0]) }
@@ -99,6 +100,7 @@ private enum Resampling {
         } else {
             throw KilnError(.invalidArgument, "Resize needs scales or sizes")
         }
+        try Operands.checkedCount(shape)
         var roi = [(start: Double, end: Double)](repeating: (0, 1), count: rank)
         if parameters.transform == .tfCropAndResize {
             guard inputs.count > 1, let roiTensor = inputs[1] else {
