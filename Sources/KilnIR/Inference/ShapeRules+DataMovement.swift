@@ -32,7 +32,7 @@ extension ShapeRules {
 }
 
 /// Arithmetic on possibly symbolic dimensions.
-enum DimArithmetic {
+enum DataMovementDims {
     /// The product: known when every factor is, one symbol when the others are known 1s.
     static func product(_ dims: [Dim]) -> Dim {
         if dims.contains(.known(0)) { return .known(0) }
@@ -113,7 +113,7 @@ private enum LayoutRules {
         let input = context.type(0)
         guard let requested = context.dims(1) else {
             let length = context.type(1).staticShape?.first
-            return [InferredOutput(TensorType(dtype: input.dtype, shape: length.map(DimArithmetic.unknowns)))]
+            return [InferredOutput(TensorType(dtype: input.dtype, shape: length.map(DataMovementDims.unknowns)))]
         }
         let allowZero = (try context.node.attributes.int("allowzero", default: 0)) != 0
         var result = requested
@@ -181,13 +181,13 @@ private enum LayoutRules {
 
     static func flatten(_ context: ShapeContext) throws -> [InferredOutput] {
         let input = context.type(0)
-        guard let shape = input.shape else { return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(2)))] }
+        guard let shape = input.shape else { return [InferredOutput(TensorType(dtype: input.dtype, shape: DataMovementDims.unknowns(2)))] }
         let attribute = try context.node.attributes.int("axis", default: 1)
         let axis = attribute < 0 ? attribute + shape.count : attribute
         guard axis >= 0, axis <= shape.count else {
             throw KilnError(.shapeMismatch, "axis \(attribute) is out of range for rank \(shape.count)")
         }
-        let dims = [DimArithmetic.product(Array(shape.prefix(axis))), DimArithmetic.product(Array(shape.dropFirst(axis)))]
+        let dims = [DataMovementDims.product(Array(shape.prefix(axis))), DataMovementDims.product(Array(shape.dropFirst(axis)))]
         return [InferredOutput(TensorType(dtype: input.dtype, shape: dims))]
     }
 
@@ -197,7 +197,7 @@ private enum LayoutRules {
         var result: [Dim]?
         if context.hasInput(1) {
             if let requested = context.ints(1) {
-                let axes = Set(requested.compactMap { DimArithmetic.axis($0, rank: shape.count) })
+                let axes = Set(requested.compactMap { DataMovementDims.axis($0, rank: shape.count) })
                 result = shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
             }
         } else if shape.allSatisfy({ $0.value != nil }) {
@@ -213,7 +213,7 @@ private enum LayoutRules {
             return [InferredOutput(TensorType(dtype: input.dtype, shape: nil))]
         }
         let rank = shape.count + requested.count
-        let axes = Set(requested.compactMap { DimArithmetic.axis($0, rank: rank) })
+        let axes = Set(requested.compactMap { DataMovementDims.axis($0, rank: rank) })
         var remaining = shape.makeIterator()
         let result = (0..<rank).map { axes.contains($0) ? Dim.known(1) : (remaining.next() ?? .unknown) }
         let shapeValue = result.count <= 1 ? context.dims(0) : nil
@@ -236,9 +236,9 @@ private enum LayoutRules {
         let shapes = types.compactMap(\.shape)
         guard shapes.count == types.count, let first = shapes.first else {
             let rank = types.compactMap(\.shape).first?.count
-            return [InferredOutput(TensorType(dtype: dtype, shape: rank.map(DimArithmetic.unknowns)))]
+            return [InferredOutput(TensorType(dtype: dtype, shape: rank.map(DataMovementDims.unknowns)))]
         }
-        guard let axis = DimArithmetic.axis(try context.node.attributes.int("axis", default: 0), rank: first.count),
+        guard let axis = DataMovementDims.axis(try context.node.attributes.int("axis", default: 0), rank: first.count),
             shapes.allSatisfy({ $0.count == first.count })
         else {
             throw KilnError(.shapeMismatch, "inputs of ranks \(shapes.map(\.count)) cannot be concatenated on that axis")
@@ -247,7 +247,7 @@ private enum LayoutRules {
         for other in 0..<first.count where other != axis {
             result[other] = shapes.map { $0[other] }.first { $0.value != nil } ?? shapes.map { $0[other] }.first { $0 != .unknown } ?? .unknown
         }
-        result[axis] = DimArithmetic.sum(shapes.map { $0[axis] })
+        result[axis] = DataMovementDims.sum(shapes.map { $0[axis] })
         var shapeValue: [Dim]?
         if first.count == 1 {
             var joined: [Dim] = []
@@ -268,21 +268,21 @@ private enum LayoutRules {
         let input = context.type(0)
         let count = context.node.outputs.count
         guard let shape = input.shape,
-            let axis = DimArithmetic.axis(try context.node.attributes.int("axis", default: 0), rank: shape.count)
+            let axis = DataMovementDims.axis(try context.node.attributes.int("axis", default: 0), rank: shape.count)
         else {
-            return [InferredOutput](repeating: InferredOutput(TensorType(dtype: input.dtype, shape: input.shape.map { DimArithmetic.unknowns($0.count) })), count: count)
+            return [InferredOutput](repeating: InferredOutput(TensorType(dtype: input.dtype, shape: input.shape.map { DataMovementDims.unknowns($0.count) })), count: count)
         }
         var sizes: [Dim]
         if context.hasInput(1) {
-            sizes = context.ints(1).map { $0.map(Dim.known) } ?? DimArithmetic.unknowns(count)
+            sizes = context.ints(1).map { $0.map(Dim.known) } ?? DataMovementDims.unknowns(count)
         } else if let dim = shape[axis].value {
             let parts = max(1, try context.node.attributes.int("num_outputs") ?? count)
             let chunk = (dim + parts - 1) / parts
             sizes = (0..<parts).map { .known(Swift.max(0, Swift.min(chunk, dim - $0 * chunk))) }
         } else {
-            sizes = DimArithmetic.unknowns(count)
+            sizes = DataMovementDims.unknowns(count)
         }
-        if sizes.count != count { sizes = DimArithmetic.unknowns(count) }
+        if sizes.count != count { sizes = DataMovementDims.unknowns(count) }
         return sizes.map { size in
             var result = shape
             result[axis] = size
@@ -294,18 +294,18 @@ private enum LayoutRules {
         let input = context.type(0)
         guard let shape = input.shape else { return [InferredOutput(TensorType(dtype: input.dtype, shape: nil))] }
         guard let starts = context.ints(1), let ends = context.ints(2) else {
-            return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(shape.count)))]
+            return [InferredOutput(TensorType(dtype: input.dtype, shape: DataMovementDims.unknowns(shape.count)))]
         }
         let axes = context.hasInput(3) ? context.ints(3) : Array(0..<starts.count)
         let steps = context.hasInput(4) ? context.ints(4) : [Int](repeating: 1, count: starts.count)
         guard let axes, let steps, ends.count == starts.count, axes.count == starts.count, steps.count == starts.count,
             !steps.contains(0)
         else {
-            return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(shape.count)))]
+            return [InferredOutput(TensorType(dtype: input.dtype, shape: DataMovementDims.unknowns(shape.count)))]
         }
         var result = shape
         for index in starts.indices {
-            guard let axis = DimArithmetic.axis(axes[index], rank: shape.count) else {
+            guard let axis = DataMovementDims.axis(axes[index], rank: shape.count) else {
                 throw KilnError(.shapeMismatch, "Slice axis \(axes[index]) is out of range for rank \(shape.count)")
             }
             let isWhole = starts[index] == 0 && steps[index] == 1 && ends[index] >= Int(Int32.max)
@@ -344,7 +344,7 @@ private enum LayoutRules {
         guard let shape = input.shape, let requested = context.dims(1) else {
             return [InferredOutput(TensorType(dtype: input.dtype, shape: nil))]
         }
-        guard let result = DimArithmetic.broadcast(shape, requested) else {
+        guard let result = DataMovementDims.broadcast(shape, requested) else {
             throw KilnError(.shapeMismatch, "cannot expand \(shape) to \(requested)")
         }
         return [InferredOutput(TensorType(dtype: input.dtype, shape: result))]
@@ -354,9 +354,9 @@ private enum LayoutRules {
         let input = context.type(0)
         guard let shape = input.shape else { return [InferredOutput(TensorType(dtype: input.dtype, shape: nil))] }
         guard let repeats = context.dims(1), repeats.count == shape.count else {
-            return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(shape.count)))]
+            return [InferredOutput(TensorType(dtype: input.dtype, shape: DataMovementDims.unknowns(shape.count)))]
         }
-        return [InferredOutput(TensorType(dtype: input.dtype, shape: zip(shape, repeats).map { DimArithmetic.product([$0, $1]) }))]
+        return [InferredOutput(TensorType(dtype: input.dtype, shape: zip(shape, repeats).map { DataMovementDims.product([$0, $1]) }))]
     }
 
     static func shape(_ context: ShapeContext) throws -> [InferredOutput] {
@@ -372,13 +372,13 @@ private enum LayoutRules {
     }
 
     static func size(_ context: ShapeContext) throws -> [InferredOutput] {
-        let count = context.type(0).shape.map(DimArithmetic.product)
+        let count = context.type(0).shape.map(DataMovementDims.product)
         return [InferredOutput(TensorType(dtype: .int64, shape: []), shapeValue: count.map { [$0] })]
     }
 
     static func constantOfShape(_ context: ShapeContext) throws -> [InferredOutput] {
         let dtype = try context.node.attributes.tensor("value")?.dtype ?? .float32
-        let shape = context.dims(0) ?? context.type(0).staticShape?.first.map(DimArithmetic.unknowns)
+        let shape = context.dims(0) ?? context.type(0).staticShape?.first.map(DataMovementDims.unknowns)
         return [InferredOutput(TensorType(dtype: dtype, shape: shape))]
     }
 
@@ -386,10 +386,10 @@ private enum LayoutRules {
         let input = context.type(0)
         let block = try context.node.attributes.int("blocksize", default: 1)
         guard let shape = input.shape, shape.count == 4, block > 0, block < 1 << 16 else {
-            return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(4)))]
+            return [InferredOutput(TensorType(dtype: input.dtype, shape: DataMovementDims.unknowns(4)))]
         }
         let channels = shape[1].value.map { Dim.known($0 / (block * block)) } ?? .unknown
-        let scaled = { (dim: Dim) -> Dim in dim.value == nil ? .unknown : DimArithmetic.product([dim, .known(block)]) }
+        let scaled = { (dim: Dim) -> Dim in dim.value == nil ? .unknown : DataMovementDims.product([dim, .known(block)]) }
         return [InferredOutput(TensorType(dtype: input.dtype, shape: [shape[0], channels, scaled(shape[2]), scaled(shape[3])]))]
     }
 
@@ -397,9 +397,9 @@ private enum LayoutRules {
         let input = context.type(0)
         let block = try context.node.attributes.int("blocksize", default: 1)
         guard let shape = input.shape, shape.count == 4, block > 0, block < 1 << 16 else {
-            return [InferredOutput(TensorType(dtype: input.dtype, shape: DimArithmetic.unknowns(4)))]
+            return [InferredOutput(TensorType(dtype: input.dtype, shape: DataMovementDims.unknowns(4)))]
         }
-        let channels = shape[1].value == nil ? .unknown : DimArithmetic.product([shape[1], .known(block * block)])
+        let channels = shape[1].value == nil ? .unknown : DataMovementDims.product([shape[1], .known(block * block)])
         let shrunk = { (dim: Dim) -> Dim in dim.value.map { .known($0 / block) } ?? .unknown }
         return [InferredOutput(TensorType(dtype: input.dtype, shape: [shape[0], channels, shrunk(shape[2]), shrunk(shape[3])]))]
     }

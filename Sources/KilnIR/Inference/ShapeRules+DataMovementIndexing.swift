@@ -35,7 +35,7 @@ private enum IndexingRules {
         guard let shape = data.shape, let indexShape = indices.shape else {
             return [InferredOutput(TensorType(dtype: data.dtype, shape: nil))]
         }
-        guard let axis = DimArithmetic.axis(try context.node.attributes.int("axis", default: 0), rank: shape.count) else {
+        guard let axis = DataMovementDims.axis(try context.node.attributes.int("axis", default: 0), rank: shape.count) else {
             throw KilnError(.shapeMismatch, "Gather axis is out of range for rank \(shape.count)")
         }
         let result = Array(shape.prefix(axis)) + indexShape + Array(shape.dropFirst(axis + 1))
@@ -68,7 +68,7 @@ private enum IndexingRules {
         let data = context.type(0)
         var result: [Dim]?
         if let shape = data.shape,
-            let axis = DimArithmetic.axis(try context.node.attributes.int("axis", default: -1), rank: shape.count)
+            let axis = DataMovementDims.axis(try context.node.attributes.int("axis", default: -1), rank: shape.count)
         {
             var dims = shape
             dims[axis] = context.ints(1)?.first.map(Dim.known) ?? .unknown
@@ -83,7 +83,7 @@ private enum IndexingRules {
     static func oneHot(_ context: ShapeContext) throws -> [InferredOutput] {
         let dtype = context.type(2).dtype
         guard let shape = context.type(0).shape,
-            let axis = DimArithmetic.axis(try context.node.attributes.int("axis", default: -1), rank: shape.count + 1)
+            let axis = DataMovementDims.axis(try context.node.attributes.int("axis", default: -1), rank: shape.count + 1)
         else {
             return [InferredOutput(TensorType(dtype: dtype, shape: nil))]
         }
@@ -126,11 +126,11 @@ private enum IndexingRules {
         guard let shape = data.shape else { return [InferredOutput(TensorType(dtype: data.dtype, shape: nil))] }
         let rank = shape.count
         guard let pads = context.ints(1) else {
-            return [InferredOutput(TensorType(dtype: data.dtype, shape: DimArithmetic.unknowns(rank)))]
+            return [InferredOutput(TensorType(dtype: data.dtype, shape: DataMovementDims.unknowns(rank)))]
         }
-        let axes = context.hasInput(3) ? context.ints(3)?.compactMap { DimArithmetic.axis($0, rank: rank) } : Array(0..<rank)
+        let axes = context.hasInput(3) ? context.ints(3)?.compactMap { DataMovementDims.axis($0, rank: rank) } : Array(0..<rank)
         guard let axes, pads.count == 2 * axes.count else {
-            return [InferredOutput(TensorType(dtype: data.dtype, shape: DimArithmetic.unknowns(rank)))]
+            return [InferredOutput(TensorType(dtype: data.dtype, shape: DataMovementDims.unknowns(rank)))]
         }
         var result = shape
         for (position, axis) in axes.enumerated() {
@@ -146,12 +146,12 @@ private enum IndexingRules {
         guard let shape = data.shape else { return [InferredOutput(TensorType(dtype: data.dtype, shape: nil))] }
         let rank = shape.count
         let axes = (try context.node.attributes.ints("axes") ?? Array(0..<rank)).compactMap {
-            DimArithmetic.axis($0, rank: rank)
+            DataMovementDims.axis($0, rank: rank)
         }
         var result = shape
         let policy = try context.node.attributes.string("keep_aspect_ratio_policy", default: "stretch")
         if context.hasInput(3), let sizes = context.ints(3), !sizes.isEmpty {
-            guard sizes.count == axes.count else { return [InferredOutput(TensorType(dtype: data.dtype, shape: DimArithmetic.unknowns(rank)))] }
+            guard sizes.count == axes.count else { return [InferredOutput(TensorType(dtype: data.dtype, shape: DataMovementDims.unknowns(rank)))] }
             if policy == "stretch" {
                 for (axis, size) in zip(axes, sizes) { result[axis] = .known(size) }
             } else {
