@@ -325,7 +325,7 @@ extension ScatterApplication {
     }
 }
 
-private struct TopKBody: NumericTypeBody {
+private struct TopKBody: DataMovementNumericBody {
     let data: Tensor
     let shape: [Int]
     let axis: Int
@@ -350,7 +350,7 @@ private struct TopKBody: NumericTypeBody {
     }
 }
 
-private struct NonZeroBody: NumericTypeBody {
+private struct NonZeroBody: DataMovementNumericBody {
     let data: Tensor
 
     func run<T: TensorElement & Numeric & Comparable>(_ type: T.Type) throws -> (count: Int, coordinates: [Int64]) {

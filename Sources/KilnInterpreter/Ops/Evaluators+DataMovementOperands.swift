@@ -117,7 +117,7 @@ enum DataMovementOperands {
     /// Runs `body` with the Swift type of a numeric dtype (`bool` is not numeric).
     ///
     /// - Throws: `kernelMissing` for `bool`.
-    static func withNumericType<Body: NumericTypeBody>(_ dtype: DType, _ op: String, _ body: Body) throws -> Body.Result {
+    static func withNumericType<Body: DataMovementNumericBody>(_ dtype: DType, _ op: String, _ body: Body) throws -> Body.Result {
         switch dtype {
         case .float32: return try body.run(Float.self)
         case .float64: return try body.run(Double.self)
@@ -137,7 +137,7 @@ enum DataMovementOperands {
 
 /// A computation generic over a numeric element type, run by
 /// ``DataMovementOperands/withNumericType(_:_:_:)``.
-protocol NumericTypeBody {
+protocol DataMovementNumericBody {
     associatedtype Result
     func run<T: TensorElement & Numeric & Comparable>(_ type: T.Type) throws -> Result
 }
