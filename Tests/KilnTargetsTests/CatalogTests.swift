@@ -112,7 +112,12 @@ import Testing
         #expect(Catalog.suggestions(for: name).contains(expected))
         let error = try #require(throws: KilnError.self) { try Catalog.architecture(named: name) }
         #expect(error.code == .unknownTarget)
-        #expect(error.message.contains(expected))
+    }
+
+    @Test func theUnknownNameMessageListsTheSuggestions() {
+        let message = Catalog.unknownNameMessage("DPUCZDX8G_ISA1_B4095")
+        #expect(message.hasPrefix("unknown target 'DPUCZDX8G_ISA1_B4095'; did you mean DPUCZDX8G_ISA1_B4096, "))
+        #expect(Catalog.unknownNameMessage("zzz").contains("kiln targets"))
     }
 
     @Test func theClosestSuggestionComesFirst() {

@@ -38,12 +38,14 @@ enum TargetText {
         return text
     }
 
-    /// `1228.8 GOPS @ 300 MHz`, `4096 ops/clk`, or `not public`.
+    /// `1228.8 GOPS @ 300 MHz`, `4096 ops/clk`, or `not public`; DPUCAHX8H figures are per
+    /// engine (a core holds several).
     static func peak(_ architecture: DPUArchitecture) -> String {
+        let unit = architecture.family == .dpucahx8h ? " per engine" : ""
         if let gops = architecture.peakGOPS, let clock = architecture.clockMHz {
-            return String(format: "%.1f GOPS @ %d MHz", gops, clock)
+            return String(format: "%.1f GOPS @ %d MHz", gops, clock) + unit
         }
-        if let ops = architecture.peakOpsPerCycle { return "\(ops) ops/clk" }
+        if let ops = architecture.peakOpsPerCycle { return "\(ops) ops/clk" + unit }
         return "not public"
     }
 
@@ -91,7 +93,7 @@ enum TargetText {
         guard let ops = architecture.peakOpsPerCycle else {
             return "not public; clock \(architecture.clockMHz.map { "\($0) MHz" } ?? "not public")"
         }
-        var text = "\(ops) ops/cycle"
+        var text = "\(ops) ops/cycle" + (architecture.family == .dpucahx8h ? " per engine" : "")
         if let gops = architecture.peakGOPS, let clock = architecture.clockMHz {
             text += String(format: " = %.1f GOPS at %d MHz", gops, clock)
         }
