@@ -132,7 +132,7 @@ public struct Interpreter: Sendable {
             }
             let operands = node.inputs.map { $0.flatMap { environment[$0.index] } }
             let context: EvalContext
-            if OpKind.controlFlow.contains(node.op) {
+            if OpKind.withSubgraphs.contains(node.op) {
                 // Snapshot this scope for the subgraph's captures (only control flow pays for it).
                 let scope = environment
                 context = EvalContext(threads: threads) { body, bodyInputs in
@@ -176,7 +176,7 @@ public struct Interpreter: Sendable {
 
     /// The outer names a node's subgraphs (and theirs, recursively) capture.
     static func captureNames(of node: Node) -> [String] {
-        guard OpKind.controlFlow.contains(node.op) else { return [] }
+        guard OpKind.withSubgraphs.contains(node.op) else { return [] }
         var names: [String] = []
         func visit(_ body: Graph) {
             names += body.captures.map { body[$0].name }

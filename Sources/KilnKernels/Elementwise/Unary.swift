@@ -16,6 +16,8 @@ public enum UnaryOp: Sendable, Hashable {
     case selu(alpha: Float, gamma: Float)
     case celu(alpha: Float)
     case sigmoid
+    /// x · sigmoid(x) (SiLU, also called swish).
+    case silu
     case hardSigmoid(alpha: Float, beta: Float)
     case hardSwish
     case softplus, softsign
@@ -138,6 +140,7 @@ public enum UnaryKernels {
         case .acosh: map(x, y, threads) { T.acosh($0) }
         case .atanh: map(x, y, threads) { T.atanh($0) }
         case .relu: map(x, y, threads) { $0 < 0 ? 0 : $0 }
+        case .silu: map(x, y, threads) { $0 / (1 + T.exp(-$0)) }
         case .leakyRelu(let alpha):
             let alpha = T(alpha)
             map(x, y, threads) { $0 < 0 ? alpha * $0 : $0 }
