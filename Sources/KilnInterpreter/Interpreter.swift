@@ -120,7 +120,7 @@ public struct Interpreter: Sendable {
         for (index, node) in graph.nodes.enumerated() {
             for case let input? in node.inputs { lastUse[input.index] = index }
             // A body reads its captures when its node runs: they must live until then.
-            for name in Self.captureNames(of: node) {
+            for name in Graph.captureNames(of: node) {
                 if let captured = nameIndex[name] { lastUse[captured] = max(lastUse[captured], index) }
             }
         }
@@ -162,7 +162,7 @@ public struct Interpreter: Sendable {
             for case let input? in node.inputs where lastUse[input.index] == index {
                 environment[input.index] = nil
             }
-            for name in Self.captureNames(of: node) {
+            for name in Graph.captureNames(of: node) {
                 if let captured = nameIndex[name], lastUse[captured] == index { environment[captured] = nil }
             }
         }
@@ -172,19 +172,5 @@ public struct Interpreter: Sendable {
             }
             return tensor
         }
-    }
-
-    /// The outer names a node's subgraphs (and theirs, recursively) capture.
-    static func captureNames(of node: Node) -> [String] {
-        guard OpKind.withSubgraphs.contains(node.op) else { return [] }
-        var names: [String] = []
-        func visit(_ body: Graph) {
-            names += body.captures.map { body[$0].name }
-            for inner in body.nodes {
-                for case .graph(let nested) in inner.attributes.values.values { visit(nested) }
-            }
-        }
-        for case .graph(let body) in node.attributes.values.values { visit(body) }
-        return names
     }
 }
