@@ -43,11 +43,14 @@ let package = Package(
         .target(name: "KilnKernels", dependencies: ["KilnCore"]),
         // DESIGN.md has it depend on KilnIR for the op-support rules; the catalog needs only Core.
         .target(name: "KilnTargets", dependencies: ["KilnCore"]),
+        // Passes fold constants by running the interpreter's evaluators, and annotate
+        // against the target catalog (see docs/architecture.md).
+        .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnTargets", "KilnInterpreter"]),
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnONNX", "KilnInterpreter", "KilnTargets",
+                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,6 +75,7 @@ let package = Package(
             dependencies: ["KilnInterpreter", "KilnONNX", "KilnTestSupport"]
         ),
         .testTarget(name: "KilnTargetsTests", dependencies: ["KilnTargets"]),
+        .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
     ]
 )
