@@ -85,6 +85,12 @@ public struct Graph: Hashable, Sendable {
 
     /// Whether any node, here or in a nested subgraph, is `If` or `Loop`.
     public var hasControlFlow: Bool {
-        nodes.contains { OpKind.controlFlow.contains($0.op) }
+        nodes.contains { node in
+            OpKind.controlFlow.contains(node.op)
+                || node.attributes.values.values.contains { value in
+                    if case .graph(let body) = value { return body.hasControlFlow }
+                    return false
+                }
+        }
     }
 }

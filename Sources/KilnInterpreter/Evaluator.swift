@@ -35,7 +35,7 @@ public enum Evaluators {
     /// Every evaluator, by op.
     public static let table: [OpKind: Evaluator] = {
         var table: [OpKind: Evaluator] = [:]
-        for family in [elementwise, nn, dataMovement, control] {
+        for family in [elementwise, nn, dataMovement, control, canonical] {
             table.merge(family) { _, new in new }
         }
         return table

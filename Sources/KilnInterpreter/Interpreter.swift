@@ -114,14 +114,17 @@ public struct Interpreter: Sendable {
         }
         // Release each value after its last reader, except graph outputs.
         var lastUse = [Int](repeating: -1, count: graph.values.count)
-        for (index, node) in graph.nodes.enumerated() {
-            for case let input? in node.inputs { lastUse[input.index] = index }
-        }
-        for output in graph.outputs { lastUse[output.index] = Int.max }
-
         // Names of this scope, so nested subgraphs can resolve their captures.
         let nameIndex = Dictionary(
             graph.values.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (index, node) in graph.nodes.enumerated() {
+            for case let input? in node.inputs { lastUse[input.index] = index }
+            // A body reads its captures when its node runs: they must live until then.
+            for name in Graph.captureNames(of: node) {
+                if let captured = nameIndex[name] { lastUse[captured] = max(lastUse[captured], index) }
+            }
+        }
+        for output in graph.outputs { lastUse[output.index] = Int.max }
 
         for (index, node) in graph.nodes.enumerated() {
             guard let evaluator = Evaluators.table[node.op] else {
@@ -129,7 +132,7 @@ public struct Interpreter: Sendable {
             }
             let operands = node.inputs.map { $0.flatMap { environment[$0.index] } }
             let context: EvalContext
-            if OpKind.controlFlow.contains(node.op) {
+            if OpKind.withSubgraphs.contains(node.op) {
                 // Snapshot this scope for the subgraph's captures (only control flow pays for it).
                 let scope = environment
                 context = EvalContext(threads: threads) { body, bodyInputs in
@@ -158,6 +161,9 @@ public struct Interpreter: Sendable {
             }
             for case let input? in node.inputs where lastUse[input.index] == index {
                 environment[input.index] = nil
+            }
+            for name in Graph.captureNames(of: node) {
+                if let captured = nameIndex[name], lastUse[captured] == index { environment[captured] = nil }
             }
         }
         return try graph.outputs.map { id in

@@ -63,6 +63,15 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// Shapes or dtypes of a node's inputs are incompatible.
     public static let shapeMismatch = ErrorCode(3002, "shapeMismatch", "a node's input shapes or dtypes are incompatible")
 
+    // MARK: 4xxx targets, passes and partitioning
+
+    /// A DPU target name or alias is not in the catalog.
+    public static let unknownTarget = ErrorCode(4001, "unknownTarget", "a DPU target name is not in the catalog")
+    /// An `arch.json` file is malformed (not JSON, not an object, neither `fingerprint` nor `target`).
+    public static let badArch = ErrorCode(4002, "badArch", "an arch.json file is malformed")
+    /// A DPU fingerprint matches no catalog entry.
+    public static let unknownFingerprint = ErrorCode(4003, "unknownFingerprint", "a DPU fingerprint matches no catalog entry")
+
     // MARK: 7xxx runtime
 
     /// A graph input was not provided.
@@ -89,6 +98,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .notONNX, .unsupportedOp, .unsupportedOpVersion, .invalidModel, .externalDataMissing,
         .unsupportedAttribute, .unsupportedOpset,
         .verificationFailed, .shapeMismatch,
+        .unknownTarget, .badArch, .unknownFingerprint,
         .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
         .unknownInput,
         .badArgument,

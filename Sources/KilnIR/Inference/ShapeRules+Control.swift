@@ -4,6 +4,10 @@ extension ShapeRules {
     /// Shape rules of the control-flow family. Branch and body outputs carry the types the
     /// model declares for them; where the branches disagree a dimension becomes unknown.
     static let control: [OpKind: ShapeRule] = [
+        .dpuSubgraph: { context in
+            guard let body = try context.node.attributes.graph("body") else { return [] }
+            return body.outputs.map { InferredOutput(body[$0].type) }
+        },
         .if: { context in
             guard let thenBranch = try context.node.attributes.graph("then_branch"),
                 let elseBranch = try context.node.attributes.graph("else_branch")

@@ -40,6 +40,10 @@ public enum OpKind: String, CaseIterable, Hashable, Sendable, CustomStringConver
     case lstm, gru
     // Control flow
     case `if`, loop
+    // Recognized by canonicalization; no ONNX operator of their own
+    case relu6, silu
+    // Created by partitioning: a region of DPU nodes, with the region as its `body` graph
+    case dpuSubgraph
 
     public var description: String { rawValue }
 }
@@ -52,6 +56,7 @@ extension OpKind {
         .isNaN, .isInf, .not,
         .relu, .leakyRelu, .elu, .selu, .celu, .sigmoid, .hardSigmoid, .hardSwish, .tanh,
         .softplus, .softsign, .gelu, .mish, .thresholdedRelu, .clip, .cast, .identity,
+        .relu6, .silu,
     ]
 
     /// Ops that broadcast their inputs numpy-style to one output.
@@ -67,6 +72,12 @@ extension OpKind {
         .isNaN, .isInf,
     ]
 
-    /// Ops that carry subgraphs.
+    /// Control-flow ops: their subgraphs run conditionally or repeatedly.
     public static let controlFlow: Set<OpKind> = [.if, .loop]
+
+    /// Ops that carry subgraphs (`body`, branches) which the executor runs.
+    public static let withSubgraphs: Set<OpKind> = [.if, .loop, .dpuSubgraph]
+
+    /// Ops that passes create and the importer never does (no ONNX operator).
+    public static let internalOnly: Set<OpKind> = [.relu6, .silu, .dpuSubgraph]
 }

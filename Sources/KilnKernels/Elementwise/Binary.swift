@@ -1,0 +1,246 @@
+import KilnCore
+
+/// A binary arithmetic op with numpy broadcasting; the output has the operands' dtype.
+public enum BinaryOp: Sendable, Hashable {
+    case add, sub, mul
+    /// Division; integers truncate toward zero (C semantics), x / 0 gives x.
+    case div
+    /// Power with both operands of one dtype (mixed dtypes: ``BinaryKernels/pow(_:_:into:threads:)``).
+    case pow
+    /// Remainder: with `fmod` the sign of the dividend (C `fmod`), else of the divisor (numpy `mod`).
+    case mod(fmod: Bool)
+    /// NaN-propagating maximum.
+    case max
+    /// NaN-propagating minimum.
+    case min
+    /// `x < 0 ? x * slope : x` with the slope as second operand.
+    case pRelu
+    /// Bit shifts; shifts by a negative amount or by the bit width or more fill with the sign.
+    case shiftLeft, shiftRight
+}
+
+/// A comparison with numpy broadcasting; the output is `bool`.
+public enum CompareOp: Sendable, Hashable {
+    case equal, greater, greaterOrEqual, less, lessOrEqual
+}
+
+/// A logical op on `bool` operands with numpy broadcasting.
+public enum LogicOp: Sendable, Hashable {
+    case and, or, xor
+}
+
+/// Binary elementwise kernels over tensors, dispatched by dtype. The caller allocates the
+/// output with the broadcast shape (see `Broadcast.shape`).
+public enum BinaryKernels {
+    /// `output = op(a, b)`, `a` and `b` of one dtype, `output` of that dtype.
+    ///
+    /// - Throws: `kernelMissing` when the op has no kernel for the dtype (e.g. shifts of floats).
+    public static func arithmetic(
+        _ op: BinaryOp, _ a: Tensor, _ b: Tensor, into output: inout Tensor, threads: Int = 1
+    ) throws {
+        precondition(a.dtype == b.dtype && a.dtype == output.dtype, "BinaryKernels: dtypes differ")
+        let plan = BroadcastPlan(shapes: [a.shape, b.shape], output: output.shape)
+        switch a.dtype {
+        case .float32: try floating(op, Float.self, a, b, &output, plan, threads)
+        case .float64: try floating(op, Double.self, a, b, &output, plan, threads)
+        case .float16:
+            var wide = Tensor(zeros: output.shape, dtype: .float32)
+            try floating(op, Float.self, try Float16Bridge.widened(a), try Float16Bridge.widened(b), &wide, plan, threads)
+            try CastKernels.cast(wide, into: &output)
+        case .int8: try integer(op, Int8.self, a, b, &output, plan, threads)
+        case .uint8: try integer(op, UInt8.self, a, b, &output, plan, threads)
+        case .int16: try integer(op, Int16.self, a, b, &output, plan, threads)
+        case .uint16: try integer(op, UInt16.self, a, b, &output, plan, threads)
+        case .int32: try integer(op, Int32.self, a, b, &output, plan, threads)
+        case .uint32: try integer(op, UInt32.self, a, b, &output, plan, threads)
+        case .int64: try integer(op, Int64.self, a, b, &output, plan, threads)
+        case .uint64: try integer(op, UInt64.self, a, b, &output, plan, threads)
+        case .bool: throw KilnError(.kernelMissing, "\(op): no bool kernel")
+        }
+    }
+
+    /// `output = base ^ exponent` where the dtypes may differ (ONNX `Pow`); the output has
+    /// the base's dtype. Integer ^ integer is exact (wrapping); a float on either side
+    /// computes in `float64` when the dtypes differ, then converts (truncating) to the base type.
+    public static func pow(_ base: Tensor, _ exponent: Tensor, into output: inout Tensor, threads: Int = 1) throws {
+        if base.dtype == exponent.dtype {
+            return try arithmetic(.pow, base, exponent, into: &output, threads: threads)
+        }
+        if base.dtype.isInteger && exponent.dtype.isInteger {
+            let converted = try CastKernels.casted(exponent, to: base.dtype, threads: threads)
+            return try arithmetic(.pow, base, converted, into: &output, threads: threads)
+        }
+        let wideBase = try CastKernels.casted(base, to: .float64, threads: threads)
+        let wideExponent = try CastKernels.casted(exponent, to: .float64, threads: threads)
+        var wide = Tensor(zeros: output.shape, dtype: .float64)
+        try arithmetic(.pow, wideBase, wideExponent, into: &wide, threads: threads)
+        try CastKernels.cast(wide, into: &output, threads: threads)
+    }
+
+    /// `output = op(a, b)` as `bool`, `a` and `b` of one dtype (any, `bool` for `equal` only).
+    ///
+    /// - Throws: `kernelMissing` for an ordering of `bool`s.
+    public static func compare(
+        _ op: CompareOp, _ a: Tensor, _ b: Tensor, into output: inout Tensor, threads: Int = 1
+    ) throws {
+        precondition(a.dtype == b.dtype && output.dtype == .bool, "BinaryKernels.compare: dtypes")
+        let plan = BroadcastPlan(shapes: [a.shape, b.shape], output: output.shape)
+        switch a.dtype {
+        case .float32: compare(op, Float.self, a, b, &output, plan, threads)
+        case .float64: compare(op, Double.self, a, b, &output, plan, threads)
+        case .float16:
+            compare(op, Float.self, try Float16Bridge.widened(a), try Float16Bridge.widened(b), &output, plan, threads)
+        case .int8: compare(op, Int8.self, a, b, &output, plan, threads)
+        case .uint8: compare(op, UInt8.self, a, b, &output, plan, threads)
+        case .int16: compare(op, Int16.self, a, b, &output, plan, threads)
+        case .uint16: compare(op, UInt16.self, a, b, &output, plan, threads)
+        case .int32: compare(op, Int32.self, a, b, &output, plan, threads)
+        case .uint32: compare(op, UInt32.self, a, b, &output, plan, threads)
+        case .int64: compare(op, Int64.self, a, b, &output, plan, threads)
+        case .uint64: compare(op, UInt64.self, a, b, &output, plan, threads)
+        case .bool:
+            guard op == .equal else { throw KilnError(.kernelMissing, "\(op): no bool kernel") }
+            let bytesA = try CastKernels.casted(a, to: .uint8)
+            let bytesB = try CastKernels.casted(b, to: .uint8)
+            compare(op, UInt8.self, bytesA, bytesB, &output, plan, threads)
+        }
+    }
+
+    /// `output = op(a, b)` for `bool` tensors.
+    public static func logic(_ op: LogicOp, _ a: Tensor, _ b: Tensor, into output: inout Tensor, threads: Int = 1) {
+        precondition(a.dtype == .bool && b.dtype == .bool && output.dtype == .bool, "BinaryKernels.logic: dtypes")
+        let plan = BroadcastPlan(shapes: [a.shape, b.shape], output: output.shape)
+        a.withUnsafeBufferPointer(as: Bool.self) { x in
+            b.withUnsafeBufferPointer(as: Bool.self) { y in
+                output.withUnsafeMutableBufferPointer(as: Bool.self) { z in
+                    switch op {
+                    case .and: BinaryLoop.run(x, y, z, plan, threads) { $0 && $1 }
+                    case .or: BinaryLoop.run(x, y, z, plan, threads) { $0 || $1 }
+                    case .xor: BinaryLoop.run(x, y, z, plan, threads) { $0 != $1 }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Typed kernels
+
+    private static func floating<T: KernelFloat>(
+        _ op: BinaryOp, _ type: T.Type, _ a: Tensor, _ b: Tensor, _ output: inout Tensor,
+        _ plan: BroadcastPlan, _ threads: Int
+    ) throws {
+        try a.withUnsafeBufferPointer(as: T.self) { x in
+            try b.withUnsafeBufferPointer(as: T.self) { y in
+                try output.withUnsafeMutableBufferPointer(as: T.self) { z in
+                    switch op {
+                    case .add: BinaryLoop.run(x, y, z, plan, threads) { $0 + $1 }
+                    case .sub: BinaryLoop.run(x, y, z, plan, threads) { $0 - $1 }
+                    case .mul: BinaryLoop.run(x, y, z, plan, threads) { $0 * $1 }
+                    case .div: BinaryLoop.run(x, y, z, plan, threads) { $0 / $1 }
+                    case .pow: BinaryLoop.run(x, y, z, plan, threads) { T.pow($0, $1) }
+                    case .mod(fmod: true): BinaryLoop.run(x, y, z, plan, threads) { T.fmod($0, $1) }
+                    case .mod(fmod: false): BinaryLoop.run(x, y, z, plan, threads) { floorMod($0, $1) }
+                    case .max: BinaryLoop.run(x, y, z, plan, threads) { $0 >= $1 || $0.isNaN ? $0 : $1 }
+                    case .min: BinaryLoop.run(x, y, z, plan, threads) { $0 <= $1 || $0.isNaN ? $0 : $1 }
+                    case .pRelu: BinaryLoop.run(x, y, z, plan, threads) { $0 < 0 ? $0 * $1 : $0 }
+                    case .shiftLeft, .shiftRight:
+                        throw KilnError(.kernelMissing, "BitShift: no \(T.dtype) kernel")
+                    }
+                }
+            }
+        }
+    }
+
+    /// numpy's `mod` for floats: `fmod`, moved to the divisor's sign; a zero result takes
+    /// the divisor's sign.
+    @inline(__always)
+    private static func floorMod<T: KernelFloat>(_ x: T, _ y: T) -> T {
+        var remainder = T.fmod(x, y)
+        if remainder != 0 {
+            if (remainder < 0) != (y < 0) { remainder += y }
+        } else {
+            remainder = y < 0 ? -0.0 : 0.0
+        }
+        return remainder
+    }
+
+    private static func integer<T: FixedWidthInteger & TensorElement>(
+        _ op: BinaryOp, _ type: T.Type, _ a: Tensor, _ b: Tensor, _ output: inout Tensor,
+        _ plan: BroadcastPlan, _ threads: Int
+    ) throws {
+        a.withUnsafeBufferPointer(as: T.self) { x in
+            b.withUnsafeBufferPointer(as: T.self) { y in
+                output.withUnsafeMutableBufferPointer(as: T.self) { z in
+                    switch op {
+                    case .add: BinaryLoop.run(x, y, z, plan, threads) { $0 &+ $1 }
+                    case .sub: BinaryLoop.run(x, y, z, plan, threads) { $0 &- $1 }
+                    case .mul: BinaryLoop.run(x, y, z, plan, threads) { $0 &* $1 }
+                    case .div: BinaryLoop.run(x, y, z, plan, threads) { $0.dividedReportingOverflow(by: $1).partialValue }
+                    case .pow: BinaryLoop.run(x, y, z, plan, threads) { integerPower($0, $1) }
+                    case .mod(fmod: true):
+                        BinaryLoop.run(x, y, z, plan, threads) { $0.remainderReportingOverflow(dividingBy: $1).partialValue }
+                    case .mod(fmod: false):
+                        BinaryLoop.run(x, y, z, plan, threads) { lhs, rhs in
+                            let remainder = lhs.remainderReportingOverflow(dividingBy: rhs).partialValue
+                            return remainder != 0 && (remainder < 0) != (rhs < 0) ? remainder &+ rhs : remainder
+                        }
+                    case .max: BinaryLoop.run(x, y, z, plan, threads) { Swift.max($0, $1) }
+                    case .min: BinaryLoop.run(x, y, z, plan, threads) { Swift.min($0, $1) }
+                    case .pRelu: BinaryLoop.run(x, y, z, plan, threads) { $0 < 0 ? $0 &* $1 : $0 }
+                    case .shiftLeft: BinaryLoop.run(x, y, z, plan, threads) { shift($0, $1, left: true) }
+                    case .shiftRight: BinaryLoop.run(x, y, z, plan, threads) { shift($0, $1, left: false) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `base ^ exponent` by squaring, wrapping; negative exponents give the truncated
+    /// reciprocal (1 for base 1, ±1 for base -1, else 0).
+    @inline(__always)
+    private static func integerPower<T: FixedWidthInteger>(_ base: T, _ exponent: T) -> T {
+        if exponent < 0 {
+            if base == 1 { return 1 }
+            if T.isSigned && base == 0 &- 1 { return exponent & 1 == 0 ? 1 : base }
+            return 0
+        }
+        var result: T = 1
+        var factor = base
+        var remaining = exponent
+        while remaining > 0 {
+            if remaining & 1 == 1 { result = result &* factor }
+            factor = factor &* factor
+            remaining >>= 1
+        }
+        return result
+    }
+
+    /// ONNX `BitShift`: arithmetic right shift for signed types; amounts outside
+    /// `0..<bitWidth` give what the sign fill alone gives.
+    @inline(__always)
+    private static func shift<T: FixedWidthInteger>(_ value: T, _ amount: T, left: Bool) -> T {
+        guard amount >= 0, amount < T.bitWidth else {
+            return !left && value < 0 ? 0 &- 1 : 0
+        }
+        return left ? value &<< amount : value &>> amount
+    }
+
+    private static func compare<T: Comparable & TensorElement>(
+        _ op: CompareOp, _ type: T.Type, _ a: Tensor, _ b: Tensor, _ output: inout Tensor,
+        _ plan: BroadcastPlan, _ threads: Int
+    ) {
+        a.withUnsafeBufferPointer(as: T.self) { x in
+            b.withUnsafeBufferPointer(as: T.self) { y in
+                output.withUnsafeMutableBufferPointer(as: Bool.self) { z in
+                    switch op {
+                    case .equal: BinaryLoop.run(x, y, z, plan, threads) { $0 == $1 }
+                    case .greater: BinaryLoop.run(x, y, z, plan, threads) { $0 > $1 }
+                    case .greaterOrEqual: BinaryLoop.run(x, y, z, plan, threads) { $0 >= $1 }
+                    case .less: BinaryLoop.run(x, y, z, plan, threads) { $0 < $1 }
+                    case .lessOrEqual: BinaryLoop.run(x, y, z, plan, threads) { $0 <= $1 }
+                    }
+                }
+            }
+        }
+    }
+}
