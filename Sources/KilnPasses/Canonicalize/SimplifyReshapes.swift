@@ -33,9 +33,16 @@ package enum SimplifyReshapes {
         return (output, shape)
     }
 
+    /// `reshape(x, shape)` in place of `node`, reusing `node`'s target when it is already
+    /// that literal.
     private static func reshape(_ node: Node, _ x: ValueID, to shape: [Int], output: ValueID, _ view: RewriteView) -> Replacement {
         var replacement = Replacement(in: view)
-        let target = replacement.constant(Tensor(shape: [shape.count], scalars: shape.map { Int64($0) }), name: node.name + "_shape")
+        let target: ValueID
+        if node.op == .reshape, let existing = node.input(1), view.constant(existing)?.integerScalars() == shape {
+            target = existing
+        } else {
+            target = replacement.constant(Tensor(shape: [shape.count], scalars: shape.map { Int64($0) }), name: node.name + "_shape")
+        }
         replacement.nodes = [Node(name: node.name, op: .reshape, inputs: [x, target], outputs: [output])]
         return replacement
     }
