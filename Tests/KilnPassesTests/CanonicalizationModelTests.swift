@@ -12,37 +12,15 @@ import Testing
 /// verifies after each pass and computes onnxruntime's outputs (max |kiln − ort| ≤ 1e-4 ×
 /// range) and the original graph's.
 @Suite struct CanonicalizationModelTests {
-    struct Entry: Decodable, CustomTestStringConvertible, Sendable {
-        let name: String
-        let model: String
-        let inputs: [String]
-        let expected: [String]
-        var testDescription: String { name }
-    }
-
-    static var directory: URL {
-        if let path = ProcessInfo.processInfo.environment["KILN_MODEL_DATA"] {
-            return URL(fileURLWithPath: path)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("build-data/models")
-    }
-
-    static let manifest: [Entry] = {
-        let url = directory.appendingPathComponent("manifest.json")
-        guard let data = try? Data(contentsOf: url) else { return [] }
-        return (try? JSONDecoder().decode([Entry].self, from: data)) ?? []
-    }()
-
     @Test func manifestIsPresent() {
         #expect(
-            !Self.manifest.isEmpty,
-            "reference models missing in \(Self.directory.path): run Scripts/make_models.py build-data/models")
+            !ReferenceModels.manifest.isEmpty,
+            "reference models missing in \(ReferenceModels.directory.path): run Scripts/make_models.py build-data/models")
     }
 
-    @Test(arguments: manifest)
-    func canonicalGraphMatchesOnnxruntime(_ entry: Entry) throws {
-        let original = try ONNXImporter.importModel(contentsOf: Self.directory.appendingPathComponent(entry.model)).graph
+    @Test(arguments: ReferenceModels.manifest)
+    func canonicalGraphMatchesOnnxruntime(_ entry: ReferenceModels.Entry) throws {
+        let original = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
         let (canonical, records) = try PassManager(Pass.canonicalization).run(original)
         let changed = records.filter { $0.nodesBefore != $0.nodesAfter }.map { "\($0.name) \($0.nodesBefore)->\($0.nodesAfter)" }
         var report = [
@@ -54,9 +32,7 @@ import Testing
         #expect(canonical.outputs.map { canonical[$0].name } == original.outputs.map { original[$0].name })
         let before = try Interpreter(graph: original)
         let after = try Interpreter(graph: canonical)
-        for (inputFile, expectedFile) in zip(entry.inputs, entry.expected) {
-            let inputs = try NPZ.read(contentsOf: Self.directory.appendingPathComponent(inputFile))
-            let expected = try NPZ.read(contentsOf: Self.directory.appendingPathComponent(expectedFile))
+        for (inputs, expected) in try entry.inputSets() {
             let originalOutputs = try before.run(inputs)
             let outputs = try after.run(inputs)
             for (name, reference) in expected.sorted(by: { $0.key < $1.key }) {

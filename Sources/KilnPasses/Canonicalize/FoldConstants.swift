@@ -9,7 +9,8 @@ extension Pass {
     /// `Size` of a value whose shape is fully static fold too.
     ///
     /// Not folded: control flow and DPU regions (nodes with subgraphs), `Dropout` (random in
-    /// training mode), results larger than ``PassContext/maxFoldedElements`` in total, and
+    /// training mode), `QuantizeLinear`/`DequantizeLinear` (a QDQ model states its
+    /// quantization boundaries on purpose; folding would erase them), results larger than ``PassContext/maxFoldedElements`` in total, and
     /// nodes whose evaluation fails (the error is left for run time, where it names the
     /// inputs). An initializer that is also a graph input is only a default, not a constant.
     /// Folding repeats, with shapes re-inferred in between, until nothing changes; then
@@ -22,7 +23,7 @@ extension Pass {
 /// The constant folder behind ``Pass/foldConstants``.
 struct ConstantFolder {
     /// Ops never evaluated at compile time.
-    static let neverFolded: Set<OpKind> = OpKind.withSubgraphs.union([.dropout])
+    static let neverFolded: Set<OpKind> = OpKind.withSubgraphs.union([.dropout, .quantizeLinear, .dequantizeLinear])
 
     let threads: Int
     let maxElements: Int
