@@ -36,8 +36,10 @@ public enum ReferenceModels {
         /// - Throws: `fileNotFound`, `npzMalformed`, … from reading the archives.
         public func inputSets() throws -> [(inputs: [String: Tensor], expected: [String: Tensor])] {
             try zip(inputs, expected).map { inputFile, expectedFile in
-                (try NPZ.read(contentsOf: directory.appendingPathComponent(inputFile)),
-                 try NPZ.read(contentsOf: directory.appendingPathComponent(expectedFile)))
+                (
+                    try NPZ.read(contentsOf: directory.appendingPathComponent(inputFile)),
+                    try NPZ.read(contentsOf: directory.appendingPathComponent(expectedFile))
+                )
             }
         }
     }

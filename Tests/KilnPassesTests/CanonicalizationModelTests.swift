@@ -15,14 +15,17 @@ import Testing
     @Test func manifestIsPresent() {
         #expect(
             !ReferenceModels.manifest.isEmpty,
-            "reference models missing in \(ReferenceModels.directory.path): run Scripts/make_models.py build-data/models")
+            "reference models missing in \(ReferenceModels.directory.path): run Scripts/make_models.py build-data/models"
+        )
     }
 
     @Test(arguments: ReferenceModels.manifest)
     func canonicalGraphMatchesOnnxruntime(_ entry: ReferenceModels.Entry) throws {
         let original = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
         let (canonical, records) = try PassManager(Pass.canonicalization).run(original)
-        let changed = records.filter { $0.nodesBefore != $0.nodesAfter }.map { "\($0.name) \($0.nodesBefore)->\($0.nodesAfter)" }
+        let changed = records.filter { $0.nodesBefore != $0.nodesAfter }.map {
+            "\($0.name) \($0.nodesBefore)->\($0.nodesAfter)"
+        }
         var report = [
             "canonicalize \(entry.name): \(original.nodes.count) -> \(canonical.nodes.count) nodes",
             "  ops: \(Self.opCounts(original, canonical))",
@@ -38,10 +41,15 @@ import Testing
             for (name, reference) in expected.sorted(by: { $0.key < $1.key }) {
                 let actual = try #require(outputs[name], "\(entry.name): output \(name) missing")
                 let uncanonical = try #require(originalOutputs[name])
-                try #require(actual.shape == reference.shape && actual.dtype == reference.dtype, "\(entry.name)/\(name): \(actual) vs \(reference)")
+                try #require(
+                    actual.shape == reference.shape && actual.dtype == reference.dtype,
+                    "\(entry.name)/\(name): \(actual) vs \(reference)")
                 let versusOnnxruntime = PassTesting.relativeError(actual, reference)
                 let versusOriginal = PassTesting.relativeError(actual, uncanonical)
-                report.append(String(format: "  %@: error / range vs onnxruntime %.3g, vs original graph %.3g", name, versusOnnxruntime, versusOriginal))
+                report.append(
+                    String(
+                        format: "  %@: error / range vs onnxruntime %.3g, vs original graph %.3g", name,
+                        versusOnnxruntime, versusOriginal))
                 #expect(versusOnnxruntime <= 1e-4, "\(entry.name)/\(name) vs onnxruntime")
                 #expect(versusOriginal <= 1e-4, "\(entry.name)/\(name) vs the original graph")
             }
@@ -53,6 +61,7 @@ import Testing
         func histogram(_ graph: Graph) -> [OpKind: Int] { graph.nodes.reduce(into: [:]) { $0[$1.op, default: 0] += 1 } }
         let (old, new) = (histogram(before), histogram(after))
         let ops = Set(old.keys).union(new.keys).sorted { $0.rawValue < $1.rawValue }
-        return ops.filter { old[$0] != new[$0] }.map { "\($0) \(old[$0] ?? 0)->\(new[$0] ?? 0)" }.joined(separator: ", ")
+        return ops.filter { old[$0] != new[$0] }.map { "\($0) \(old[$0] ?? 0)->\(new[$0] ?? 0)" }.joined(
+            separator: ", ")
     }
 }

@@ -98,9 +98,10 @@ import Testing
         }
         let condition = before.addInitializer(Tensor(scalar: true), name: "condition")
         let chosen = before.addValue(Value(name: "chosen"))
-        before.addNode(Node(
-            name: "if0", op: .if, inputs: [condition], outputs: [chosen],
-            attributes: Attributes(["then_branch": .graph(branch("then")), "else_branch": .graph(branch("else"))])))
+        before.addNode(
+            Node(
+                name: "if0", op: .if, inputs: [condition], outputs: [chosen],
+                attributes: Attributes(["then_branch": .graph(branch("then")), "else_branch": .graph(branch("else"))])))
         before.outputs.append(chosen)
         let after = try PassTesting.run([.eliminateDeadCode], on: before)
         #expect(PassTesting.ops(after) == [.identity, .dropout, .dropout, .identity, .if])

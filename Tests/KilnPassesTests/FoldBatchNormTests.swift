@@ -8,7 +8,9 @@ import Testing
     /// Inference BatchNormalization statistics over `channels`, named `prefix_*`.
     static func statistics(_ builder: inout ONNXModelBuilder, _ channels: Int, seed: UInt64 = 10) -> [String] {
         let gamma = PassTesting.random([channels], seed: seed, scale: 0.5).scalars(as: Float.self).map { $0 + 1 }
-        let variance = PassTesting.random([channels], seed: seed + 3, scale: 0.4).scalars(as: Float.self).map { $0 + 0.8 }
+        let variance = PassTesting.random([channels], seed: seed + 3, scale: 0.4).scalars(as: Float.self).map {
+            $0 + 0.8
+        }
         builder.initializer("gamma", Tensor(shape: [channels], scalars: gamma))
         builder.initializer("beta", PassTesting.random([channels], seed: seed + 1, scale: 0.2))
         builder.initializer("mean", PassTesting.random([channels], seed: seed + 2, scale: 0.2))
@@ -23,7 +25,9 @@ import Testing
             builder.initializer("w", PassTesting.random([3, 2, 3, 3], seed: 1))
             builder.initializer("b", PassTesting.random([3], seed: 2))
             builder.node("Conv", ["x", "w", "b"], ["c"], name: "conv", attributes: ["pads": .ints([1, 1, 1, 1])])
-            builder.node("BatchNormalization", ["c"] + statistics(&builder, 3), ["y"], name: "bn", attributes: ["epsilon": .float(1e-3)])
+            builder.node(
+                "BatchNormalization", ["c"] + statistics(&builder, 3), ["y"], name: "bn",
+                attributes: ["epsilon": .float(1e-3)])
             builder.output("y", .float32, [1, 3, 5, 5])
         }
     }
@@ -33,7 +37,9 @@ import Testing
         try PassTesting.graph { builder in
             builder.input("x", .float32, [1, 4, 3, 3])
             builder.initializer("w", PassTesting.random([4, 3, 2, 2], seed: 3))
-            builder.node("ConvTranspose", ["x", "w"], ["c"], name: "deconv", attributes: ["group": .int(2), "strides": .ints([2, 2])])
+            builder.node(
+                "ConvTranspose", ["x", "w"], ["c"], name: "deconv",
+                attributes: ["group": .int(2), "strides": .ints([2, 2])])
             builder.node("BatchNormalization", ["c"] + statistics(&builder, 6), ["y"], name: "bn")
             builder.output("y", .float32, [1, 6, 6, 6])
         }

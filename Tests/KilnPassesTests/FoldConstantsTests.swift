@@ -99,9 +99,12 @@ import Testing
         }
         let condition = graph.addInitializer(Tensor(scalar: true), name: "condition")
         let chosen = graph.addValue(Value(name: "chosen"))
-        graph.addNode(Node(
-            name: "if0", op: .if, inputs: [condition], outputs: [chosen],
-            attributes: Attributes(["then_branch": .graph(branch("then", 1)), "else_branch": .graph(branch("else", 2))])))
+        graph.addNode(
+            Node(
+                name: "if0", op: .if, inputs: [condition], outputs: [chosen],
+                attributes: Attributes([
+                    "then_branch": .graph(branch("then", 1)), "else_branch": .graph(branch("else", 2)),
+                ])))
         graph.outputs = [gathered, chosen]
         let after = try PassTesting.run([.foldConstants], on: graph)
         #expect(PassTesting.ops(after) == [.gather, .if])  // index 7 out of range: left for run time

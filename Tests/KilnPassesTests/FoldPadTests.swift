@@ -28,7 +28,9 @@ private func pads(_ values: [Int64]) -> Tensor { Tensor(shape: [values.count], s
             builder.node("AveragePool", ["p3"], ["y3"], name: "avg", attributes: ["kernel_shape": .ints([3, 3])])
             builder.node("Relu", ["x"], ["r"])
             builder.node("Pad", ["r", "ones"], ["p4"])
-            builder.node("MaxPool", ["p4"], ["y4"], name: "max_relu", attributes: ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2])])
+            builder.node(
+                "MaxPool", ["p4"], ["y4"], name: "max_relu",
+                attributes: ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2])])
             builder.node("Pad", ["x", "ones", "minus_inf"], ["p5"])
             builder.node("MaxPool", ["p5"], ["y5"], name: "max_inf", attributes: ["kernel_shape": .ints([2, 2])])
             builder.output("y1", .float32, [1, 3, 8, 8])
@@ -88,14 +90,20 @@ private func pads(_ values: [Int64]) -> Tensor { Tensor(shape: [values.count], s
             builder.node("Pad", ["x", "ones"], ["p6"])
             builder.node("Conv", ["p6", "w"], ["y6"], attributes: ["auto_pad": .string("SAME_UPPER")])
             builder.node("Pad", ["x", "ones"], ["p7"])
-            builder.node("AveragePool", ["p7"], ["y7"], attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])])
+            builder.node(
+                "AveragePool", ["p7"], ["y7"],
+                attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])])
             builder.node("Pad", ["x", "ones"], ["p8"])
             builder.node("MaxPool", ["p8"], ["y8"], attributes: ["kernel_shape": .ints([3, 3])])
             builder.node("Relu", ["x"], ["r"])
             builder.node("Pad", ["r", "ones"], ["p9"])
-            builder.node("MaxPool", ["p9"], ["y9"], attributes: ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2]), "ceil_mode": .int(1)])
+            builder.node(
+                "MaxPool", ["p9"], ["y9"],
+                attributes: ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2]), "ceil_mode": .int(1)])
             builder.node("Pad", ["x", "twos"], ["p10"])
-            builder.node("AveragePool", ["p10"], ["y10"], attributes: ["kernel_shape": .ints([2, 2]), "count_include_pad": .int(1)])
+            builder.node(
+                "AveragePool", ["p10"], ["y10"],
+                attributes: ["kernel_shape": .ints([2, 2]), "count_include_pad": .int(1)])
             builder.output("y1", .float32, [1, 3, 6, 6])
             builder.output("y2", .float32, [1, 3, 4, 4])
             builder.output("y3", .float32, [1, 3, 3, 4])

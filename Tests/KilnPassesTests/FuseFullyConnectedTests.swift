@@ -22,7 +22,8 @@ import Testing
             builder.node("Flatten", ["t"], ["f"], name: "flatten")
             builder.node("MatMul", ["f", "w"], ["m2"], name: "fc2")
             builder.node("Add", ["b_row", "m2"], ["y2"])
-            builder.node("Gemm", ["x", "w_t", "c"], ["g"], name: "fc3", attributes: ["transB": .int(1), "beta": .float(0.5)])
+            builder.node(
+                "Gemm", ["x", "w_t", "c"], ["g"], name: "fc3", attributes: ["transB": .int(1), "beta": .float(0.5)])
             builder.node("Add", ["g", "d"], ["y3"])
             builder.node("MatMul", ["x", "w"], ["y4"], name: "fc4")
             builder.output("y1", .float32, ["batch", 4])
@@ -65,7 +66,8 @@ import Testing
         let before = try Self.before()
         let after = try PassTesting.run([.fuseFullyConnected], on: before)
         try PassTesting.expectSameOutputs(
-            before, after, inputs: ["x": PassTesting.random([3, 8], seed: 8), "t": PassTesting.random([2, 2, 2, 2], seed: 9)])
+            before, after,
+            inputs: ["x": PassTesting.random([3, 8], seed: 8), "t": PassTesting.random([2, 2, 2, 2], seed: 9)])
     }
 
     /// Kept as they are: a batched (3-D) MatMul, a MatMul by a non-constant weight, a
@@ -89,7 +91,9 @@ import Testing
             builder.node("MatMul", ["x", "w"], ["shared"])
             builder.node("Add", ["shared", "b"], ["shared_plus"])
             builder.output("batched", .float32, [2, 3, 4])
-            for name in ["dynamic", "gemm_live_c", "rowwise", "shared", "shared_plus"] { builder.output(name, .float32, [2, 4]) }
+            for name in ["dynamic", "gemm_live_c", "rowwise", "shared", "shared_plus"] {
+                builder.output(name, .float32, [2, 4])
+            }
         }
         let after = try PassTesting.run([.fuseFullyConnected], on: before)
         #expect(PassTesting.ops(after) == [.matMul, .matMul, .gemm, .add, .gemm, .add, .gemm, .add])

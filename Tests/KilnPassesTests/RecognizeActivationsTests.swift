@@ -115,10 +115,15 @@ import Testing
         let after = try PassTesting.run([.recognizeActivations], on: before)
         // Only the inner clip(x + 3, 0, 6) becomes a relu6; the product stays.
         #expect(
-            PassTesting.ops(after) == [.clip, .clip, .sigmoid, .mul, .sigmoid, .mul, .hardSigmoid, .mul, .add, .relu6, .mul, .div])
+            PassTesting.ops(after) == [
+                .clip, .clip, .sigmoid, .mul, .sigmoid, .mul, .hardSigmoid, .mul, .add, .relu6, .mul, .div,
+            ])
         try PassTesting.expectSameOutputs(
             before, after,
-            inputs: ["x": PassTesting.random([4, 3], scale: 8), "z": PassTesting.random([4, 3], seed: 2), "low": Tensor(scalar: Float(-1))])
+            inputs: [
+                "x": PassTesting.random([4, 3], scale: 8), "z": PassTesting.random([4, 3], seed: 2),
+                "low": Tensor(scalar: Float(-1)),
+            ])
     }
 
     @Test func leavesIntegerClipAlone() throws {

@@ -25,7 +25,8 @@ import Testing
 
     /// `relu(exp(x)) -> sigmoid(x)`.
     static let fused = RewriteRule(name: "relu(exp(x)) -> sigmoid(x)") { node, view in
-        guard node.op == .relu, let e = node.input(0), view.hasSingleUse(e), let exp = view.producer(of: e), exp.op == .exp,
+        guard node.op == .relu, let e = node.input(0), view.hasSingleUse(e), let exp = view.producer(of: e),
+            exp.op == .exp,
             let x = exp.input(0)
         else { return nil }
         return Replacement(in: view, nodes: [Node(name: node.name, op: .sigmoid, inputs: [x], outputs: node.outputs)])

@@ -18,12 +18,18 @@ extension Pass {
 
 /// The rules of ``Pass/foldBatchNorm``.
 package enum FoldBatchNorm {
-    /// One rule per producer kind.
+    /// One rule per producer kind (`s = scale / sqrt(var + epsilon)` per output channel).
     package static let rules: [RewriteRule] = [
-        RewriteRule(name: "batch_norm(conv(x, W, b)) -> conv(x, W', b')", match: { try fold($0, $1, into: .conv) }),  // W'[o] = W[o]·s[o]
-        RewriteRule(name: "batch_norm(conv_transpose(x, W, b)) -> conv_transpose(x, W', b')", match: { try fold($0, $1, into: .convTranspose) }),  // W'[:, o] = W[:, o]·s[g·M/g + o]
-        RewriteRule(name: "batch_norm(gemm(x, W, c)) -> gemm(x, W', c')", match: { try fold($0, $1, into: .gemm) }),  // columns of op(W) scaled
+        RewriteRule(name: "batch_norm(conv(x, W, b)) -> conv(x, W', b')", match: folding(into: .conv)),  // W'[o] = W[o]·s[o]
+        RewriteRule(
+            name: "batch_norm(conv_transpose(x, W, b)) -> conv_transpose(x, W', b')",
+            match: folding(into: .convTranspose)),  // W'[c, m] = W[c, m]·s[group(c)·M/group + m]
+        RewriteRule(name: "batch_norm(gemm(x, W, c)) -> gemm(x, W', c')", match: folding(into: .gemm)),  // op(W)[:, j]·s[j]
     ]
+
+    private static func folding(into op: OpKind) -> @Sendable (Node, RewriteView) throws -> Replacement? {
+        { node, view in try fold(node, view, into: op) }
+    }
 
     /// The per-channel affine map a batch normalization applies: `y = x · scale + shift`.
     private struct Affine {
@@ -57,7 +63,9 @@ package enum FoldBatchNorm {
         let newWeight = replacement.constant(folded.weight, name: view.graph[weightID].name + "_bn")
         let newBias = replacement.constant(folded.bias, name: producer.name + "_bias_bn")
         replacement.nodes = [
-            Node(name: producer.name, op: op, inputs: [producer.inputs[0], newWeight, newBias], outputs: [y], attributes: folded.attributes)
+            Node(
+                name: producer.name, op: op, inputs: [producer.inputs[0], newWeight, newBias], outputs: [y],
+                attributes: folded.attributes)
         ]
         return replacement
     }
@@ -100,13 +108,16 @@ package enum FoldBatchNorm {
         let inner = weight.count / max(channels, 1)
         var values = weight.doubleScalars()
         for index in values.indices { values[index] *= affine.scale[index / inner] }
-        guard let newWeight = Tensor.floating(shape: weight.shape, values: values, dtype: weight.dtype) else { return nil }
+        guard let newWeight = Tensor.floating(shape: weight.shape, values: values, dtype: weight.dtype) else {
+            return nil
+        }
         return (newWeight, newBias, attributes)
     }
 
     /// ConvTranspose: `W` is `[C, M/group, k…]`; input channel `c` belongs to group
     /// `c / (C/group)`, and `W[c, m]` feeds output channel `group_index · M/group + m`.
-    private static func foldConvTranspose(_ weight: Tensor, _ bias: Tensor?, _ affine: Affine, _ attributes: Attributes) throws
+    private static func foldConvTranspose(_ weight: Tensor, _ bias: Tensor?, _ affine: Affine, _ attributes: Attributes)
+        throws
         -> (weight: Tensor, bias: Tensor, attributes: Attributes)?
     {
         let channels = affine.scale.count
@@ -123,7 +134,9 @@ package enum FoldBatchNorm {
             let m = (index / inner) % perGroupOut
             values[index] *= affine.scale[(inputChannel / perGroupIn) * perGroupOut + m]
         }
-        guard let newWeight = Tensor.floating(shape: weight.shape, values: values, dtype: weight.dtype) else { return nil }
+        guard let newWeight = Tensor.floating(shape: weight.shape, values: values, dtype: weight.dtype) else {
+            return nil
+        }
         return (newWeight, newBias, attributes)
     }
 
@@ -149,7 +162,9 @@ package enum FoldBatchNorm {
         for index in values.indices {
             values[index] *= affine.scale[transB ? index / weight.shape[1] : index % weight.shape[1]]
         }
-        guard let newWeight = Tensor.floating(shape: weight.shape, values: values, dtype: weight.dtype) else { return nil }
+        guard let newWeight = Tensor.floating(shape: weight.shape, values: values, dtype: weight.dtype) else {
+            return nil
+        }
         var newAttributes = attributes
         newAttributes["beta"] = nil
         return (newWeight, newBias, newAttributes)

@@ -16,7 +16,8 @@ extension Pass {
     /// Folding repeats, with shapes re-inferred in between, until nothing changes; then
     /// values nothing reads are dropped.
     public static let foldConstants = Pass("FoldConstants") { graph, context in
-        try ConstantFolder(threads: context.threads, maxElements: context.maxFoldedElements).fold(graph)
+        let folder = ConstantFolder(threads: context.threads, maxElements: context.maxFoldedElements)
+        return try folder.fold(graph)
     }
 }
 

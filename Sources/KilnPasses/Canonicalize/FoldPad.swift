@@ -25,10 +25,16 @@ extension Pass {
 package enum FoldPad {
     /// One rule per consumer.
     package static let rules: [RewriteRule] = [
-        RewriteRule(name: "conv(pad(x, p, 0)) -> conv(x) {pads += p}", match: { try fold($0, $1, into: .conv) }),
-        RewriteRule(name: "average_pool(pad(x, p, 0)) -> average_pool(x) {pads += p, count_include_pad}", match: { try fold($0, $1, into: .averagePool) }),
-        RewriteRule(name: "max_pool(pad(x, p, -inf)) -> max_pool(x) {pads += p}", match: { try fold($0, $1, into: .maxPool) }),  // or pad 0 of x >= 0
+        RewriteRule(name: "conv(pad(x, p, 0)) -> conv(x) {pads + p}", match: folding(into: .conv)),  // zeros either way
+        RewriteRule(
+            name: "average_pool(pad(x, p, 0)) -> average_pool(x) {pads + p, count_include_pad}",
+            match: folding(into: .averagePool)),  // padded zeros count in the mean
+        RewriteRule(name: "max_pool(pad(x, p, -inf)) -> max_pool(x) {pads + p}", match: folding(into: .maxPool)),  // or 0 on x ≥ 0
     ]
+
+    private static func folding(into op: OpKind) -> @Sendable (Node, RewriteView) throws -> Replacement? {
+        { node, view in try fold(node, view, into: op) }
+    }
 
     /// Ops whose results are never negative.
     private static let nonNegative: Set<OpKind> = [.relu, .relu6, .sigmoid, .hardSigmoid, .softplus, .abs, .exp]
@@ -55,7 +61,9 @@ package enum FoldPad {
             full[axis] += requested[position]
             full[axis + rank] += requested[position + axes.count]
         }
-        guard full.allSatisfy({ $0 >= 0 }), full[0] == 0, full[1] == 0, full[rank] == 0, full[rank + 1] == 0 else { return nil }
+        guard full.allSatisfy({ $0 >= 0 }), full[0] == 0, full[1] == 0, full[rank] == 0, full[rank + 1] == 0 else {
+            return nil
+        }
         var value = 0.0
         if let valueID = pad.input(2) {
             guard let constant = view.constant(valueID) else { return nil }
@@ -102,7 +110,8 @@ package enum FoldPad {
 
     /// No `ceil_mode`, and each resulting pad smaller than the kernel on its axis.
     private static func isPoolFoldable(_ pool: Node, _ attributes: Attributes) throws -> Bool {
-        guard try pool.attributes.int("ceil_mode", default: 0) == 0, let kernel = try pool.attributes.ints("kernel_shape"),
+        guard try pool.attributes.int("ceil_mode", default: 0) == 0,
+            let kernel = try pool.attributes.ints("kernel_shape"),
             let pads = try attributes.ints("pads"), pads.count == 2 * kernel.count
         else { return false }
         return pads.enumerated().allSatisfy { $0.element < kernel[$0.offset % kernel.count] }

@@ -25,7 +25,9 @@ package enum FuseFullyConnected {
     ]
 
     /// `(x, W, M)` when `node` is `MatMul(x, W)` with a 2-D `x` and a 2-D constant float `W`.
-    private static func fullyConnected(_ node: Node, _ view: RewriteView) -> (x: ValueID, weight: ValueID, columns: Int)? {
+    private static func fullyConnected(_ node: Node, _ view: RewriteView) -> (
+        x: ValueID, weight: ValueID, columns: Int
+    )? {
         guard node.op == .matMul, let (x, weightID) = view.binaryOperands(node),
             view.type(of: x).shape?.count == 2, view.isFloatingPoint(x),
             let weight = view.constant(weightID), weight.rank == 2, weight.isFoldableFloat
@@ -39,12 +41,15 @@ package enum FuseFullyConnected {
     }
 
     private static func matMulPlusBias(_ add: Node, _ view: RewriteView) -> Replacement? {
-        guard add.op == .add, let (lhs, rhs) = view.binaryOperands(add), let y = view.singleOutput(add) else { return nil }
+        guard add.op == .add, let (lhs, rhs) = view.binaryOperands(add), let y = view.singleOutput(add) else {
+            return nil
+        }
         for (product, addend) in [(lhs, rhs), (rhs, lhs)] {
             guard let matMul = view.producer(of: product), view.hasSingleUse(product),
                 let (x, weight, columns) = fullyConnected(matMul, view),
                 let values = view.constant(addend)?.channelValues(channels: columns, axis: 1, rank: 2),
-                let dtype = view.constant(weight)?.dtype, let bias = Tensor.floating(shape: [columns], values: values, dtype: dtype)
+                let dtype = view.constant(weight)?.dtype,
+                let bias = Tensor.floating(shape: [columns], values: values, dtype: dtype)
             else { continue }
             var replacement = Replacement(in: view)
             let biasValue = replacement.constant(bias, name: matMul.name + "_bias")
@@ -55,7 +60,9 @@ package enum FuseFullyConnected {
     }
 
     private static func gemmPlusBias(_ add: Node, _ view: RewriteView) -> Replacement? {
-        guard add.op == .add, let (lhs, rhs) = view.binaryOperands(add), let y = view.singleOutput(add) else { return nil }
+        guard add.op == .add, let (lhs, rhs) = view.binaryOperands(add), let y = view.singleOutput(add) else {
+            return nil
+        }
         for (product, addend) in [(lhs, rhs), (rhs, lhs)] {
             guard let gemm = view.producer(of: product), gemm.op == .gemm, view.hasSingleUse(product),
                 view.singleOutput(gemm) == product,
@@ -65,7 +72,9 @@ package enum FuseFullyConnected {
                 let beta = try? gemm.attributes.float("beta", default: 1)
             else { continue }
             if let c = gemm.input(2) {
-                guard let existing = view.constant(c)?.channelValues(channels: columns, axis: 1, rank: 2) else { continue }
+                guard let existing = view.constant(c)?.channelValues(channels: columns, axis: 1, rank: 2) else {
+                    continue
+                }
                 for index in values.indices { values[index] += Double(beta) * existing[index] }
             }
             guard let bias = Tensor.floating(shape: [columns], values: values, dtype: dtype) else { continue }
@@ -74,7 +83,9 @@ package enum FuseFullyConnected {
             var attributes = gemm.attributes
             attributes["beta"] = nil
             replacement.nodes = [
-                Node(name: gemm.name, op: .gemm, inputs: [gemm.inputs[0], weight, biasValue], outputs: [y], attributes: attributes)
+                Node(
+                    name: gemm.name, op: .gemm, inputs: [gemm.inputs[0], weight, biasValue], outputs: [y],
+                    attributes: attributes)
             ]
             return replacement
         }

@@ -25,7 +25,7 @@ package enum RecognizeActivations {
         RewriteRule(name: "clip(x, 0, 6) -> relu6(x)", match: clipAsRelu6),  // min(max(x, 0), 6)
         RewriteRule(name: "min(max(x, 0), 6) -> relu6(x)", match: minMaxAsRelu6),  // and max(min(x, 6), 0)
         RewriteRule(name: "mul(x, sigmoid(x)) -> silu(x)", match: silu),  // x / (1 + e^-x)
-        RewriteRule(name: "mul(x, hard_sigmoid(x)) -> hard_swish(x)", match: productWithHardSigmoid),  // also x · (relu6(x + 3) / 6)
+        RewriteRule(name: "mul(x, hard_sigmoid(x)) -> hard_swish(x)", match: productWithHardSigmoid),  // or x·(relu6(x+3)/6)
         RewriteRule(name: "mul(x, relu6(x + 3)) / 6 -> hard_swish(x)", match: scaledProduct),  // also · 1/6
     ]
 
@@ -97,11 +97,13 @@ package enum RecognizeActivations {
     private static func minMaxRelu6Operand(_ node: Node, _ view: RewriteView) -> ValueID? {
         let (outerBound, innerOp, innerBound): (Double, OpKind, Double) = node.op == .min ? (6, .max, 0) : (0, .min, 6)
         guard let (lhs, rhs) = view.binaryOperands(node) else { return nil }
-        for (inner, bound) in [(lhs, rhs), (rhs, lhs)] where view.isScalar(bound, outerBound) && view.hasSingleUse(inner) {
+        for (inner, bound) in [(lhs, rhs), (rhs, lhs)]
+        where view.isScalar(bound, outerBound) && view.hasSingleUse(inner) {
             guard let innerNode = view.producer(of: inner), innerNode.op == innerOp,
                 let (a, b) = view.binaryOperands(innerNode)
             else { continue }
-            for (x, innerLimit) in [(a, b), (b, a)] where view.isScalar(innerLimit, innerBound) && view.isFloatingPoint(x) {
+            for (x, innerLimit) in [(a, b), (b, a)]
+            where view.isScalar(innerLimit, innerBound) && view.isFloatingPoint(x) {
                 return x
             }
         }

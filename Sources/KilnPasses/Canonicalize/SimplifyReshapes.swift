@@ -35,20 +35,25 @@ package enum SimplifyReshapes {
 
     /// `reshape(x, shape)` in place of `node`, reusing `node`'s target when it is already
     /// that literal.
-    private static func reshape(_ node: Node, _ x: ValueID, to shape: [Int], output: ValueID, _ view: RewriteView) -> Replacement {
+    private static func reshape(_ node: Node, _ x: ValueID, to shape: [Int], output: ValueID, _ view: RewriteView)
+        -> Replacement
+    {
         var replacement = Replacement(in: view)
         let target: ValueID
         if node.op == .reshape, let existing = node.input(1), view.constant(existing)?.integerScalars() == shape {
             target = existing
         } else {
-            target = replacement.constant(Tensor(shape: [shape.count], scalars: shape.map { Int64($0) }), name: node.name + "_shape")
+            target = replacement.constant(
+                Tensor(shape: [shape.count], scalars: shape.map { Int64($0) }), name: node.name + "_shape")
         }
         replacement.nodes = [Node(name: node.name, op: .reshape, inputs: [x, target], outputs: [output])]
         return replacement
     }
 
     private static func literalTarget(_ node: Node, _ view: RewriteView) -> Replacement? {
-        guard node.op == .reshape, let x = node.input(0), let (output, shape) = literalShape(node, view) else { return nil }
+        guard node.op == .reshape, let x = node.input(0), let (output, shape) = literalShape(node, view) else {
+            return nil
+        }
         if let target = view.constant(node.input(1))?.integerScalars(), target == shape,
             (try? node.attributes.int("allowzero", default: 0)) == 0
         {

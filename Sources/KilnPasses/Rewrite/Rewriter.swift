@@ -73,7 +73,9 @@ public struct Rewriter: Sendable {
 
     /// The graph with node `index` replaced, or `nil` when the aliases cannot keep the
     /// graph's output names.
-    private func apply(_ replacement: Replacement, at index: Int, in view: RewriteView, rule: RewriteRule) throws -> Graph? {
+    private func apply(_ replacement: Replacement, at index: Int, in view: RewriteView, rule: RewriteRule) throws
+        -> Graph?
+    {
         let root = view.graph.nodes[index]
         for (output, value) in replacement.aliases {
             if view.isCaptured(output) { return nil }
