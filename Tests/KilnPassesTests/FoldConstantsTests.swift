@@ -109,4 +109,19 @@ import Testing
         let after = try PassTesting.run([.foldConstants], on: graph)
         #expect(PassTesting.ops(after) == [.gather, .if])  // index 7 out of range: left for run time
     }
+
+    /// A QDQ model's `DequantizeLinear` of constant int8 weights stays.
+    @Test func keepsQuantizationBoundaries() throws {
+        let before = try PassTesting.graph { builder in
+            builder.input("x", .float32, [4])
+            builder.initializer("q", Tensor(shape: [4], scalars: [-2, 0, 3, 127] as [Int8]))
+            builder.initializer("scale", Tensor(scalar: Float(0.5)))
+            builder.initializer("zero_point", Tensor(scalar: Int8(0)))
+            builder.node("DequantizeLinear", ["q", "scale", "zero_point"], ["w"])
+            builder.node("Mul", ["x", "w"], ["y"])
+            builder.output("y", .float32, [4])
+        }
+        let after = try PassTesting.run([.foldConstants], on: before)
+        #expect(after == before)
+    }
 }

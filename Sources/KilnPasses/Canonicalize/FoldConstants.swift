@@ -10,11 +10,12 @@ extension Pass {
     ///
     /// Not folded: control flow and DPU regions (nodes with subgraphs), `Dropout` (random in
     /// training mode), `QuantizeLinear`/`DequantizeLinear` (a QDQ model states its
-    /// quantization boundaries on purpose; folding would erase them), results larger than ``PassContext/maxFoldedElements`` in total, and
-    /// nodes whose evaluation fails (the error is left for run time, where it names the
-    /// inputs). An initializer that is also a graph input is only a default, not a constant.
+    /// quantization boundaries on purpose; folding would erase them), results larger than
+    /// ``PassContext/maxFoldedElements`` in total, and nodes whose evaluation fails (the
+    /// error is left for run time, where it names the inputs). An initializer that is also
+    /// a graph input is only a default, not a constant.
     /// Folding repeats, with shapes re-inferred in between, until nothing changes; then
-    /// values nothing reads are dropped.
+    /// nodes and values no graph output needs any more are dropped.
     public static let foldConstants = Pass("FoldConstants") { graph, context in
         let folder = ConstantFolder(threads: context.threads, maxElements: context.maxFoldedElements)
         return try folder.fold(graph)

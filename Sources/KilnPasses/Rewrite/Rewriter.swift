@@ -77,9 +77,13 @@ public struct Rewriter: Sendable {
         -> Graph?
     {
         let root = view.graph.nodes[index]
+        var renamed = Set<ValueID>()
         for (output, value) in replacement.aliases {
             if view.isCaptured(output) { return nil }
-            if view.isGraphOutput(output) && !view.canTakeOutputName(value) { return nil }
+            // A value can take one graph output's name, not two.
+            if view.isGraphOutput(output) && (!view.canTakeOutputName(value) || !renamed.insert(value).inserted) {
+                return nil
+            }
         }
         let defined = Set(replacement.nodes.flatMap { $0.outputs.compactMap { $0 } })
         for case let output? in root.outputs
