@@ -538,9 +538,35 @@ def silu_net() -> ModelCase:
     return ModelCase("silu_net", make_model(graph, 13, silu_net.__doc__), [inputs], 13)
 
 
+def uneven_depthwise() -> ModelCase:
+    """Depthwise block with per-channel weight ranges 316x apart (a model that needs CLE and bias correction)."""
+    rng = np.random.default_rng(1012)
+    g = GraphBuilder(rng)
+    c_in, c, c_out = 4, 16, 8
+    h = g.op("Relu", [g.conv("input", c_in, c, 1)])  # 16x16x16
+    # Channel i of the depthwise conv is scaled by 10^(-2.5 i / 15): ranges 1 ... 1/316, as
+    # after folding batch norms of very different gains. Kernels are smoothing-like (positive
+    # mean plus noise), so rounding a small channel to zero shifts its output mean: what bias
+    # correction undoes. The pointwise conv scales input channel i back up by the inverse,
+    # so every channel matters at the output (and the pointwise ranges are uneven too).
+    scales = (10.0 ** (-2.5 * np.arange(c) / (c - 1))).astype(np.float32)
+    kernels = (1.0 / 3.0 + 0.15 * rng.standard_normal((c, 1, 3, 3))).astype(np.float32)
+    w_dw = g.const("dw_w", kernels * scales[:, None, None, None])
+    b_dw = g.f32("dw_b", 0.02 * scales * rng.standard_normal(c))
+    h = g.op("Relu", [g.op("Conv", [h, w_dw, b_dw], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=c)])
+    w_pw = he_normal(rng, (c_out, c, 1, 1), c, 1.0) / scales[None, :, None, None]
+    g.op("Conv", [h, g.const("pw_w", w_pw.astype(np.float32)), g.f32("pw_b", 0.05 * rng.standard_normal(c_out))],
+         outputs=["output"], kernel_shape=[1, 1])
+
+    graph = g.graph("uneven_depthwise", [tensor_info("input", FLOAT, [1, c_in, 16, 16])],
+                    [tensor_info("output", FLOAT, [1, c_out, 16, 16])])
+    inputs = {"input": rng.standard_normal((1, c_in, 16, 16)).astype(np.float32)}
+    return ModelCase("uneven_depthwise", make_model(graph, 13, uneven_depthwise.__doc__), [inputs], 13)
+
+
 MODELS: list[Callable[[], ModelCase]] = [
     resnet_tiny, mobilenetv2_tiny, hardswish_net, detector_head, lstm_seq, gru_seq,
-    if_model, dynamic_shapes, transformer_block, loop_model, silu_net,
+    if_model, dynamic_shapes, transformer_block, loop_model, silu_net, uneven_depthwise,
 ]
 
 

@@ -120,9 +120,9 @@ package enum Convolution {
 
 /// The column matrix of a convolution: row `(c, kd, kh, kw)`, column `(od, oh, ow)` holds
 /// the input pixel that kernel tap meets at that output position (zero in the padding).
-enum Im2Col {
+package enum Im2Col {
     /// Fills `columns` (`channels·kd·kh·kw × od·oh·ow`) from one image's `channels` planes.
-    static func fill(
+    package static func fill(
         _ columns: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, channels: Int,
         window: WindowGeometry, threads: Int
     ) {

@@ -166,7 +166,7 @@ package struct WindowGeometry: Sendable, Equatable {
     /// form the kernels loop over).
     ///
     /// - Precondition: `rank <= 3`.
-    var padded3D: WindowGeometry {
+    package var padded3D: WindowGeometry {
         precondition(rank <= 3, "WindowGeometry.padded3D: \(rank) spatial axes")
         let missing = 3 - rank
         func ones(_ values: [Int], _ fill: Int) -> [Int] { Array(repeating: fill, count: missing) + values }
