@@ -36,7 +36,8 @@ import Testing
         let withCLE = try Self.sqnr(float, equalized)
 
         let plan = QuantTesting.weightPlan(float)
-        let (corrected, corrections) = try BiasCorrection.apply(float, plan: plan, samples: Self.calibration, threads: 1)
+        let (corrected, corrections) = try BiasCorrection.apply(
+            float, plan: plan, samples: Self.calibration, threads: 1)
         let withBiasCorrection = try Self.sqnr(float, corrected)
 
         let (finetuned, results) = try FastFinetune.apply(float, plan: plan, samples: Self.calibration, threads: 1)
@@ -52,10 +53,16 @@ import Testing
 
         print(report)
         for correction in corrections {
-            print(String(format: "bias correction %@: mean |shift| %.4g, max %.4g", correction.layer, correction.meanShift, correction.maxShift))
+            print(
+                String(
+                    format: "bias correction %@: mean |shift| %.4g, max %.4g", correction.layer, correction.meanShift,
+                    correction.maxShift))
         }
         for result in results {
-            print(String(format: "fast finetune %@: error %.4g -> %.4g", result.layer, result.errorBefore, result.errorAfter))
+            print(
+                String(
+                    format: "fast finetune %@: error %.4g -> %.4g", result.layer, result.errorBefore, result.errorAfter)
+            )
         }
         print(
             String(

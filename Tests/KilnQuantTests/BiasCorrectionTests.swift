@@ -85,7 +85,9 @@ import Testing
         let condition = branched.addInitializer(Tensor(scalar: true), name: "condition")
         branched.nodes[relu] = Node(
             name: "choose", op: .if, inputs: [condition], outputs: branched.nodes[relu].outputs,
-            attributes: Attributes(["then_branch": .graph(branch(.relu, "then")), "else_branch": .graph(branch(.neg, "else"))]))
+            attributes: Attributes([
+                "then_branch": .graph(branch(.relu, "then")), "else_branch": .graph(branch(.neg, "else")),
+            ]))
         let plan = QuantTesting.weightPlan(straight)
         let samples = QuantTesting.samples(6, input: "x", shape: [4, 6], seed: 7)
         let (expected, _) = try BiasCorrection.apply(straight, plan: plan, samples: samples, threads: 1)

@@ -19,7 +19,9 @@ import Testing
     }
 
     /// `conv(x) → activation → conv`, 3×3 then 1×1, both with bias.
-    static func convPair(_ activation: String?, attributes: [String: ONNXModelBuilder.AttributeSpec] = [:]) throws -> Graph {
+    static func convPair(_ activation: String?, attributes: [String: ONNXModelBuilder.AttributeSpec] = [:]) throws
+        -> Graph
+    {
         try QuantTesting.graph { builder in
             builder.input("x", .float32, [1, 3, 6, 6])
             builder.initializer("w1", uneven([4, 3, 3, 3], seed: 1))
@@ -73,7 +75,9 @@ import Testing
         }
     }
 
-    static func expectUnchanged(_ before: Graph, _ after: Graph, input: [Int], sourceLocation: SourceLocation = #_sourceLocation)
+    static func expectUnchanged(
+        _ before: Graph, _ after: Graph, input: [Int], sourceLocation: SourceLocation = #_sourceLocation
+    )
         throws
     {
         for seed in [21, 22] as [UInt64] {
@@ -85,7 +89,8 @@ import Testing
 
     @Test(arguments: [nil, "Relu", "LeakyRelu"] as [String?])
     func equalizesAConvPairExactly(_ activation: String?) throws {
-        let attributes: [String: ONNXModelBuilder.AttributeSpec] = activation == "LeakyRelu" ? ["alpha": .float(0.2)] : [:]
+        let attributes: [String: ONNXModelBuilder.AttributeSpec] =
+            activation == "LeakyRelu" ? ["alpha": .float(0.2)] : [:]
         let graph = try Self.convPair(activation, attributes: attributes)
         let (equalized, report) = try CrossLayerEqualization.apply(graph)
         print(report)
@@ -143,7 +148,10 @@ import Testing
 
     @Test func skipsSharedIntermediatesAndOtherActivations() throws {
         let sigmoid = try Self.convPair("Sigmoid")
-        #expect(try CrossLayerEqualization.apply(sigmoid).1.skipped.map(\.reason) == ["sigmoid is not positively homogeneous (f(x/s) ≠ f(x)/s)"])
+        #expect(
+            try CrossLayerEqualization.apply(sigmoid).1.skipped.map(\.reason) == [
+                "sigmoid is not positively homogeneous (f(x/s) ≠ f(x)/s)"
+            ])
         let residual = try QuantTesting.graph { builder in
             builder.input("x", .float32, [1, 4, 5, 5])
             builder.initializer("w1", Self.uneven([4, 4, 1, 1], seed: 1))

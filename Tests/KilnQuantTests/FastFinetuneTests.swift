@@ -42,15 +42,18 @@ import Testing
             }
         }
         let held = QuantTesting.samples(8, input: "x", shape: [1, 4, 8, 8], seed: 61)
-        let before = try QuantTesting.sqnr(reference: graph, quantized: QuantTesting.weightQuantized(graph, plan), samples: held)
-        let after = try QuantTesting.sqnr(reference: graph, quantized: QuantTesting.weightQuantized(finetuned, plan), samples: held)
+        let before = try QuantTesting.sqnr(
+            reference: graph, quantized: QuantTesting.weightQuantized(graph, plan), samples: held)
+        let after = try QuantTesting.sqnr(
+            reference: graph, quantized: QuantTesting.weightQuantized(finetuned, plan), samples: held)
         print(String(format: "held-out SQNR %.2f -> %.2f dB", before, after))
         #expect(after >= before)
     }
 
     @Test func withoutSamplesChangesNothing() throws {
         let graph = try Self.graph()
-        let (finetuned, results) = try FastFinetune.apply(graph, plan: QuantTesting.weightPlan(graph), samples: [], threads: 1)
+        let (finetuned, results) = try FastFinetune.apply(
+            graph, plan: QuantTesting.weightPlan(graph), samples: [], threads: 1)
         #expect(finetuned == graph && results.isEmpty)
     }
 }

@@ -45,10 +45,13 @@ enum QuantTesting {
     static func weightQuantized(_ graph: Graph, _ plan: QuantizationPlan) -> Graph {
         var result = graph
         for (id, tensor) in graph.initializers {
-            guard let quantization = plan.tensors[graph[id].name], let position = quantization.fixPosition else { continue }
+            guard let quantization = plan.tensors[graph[id].name], let position = quantization.fixPosition else {
+                continue
+            }
             let values = tensor.scalars(as: Float.self).map { value in
                 FixedPoint.dequantize(
-                    FixedPoint.quantize(value, fixPosition: position, mode: quantization.roundMode), fixPosition: position)
+                    FixedPoint.quantize(value, fixPosition: position, mode: quantization.roundMode),
+                    fixPosition: position)
             }
             result.initializers[id] = Tensor(shape: tensor.shape, scalars: values)
         }

@@ -50,6 +50,9 @@ public enum BiasCorrection {
     /// Corrects the biases of every quantized layer of `graph` over `samples` (feed dicts,
     /// one per sample; the first ``maxSamples`` are used).
     ///
+    /// - Parameter reference: the float model whose outputs are the target (default
+    ///   `graph`); pass the model before an earlier tool that changed the float function.
+    ///
     /// - Returns: the corrected graph (same nodes and value names, plus a new bias value
     ///   for a layer that had none) and one ``Correction`` per layer.
     /// - Throws: `missingInput` for a sample without a required input, and what running
@@ -100,7 +103,8 @@ public enum BiasCorrection {
             let output = try visit.evaluate(input, weight: visit.quantizedWeight, bias: visit.quantizedBias)
             guard output.shape == target.shape, output.rank >= 2, output.shape[1] == sums.count else {
                 throw KilnError(
-                    .shapeMismatch, "[\(visit.node.op)] node '\(visit.node.name)': output \(output.shape) vs \(target.shape)")
+                    .shapeMismatch,
+                    "[\(visit.node.op)] node '\(visit.node.name)': output \(output.shape) vs \(target.shape)")
             }
             let (difference, positions) = channelSums(output, minus: target)
             for channel in sums.indices { sums[channel] += difference[channel] }

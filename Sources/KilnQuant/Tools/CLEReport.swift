@@ -34,7 +34,8 @@ public struct CLEReport: Codable, Sendable, Equatable, CustomStringConvertible {
 
         enum CodingKeys: String, CodingKey {
             case first, second, activation, channels
-            case firstRangeRatio = "first_range_ratio", secondRangeRatio = "second_range_ratio"
+            case firstRangeRatio = "first_range_ratio"
+            case secondRangeRatio = "second_range_ratio"
         }
     }
 
@@ -57,7 +58,8 @@ public struct CLEReport: Codable, Sendable, Equatable, CustomStringConvertible {
 
     /// The report as text, one line per pair.
     public var description: String {
-        var lines = ["CLE: \(pairs.count) pair\(pairs.count == 1 ? "" : "s") equalized in \(rounds) round\(rounds == 1 ? "" : "s"), \(skipped.count) skipped"]
+        func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
+        var lines = ["CLE: \(counted(pairs.count, "pair")) equalized in \(counted(rounds, "round")), \(skipped.count) skipped"]
         for pair in pairs {
             let arrow = pair.activation.map { "-\($0)->" } ?? "->"
             lines.append(

@@ -74,7 +74,9 @@ public enum CrossLayerEqualization {
         }
         var result = graph
         for (id, values) in weights {
-            if let old = graph.initializers[id], let tensor = Tensor.fromDoubles(values, shape: old.shape, dtype: old.dtype) {
+            if let old = graph.initializers[id],
+                let tensor = Tensor.fromDoubles(values, shape: old.shape, dtype: old.dtype)
+            {
                 result.initializers[id] = tensor
             }
         }
@@ -110,7 +112,8 @@ public enum CrossLayerEqualization {
     static func candidatePairs(_ view: RewriteView) -> ([Pair], [CLEReport.Skip]) {
         let graph = view.graph
         let producers = graph.producers()
-        let layers = Dictionary(LinearLayer.all(in: view).map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
+        let layers = Dictionary(
+            LinearLayer.all(in: view).map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
         var pairs: [Pair] = []
         var skipped: [CLEReport.Skip] = []
         for (index, node) in graph.nodes.enumerated() where node.op == .conv || node.op == .gemm {
@@ -144,7 +147,9 @@ public enum CrossLayerEqualization {
     }
 
     /// Why a candidate pair cannot be equalized exactly, or `nil` when it can.
-    private static func ineligibility(_ first: LinearLayer, _ second: LinearLayer, _ activation: Node?, _ view: RewriteView)
+    private static func ineligibility(
+        _ first: LinearLayer, _ second: LinearLayer, _ activation: Node?, _ view: RewriteView
+    )
         -> String?
     {
         let graph = view.graph

@@ -37,7 +37,8 @@ struct GroupStatistics {
 
     /// Adds the positions of one block: `columns` is `(depth + 1) × positions` (the last
     /// row all ones), `targets` is `channels × positions`.
-    mutating func accumulate(columns: UnsafePointer<Float>, targets: UnsafePointer<Float>, positions: Int, threads: Int) {
+    mutating func accumulate(columns: UnsafePointer<Float>, targets: UnsafePointer<Float>, positions: Int, threads: Int)
+    {
         let rows = depth + 1
         var gramBlock = [Float](repeating: 0, count: rows * rows)
         var crossBlock = [Float](repeating: 0, count: rows * channels)
@@ -69,7 +70,9 @@ struct GroupStatistics {
 extension FastFinetune {
     /// The statistics of each group of the visited layer; `nil` when the layer's input is
     /// not float32 or a `Conv` has more than three spatial axes.
-    static func statistics(_ visit: LockstepExecution.Visit, bias: LinearLayer.EditableBias) throws -> [GroupStatistics]? {
+    static func statistics(_ visit: LockstepExecution.Visit, bias: LinearLayer.EditableBias) throws
+        -> [GroupStatistics]?
+    {
         let layer = visit.layer
         let groupChannels = layer.outputChannels / layer.group
         var groups = Array(repeating: GroupStatistics(depth: layer.depth, channels: groupChannels), count: layer.group)
@@ -93,7 +96,8 @@ extension FastFinetune {
                 guard input.rank == 2, input.shape[transA ? 0 : 1] == layer.depth,
                     target.count == input.shape[transA ? 1 : 0] * layer.outputChannels
                 else { return nil }
-                accumulateGemm(input, target, transA: transA, alpha: Float(alpha), layer, bias, &groups[0], threads: visit.threads)
+                accumulateGemm(
+                    input, target, transA: transA, alpha: Float(alpha), layer, bias, &groups[0], threads: visit.threads)
             }
         }
         return groups
@@ -120,7 +124,8 @@ extension FastFinetune {
                     columns.withUnsafeMutableBufferPointer { buffer in
                         guard let base = buffer.baseAddress else { return }
                         let source = xBase + (image * channels + group * groupInputs) * inputPixels
-                        Im2Col.fill(base, from: source, channels: groupInputs, window: geometry.padded3D, threads: threads)
+                        Im2Col.fill(
+                            base, from: source, channels: groupInputs, window: geometry.padded3D, threads: threads)
                     }
                     for row in 0..<depth {
                         for (column, position) in kept.enumerated() {
@@ -135,7 +140,8 @@ extension FastFinetune {
                             targets[m * kept.count + column] = target[offset + position] - shift
                         }
                     }
-                    groups[group].accumulate(columns: selected, targets: targets, positions: kept.count, threads: threads)
+                    groups[group].accumulate(
+                        columns: selected, targets: targets, positions: kept.count, threads: threads)
                 }
             }
         }

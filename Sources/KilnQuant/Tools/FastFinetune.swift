@@ -63,7 +63,7 @@ public enum FastFinetune {
     public static let maxPositions = 1024
     /// Multiply-adds per group for gathering statistics (`(depth + 1)²` per position):
     /// wide layers get fewer positions, down to ``minPositions``.
-    public static let statisticsBudget = 5e7
+    public static let statisticsBudget = 2e7
     /// Fewest positions per group, whatever the budget.
     public static let minPositions = 256
 
@@ -85,14 +85,16 @@ public enum FastFinetune {
 
     /// Finetunes every quantized layer of `graph` over `samples` (the first ``maxSamples``).
     ///
+    /// - Parameter reference: the float model whose outputs are the target (default
+    ///   `graph`); after ``BiasCorrection``, the model before it.
+    ///
     /// - Returns: the finetuned graph (weights on the plan's grid, biases shifted; a new
     ///   bias value for a layer that had none) and one ``Result`` per layer.
     /// - Throws: `missingInput` for a sample without a required input, and what running
     ///   the graph throws.
     package static func apply(
         _ graph: Graph, reference: Graph? = nil, plan: QuantizationPlan, samples: [[String: Tensor]], threads: Int
-    ) throws -> (Graph, [Result])
-    {
+    ) throws -> (Graph, [Result]) {
         let samples = Array(samples.prefix(maxSamples))
         guard !samples.isEmpty else { return (graph, []) }
         var results: [Result] = []
@@ -112,7 +114,9 @@ public enum FastFinetune {
                 let outputs = (group * groupStatistics.channels)..<((group + 1) * groupStatistics.channels)
                 let problem = GroupProblem(
                     statistics: groupStatistics, quantization: visit.weightQuantization,
-                    indices: outputs.map { output in (0..<layer.depth).map { layer.weightIndex(output: output, row: $0) } },
+                    indices: outputs.map { output in
+                        (0..<layer.depth).map { layer.weightIndex(output: output, row: $0) }
+                    },
                     channelOf: channelOf)
                 let solution = problem.optimize(initial: weights, steps: maxSteps)
                 for (m, output) in outputs.enumerated() {
@@ -161,7 +165,8 @@ private struct GroupProblem {
     private let ridge: Double
 
     init(
-        statistics: GroupStatistics, quantization: TensorQuantization, indices: [[Int]], channelOf: @escaping (Int) -> Int
+        statistics: GroupStatistics, quantization: TensorQuantization, indices: [[Int]],
+        channelOf: @escaping (Int) -> Int
     ) {
         self.statistics = statistics
         self.quantization = quantization
@@ -188,7 +193,9 @@ private struct GroupProblem {
         let anchor = (0..<count).map { initial[indices[$0 % channels][$0 / channels]] }
         let grids = channelOfElement.map { quantization.grid($0) }
         let (gridStep, zeroPoint) = (grids.map(\.scale), grids.map(\.zeroPoint))
-        let (lowest, highest) = (Double(quantization.integerRange.lowerBound), Double(quantization.integerRange.upperBound))
+        let (lowest, highest) = (
+            Double(quantization.integerRange.lowerBound), Double(quantization.integerRange.upperBound)
+        )
         // Symmetric bounds: a weight at −128·step would make a range-derived fix position coarser.
         let upper = (0..<count).map { (highest - zeroPoint[$0]) * gridStep[$0] }
         let lower = (0..<count).map { max((lowest - zeroPoint[$0]) * gridStep[$0], -upper[$0]) }
@@ -203,7 +210,9 @@ private struct GroupProblem {
         var product = [Double](repeating: 0, count: rows * channels)
         for row in 0..<rows {
             for r in 0..<depth where gram[row * rows + r] != 0 {
-                for m in 0..<channels { product[row * channels + m] += gram[row * rows + r] * quantized[r * channels + m] }
+                for m in 0..<channels {
+                    product[row * channels + m] += gram[row * rows + r] * quantized[r * channels + m]
+                }
             }
         }
         var momentum = [Double](repeating: 0, count: count)
@@ -218,12 +227,14 @@ private struct GroupProblem {
                 let shift = positions > 0 ? (targetSum - product[depth * channels + m]) / positions : 0
                 if changed[m] {
                     // θᵀGθ − 2θᵀc + Σt² + λ‖w − w_float‖², from the product.
-                    var value = targetSquares[m] - 2 * shift * targetSum + positions * shift * shift
+                    var value =
+                        targetSquares[m] - 2 * shift * targetSum + positions * shift * shift
                         + 2 * shift * product[depth * channels + m]
                     for r in 0..<depth {
                         let element = r * channels + m
                         let distance = quantized[element] - anchor[element]
-                        value += quantized[element] * (product[element] - 2 * cross[element]) + ridge * distance * distance
+                        value +=
+                            quantized[element] * (product[element] - 2 * cross[element]) + ridge * distance * distance
                     }
                     if value < bestObjective[m] {
                         bestObjective[m] = value
@@ -233,17 +244,22 @@ private struct GroupProblem {
                 }
                 for r in 0..<depth {
                     let element = r * channels + m
-                    let gradient = 2 * (product[element] + gram[r * rows + depth] * shift - cross[element]
-                        + ridge * (quantized[element] - anchor[element]))
+                    let gradient =
+                        2
+                        * (product[element] + gram[r * rows + depth] * shift - cross[element]
+                            + ridge * (quantized[element] - anchor[element]))
                     momentum[element] = beta1 * momentum[element] + (1 - beta1) * gradient
                     velocity[element] = beta2 * velocity[element] + (1 - beta2) * gradient * gradient
-                    let direction = (momentum[element] / correction1) / ((velocity[element] / correction2).squareRoot() + epsilon)
-                    latent[element] = min(max(latent[element] - rate * gridStep[element] * direction, lower[element]), upper[element])
+                    let direction =
+                        (momentum[element] / correction1) / ((velocity[element] / correction2).squareRoot() + epsilon)
+                    latent[element] = min(
+                        max(latent[element] - rate * gridStep[element] * direction, lower[element]), upper[element])
                 }
             }
             // The forward quantization, on the plan's grid (as `fakeQuantized` computes it).
             for element in 0..<count {
-                let level = min(max(roundMode.round(latent[element] / gridStep[element]) + zeroPoint[element], lowest), highest)
+                let level = min(
+                    max(roundMode.round(latent[element] / gridStep[element]) + zeroPoint[element], lowest), highest)
                 let value = (level - zeroPoint[element]) * gridStep[element]
                 let change = value - quantized[element]
                 guard change != 0 else { continue }
@@ -257,7 +273,8 @@ private struct GroupProblem {
         var solution = Solution(weights: [], shifts: [], errorBefore: 0, errorAfter: 0)
         for m in 0..<channels {
             let column = { (weights: [Double]) in (0..<depth).map { weights[$0 * channels + m] } }
-            let chosen = objective(best, anchor, ridge, channel: m) <= objective(plain, anchor, ridge, channel: m)
+            let chosen =
+                objective(best, anchor, ridge, channel: m) <= objective(plain, anchor, ridge, channel: m)
                 ? column(best) : column(plain)
             let shift = optimalShift(chosen, channel: m)
             solution.weights.append(chosen)

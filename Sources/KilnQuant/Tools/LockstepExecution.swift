@@ -73,6 +73,8 @@ struct LockstepExecution {
         where plan.tensors[graph[layer.weight].name] != nil && layer.ownsParameters(in: view) {
             layers[layer.node.index] = layer
         }
+        guard !layers.isEmpty else { return graph }
+        let needed = ancestors(of: layers.keys.sorted(), in: graph)
         let hook = PlanFakeQuantization.hook(plan)
         var working = graph
         var floatPath = Path(constants: reference.initializers)
@@ -89,23 +91,28 @@ struct LockstepExecution {
             quantizedPath.values[id] = try tensors.map { try hook(name, $0) ?? $0 }
         }
         let lastUse = lastUses(graph)
-        let names = Dictionary(graph.values.enumerated().map { ($1.name, ValueID($0)) }, uniquingKeysWith: { a, _ in a })
-        for (index, node) in graph.nodes.enumerated() {
+        let names = Dictionary(
+            graph.values.enumerated().map { ($1.name, ValueID($0)) }, uniquingKeysWith: { a, _ in a })
+        for (index, node) in graph.nodes.enumerated() where needed.contains(index) {
             let floatOutputs = try floatPath.evaluate(
                 reference.nodes[index], samples: samples.count, names: names, threads: threads, hook: nil)
             if let layer = layers[index], let x = node.input(0), let weight = quantizedPath.constants[layer.weight] {
                 let visit = Visit(
                     layer: layer, node: working.nodes[index], graph: working,
                     weightQuantization: plan.tensors[graph[layer.weight].name] ?? .fixPosition(0, roundMode: .halfUp),
-                    quantizedWeight: weight, quantizedBias: working.nodes[index].input(2).flatMap { quantizedPath.constants[$0] },
+                    quantizedWeight: weight,
+                    quantizedBias: working.nodes[index].input(2).flatMap { quantizedPath.constants[$0] },
                     floatInputs: floatPath.operand(x, samples: samples.count),
                     quantizedInputs: quantizedPath.operand(x, samples: samples.count),
                     floatOutputs: floatOutputs.map { $0.first ?? nil }.compactMap { $0 }, threads: threads)
                 working = try adjust(visit)
                 for case let id? in working.nodes[index].inputs.dropFirst() {
                     guard let tensor = working.initializers[id] else { continue }
-                    quantizedPath.constants[id] = plan.tensors[working[id].name].map { PlanFakeQuantization.apply($0, to: tensor) } ?? tensor
+                    let quantization = plan.tensors[working[id].name]
+                    quantizedPath.constants[id] =
+                        quantization.map { PlanFakeQuantization.apply($0, to: tensor) } ?? tensor
                 }
+                if index == layers.keys.max() { break }  // nothing downstream is looked at
             }
             let quantizedOutputs = try quantizedPath.evaluate(
                 working.nodes[index], samples: samples.count, names: names, threads: threads, hook: hook)
@@ -125,10 +132,27 @@ struct LockstepExecution {
         return working
     }
 
+    /// The nodes `targets` depend on (through inputs and captures), `targets` included.
+    private static func ancestors(of targets: [Int], in graph: Graph) -> Set<Int> {
+        let producers = graph.producers()
+        var found = Set<Int>()
+        var stack = targets
+        while let index = stack.popLast() {
+            guard found.insert(index).inserted else { continue }
+            let node = graph.nodes[index]
+            let captured = Graph.captureNames(of: node).compactMap { graph.valueID(named: $0) }
+            for id in node.inputs.compactMap({ $0 }) + captured {
+                if let producer = producers[id.index] { stack.append(producer.index) }
+            }
+        }
+        return found
+    }
+
     /// For each node, the values whose last reader it is (captures by name included).
     private static func lastUses(_ graph: Graph) -> [[ValueID]] {
         var last: [ValueID: Int] = [:]
-        let names = Dictionary(graph.values.enumerated().map { ($1.name, ValueID($0)) }, uniquingKeysWith: { a, _ in a })
+        let names = Dictionary(
+            graph.values.enumerated().map { ($1.name, ValueID($0)) }, uniquingKeysWith: { a, _ in a })
         for (index, node) in graph.nodes.enumerated() {
             for case let input? in node.inputs { last[input] = index }
             for name in Graph.captureNames(of: node) { if let id = names[name] { last[id] = index } }

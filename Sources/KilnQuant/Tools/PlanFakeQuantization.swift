@@ -65,7 +65,8 @@ extension TensorQuantization {
     /// The real values a channel's grid can represent: `[(qmin − z)·s, (qmax − z)·s]`.
     func representableRange(channel: Int) -> ClosedRange<Double> {
         let (scale, zeroPoint) = grid(channel)
-        return (Double(integerRange.lowerBound) - zeroPoint) * scale...(Double(integerRange.upperBound) - zeroPoint) * scale
+        return (Double(integerRange.lowerBound) - zeroPoint) * scale...(Double(integerRange.upperBound) - zeroPoint)
+            * scale
     }
 
     /// The grid step (scale) of channel `channel`.
