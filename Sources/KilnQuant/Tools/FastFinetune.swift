@@ -72,7 +72,8 @@ public enum FastFinetune {
         let affordable = Int(statisticsBudget / (Double(depth + 1) * Double(depth + 1)))
         return min(maxPositions, max(minPositions, affordable))
     }
-    /// The learning rate, in grid steps of the weight.
+
+    /// Adam's learning rate, in grid steps of the weight (cosine-annealed to zero).
     static let learningRate = 0.05
 
     /// One finetuned layer: its output error (sum of squares over the calibration
