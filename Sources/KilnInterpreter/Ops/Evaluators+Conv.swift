@@ -1,0 +1,110 @@
+import KilnCore
+import KilnIR
+import KilnKernels
+
+extension Evaluators {
+    /// Evaluators of convolution and pooling (part of the NN family).
+    static let convolution: [OpKind: Evaluator] = [
+        .conv: evaluateConv,
+        .convTranspose: evaluateConvTranspose,
+        .maxPool: evaluateMaxPool,
+        .averagePool: evaluateAveragePool,
+        .globalAveragePool: { node, inputs, context in try evaluateGlobalPool(node, inputs, context, isMax: false) },
+        .globalMaxPool: { node, inputs, context in try evaluateGlobalPool(node, inputs, context, isMax: true) },
+    ]
+
+    /// The spatial extents of an `N × C × spatial…` tensor.
+    private static func spatialShape(_ tensor: Tensor, _ op: String) throws -> [Int] {
+        guard tensor.rank >= 3 else {
+            throw KilnError(.shapeMismatch, "\(op) input \(tensor.shape) needs rank >= 3 (N, C, spatial…)")
+        }
+        return Array(tensor.shape.dropFirst(2))
+    }
+
+    private static func autoPad(_ attributes: Attributes) throws -> AutoPad {
+        let text = try attributes.string("auto_pad", default: "NOTSET")
+        guard let value = AutoPad(rawValue: text) else {
+            throw KilnError(.unsupportedAttribute, "auto_pad '\(text)' is not supported")
+        }
+        return value
+    }
+
+    @Sendable static func evaluateConv(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
+        let x = try context.required(inputs, 0, node)
+        let w = try context.required(inputs, 1, node)
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        let attributes = node.attributes
+        let geometry = try WindowGeometry.forward(
+            input: try spatialShape(x, "Conv"),
+            kernel: try attributes.ints("kernel_shape") ?? Array(w.shape.dropFirst(2)),
+            strides: try attributes.ints("strides"), dilations: try attributes.ints("dilations"),
+            pads: try attributes.ints("pads"), autoPad: try autoPad(attributes))
+        let group = try attributes.int("group", default: 1)
+        let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
+        var output = Tensor(zeros: shape, dtype: x.dtype)
+        try Convolution.conv(input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, threads: context.threads)
+        return [output]
+    }
+
+    @Sendable static func evaluateConvTranspose(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
+        let x = try context.required(inputs, 0, node)
+        let w = try context.required(inputs, 1, node)
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        let attributes = node.attributes
+        let geometry = try WindowGeometry.transposed(
+            input: try spatialShape(x, "ConvTranspose"),
+            kernel: try attributes.ints("kernel_shape") ?? Array(w.shape.dropFirst(2)),
+            strides: try attributes.ints("strides"), dilations: try attributes.ints("dilations"),
+            pads: try attributes.ints("pads"), autoPad: try autoPad(attributes),
+            outputPadding: try attributes.ints("output_padding"), outputShape: try attributes.ints("output_shape"))
+        let group = try attributes.int("group", default: 1)
+        let shape = try TransposedConvolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
+        var output = Tensor(zeros: shape, dtype: x.dtype)
+        try TransposedConvolution.convTranspose(
+            input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, threads: context.threads)
+        return [output]
+    }
+
+    private static func poolGeometry(_ node: Node, _ x: Tensor, _ op: String) throws -> WindowGeometry {
+        let attributes = node.attributes
+        guard let kernel = try attributes.ints("kernel_shape") else {
+            throw KilnError(.invalidModel, "kernel_shape is required")
+        }
+        return try WindowGeometry.forward(
+            input: try spatialShape(x, op), kernel: kernel,
+            strides: try attributes.ints("strides"), dilations: try attributes.ints("dilations"),
+            pads: try attributes.ints("pads"), autoPad: try autoPad(attributes),
+            ceilMode: try attributes.int("ceil_mode", default: 0) != 0)
+    }
+
+    @Sendable static func evaluateMaxPool(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
+        let x = try context.required(inputs, 0, node)
+        let geometry = try poolGeometry(node, x, "MaxPool")
+        let shape = Array(x.shape.prefix(2)) + geometry.output
+        var output = Tensor(zeros: shape, dtype: x.dtype)
+        let wantsIndices = node.outputs.count > 1 && node.outputs[1] != nil
+        var indices: Tensor? = wantsIndices ? Tensor(zeros: shape, dtype: .int64) : nil
+        try Pooling.maxPool(
+            input: x, geometry: geometry, storageOrder: try node.attributes.int("storage_order", default: 0),
+            output: &output, indices: &indices, threads: context.threads)
+        return [output, indices]
+    }
+
+    @Sendable static func evaluateAveragePool(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
+        let x = try context.required(inputs, 0, node)
+        let geometry = try poolGeometry(node, x, "AveragePool")
+        var output = Tensor(zeros: Array(x.shape.prefix(2)) + geometry.output, dtype: x.dtype)
+        try Pooling.averagePool(
+            input: x, geometry: geometry, countIncludePad: try node.attributes.int("count_include_pad", default: 0) != 0,
+            output: &output, threads: context.threads)
+        return [output]
+    }
+
+    static func evaluateGlobalPool(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext, isMax: Bool) throws -> [Tensor?] {
+        let x = try context.required(inputs, 0, node)
+        let spatial = try spatialShape(x, isMax ? "GlobalMaxPool" : "GlobalAveragePool")
+        var output = Tensor(zeros: Array(x.shape.prefix(2)) + spatial.map { _ in 1 }, dtype: x.dtype)
+        try Pooling.globalPool(input: x, isMax: isMax, output: &output)
+        return [output]
+    }
+}

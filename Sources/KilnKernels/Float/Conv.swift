@@ -1,0 +1,229 @@
+import KilnCore
+
+/// ONNX `Conv` over `N × C × spatial…` tensors (1 to 3 spatial axes).
+///
+/// float32: im2col (skipped for 1×1, stride 1, unpadded kernels, whose input already is the
+/// column matrix) followed by the blocked ``Gemm``, one product per image and group;
+/// depthwise convolutions (one input channel per group) of up to two spatial axes use a
+/// direct kernel instead. Other float types use ``ReferenceConvolution``.
+package enum Convolution {
+    /// The output shape `[N, M, output…]` of a convolution.
+    ///
+    /// - Throws: `shapeMismatch` when input, weight, group and bias disagree.
+    package static func outputShape(
+        input: [Int], weight: [Int], bias: [Int]?, group: Int, geometry: WindowGeometry
+    ) throws -> [Int] {
+        try validate(input: input, weight: weight, bias: bias, group: group, geometry: geometry)
+        return [input[0], weight[0]] + geometry.output
+    }
+
+    static func validate(input: [Int], weight: [Int], bias: [Int]?, group: Int, geometry: WindowGeometry) throws {
+        guard input.count == geometry.rank + 2, weight.count == input.count else {
+            throw KilnError(.shapeMismatch, "Conv input \(input) and weight \(weight) must both have rank \(geometry.rank + 2)")
+        }
+        guard group > 0, input[1] % group == 0, weight[0] % group == 0, weight[1] * group == input[1] else {
+            throw KilnError(.shapeMismatch, "Conv with group \(group): input channels \(input[1]) and weight \(weight) disagree")
+        }
+        guard Array(weight.dropFirst(2)) == geometry.kernel else {
+            throw KilnError(.shapeMismatch, "Conv kernel_shape \(geometry.kernel) differs from weight \(weight)")
+        }
+        if let bias, bias != [weight[0]] {
+            throw KilnError(.shapeMismatch, "Conv bias \(bias) must have shape [\(weight[0])]")
+        }
+    }
+
+    /// `output = conv(input, weight) + bias`; `output` has ``outputShape(input:weight:bias:group:geometry:)``.
+    ///
+    /// - Throws: `shapeMismatch`, `kernelMissing` for a dtype without a kernel or more
+    ///   than three spatial axes.
+    package static func conv(
+        input: Tensor, weight: Tensor, bias: Tensor?, group: Int, geometry: WindowGeometry,
+        output: inout Tensor, threads: Int
+    ) throws {
+        try validate(input: input.shape, weight: weight.shape, bias: bias?.shape, group: group, geometry: geometry)
+        guard weight.dtype == input.dtype, bias.map({ $0.dtype == input.dtype }) ?? true else {
+            throw KilnError(.shapeMismatch, "Conv operands have different dtypes")
+        }
+        switch input.dtype {
+        case .float32:
+            guard geometry.rank <= 3 else {
+                throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
+            }
+            convFloat(input, weight, bias, group, geometry, &output, threads: threads)
+        case .float64:
+            ReferenceConvolution.conv(input, weight, bias, group: group, geometry: geometry, output: &output, as: Double.self)
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        case .float16:
+            ReferenceConvolution.conv(input, weight, bias, group: group, geometry: geometry, output: &output, as: Float16.self)
+        #endif
+        default:
+            throw KilnError(.kernelMissing, "[Conv] no \(input.dtype) kernel")
+        }
+    }
+
+    private static func convFloat(
+        _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ group: Int, _ geometry: WindowGeometry,
+        _ output: inout Tensor, threads: Int
+    ) {
+        let batch = input.shape[0]
+        let channels = input.shape[1]
+        let outChannels = weight.shape[0]
+        let window = geometry.padded3D
+        if group == channels && weight.shape[1] == 1 && geometry.rank <= 2 {
+            DepthwiseConvolution.run(input, weight, bias, window, &output, threads: threads)
+            return
+        }
+        let groupChannels = channels / group
+        let groupOutChannels = outChannels / group
+        let inputPixels = Tensor.elementCount(geometry.input)
+        let outputPixels = Tensor.elementCount(geometry.output)
+        let kernelSize = Tensor.elementCount(geometry.kernel)
+        let depth = groupChannels * kernelSize
+        let isPointwise = kernelSize == 1 && window.strides.allSatisfy { $0 == 1 }
+            && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
+        let biasValues = bias?.scalars(as: Float.self)
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: isPointwise ? 1 : depth * outputPixels)
+        defer { columns.deallocate() }
+        input.withUnsafeBufferPointer(as: Float.self) { x in
+            weight.withUnsafeBufferPointer(as: Float.self) { w in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                    guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
+                    for image in 0..<batch {
+                        for g in 0..<group {
+                            let source = xBase + (image * channels + g * groupChannels) * inputPixels
+                            let target = yBase + (image * outChannels + g * groupOutChannels) * outputPixels
+                            if let biasValues {
+                                for m in 0..<groupOutChannels {
+                                    (target + m * outputPixels).initialize(
+                                        repeating: biasValues[g * groupOutChannels + m], count: outputPixels)
+                                }
+                            }
+                            let matrix: UnsafePointer<Float>
+                            if isPointwise {
+                                matrix = source
+                            } else {
+                                Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
+                                matrix = UnsafePointer(columns)
+                            }
+                            Gemm.multiply(
+                                m: groupOutChannels, n: outputPixels, k: depth, alpha: 1,
+                                a: wBase + g * groupOutChannels * depth, lda: depth, transA: false,
+                                b: matrix, ldb: outputPixels, transB: false,
+                                beta: biasValues == nil ? 0 : 1, c: target, ldc: outputPixels, threads: threads)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The column matrix of a convolution: row `(c, kd, kh, kw)`, column `(od, oh, ow)` holds
+/// the input pixel that kernel tap meets at that output position (zero in the padding).
+enum Im2Col {
+    /// Fills `columns` (`channels·kd·kh·kw × od·oh·ow`) from one image's `channels` planes.
+    static func fill(
+        _ columns: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, channels: Int,
+        window: WindowGeometry, threads: Int
+    ) {
+        let (inD, inH, inW) = (window.input[0], window.input[1], window.input[2])
+        let (kD, kH, kW) = (window.kernel[0], window.kernel[1], window.kernel[2])
+        let (outD, outH, outW) = (window.output[0], window.output[1], window.output[2])
+        let (sD, sH, sW) = (window.strides[0], window.strides[1], window.strides[2])
+        let (dD, dH, dW) = (window.dilations[0], window.dilations[1], window.dilations[2])
+        let (pD, pH, pW) = (window.padsBegin[0], window.padsBegin[1], window.padsBegin[2])
+        let rows = channels * kD * kH * kW
+        let outputPixels = outD * outH * outW
+        Parallel.forEach(rows, threads: threads, grain: max(1, 16_384 / max(outputPixels, 1))) { range in
+            for row in range {
+                let kw = row % kW
+                let kh = (row / kW) % kH
+                let kd = (row / (kW * kH)) % kD
+                let channel = row / (kW * kH * kD)
+                let plane = source + channel * inD * inH * inW
+                var out = columns + row * outputPixels
+                // Output columns whose input column is inside the image: [lowW, highW).
+                let offsetW = kw * dW - pW
+                let lowW = min(outW, offsetW >= 0 ? 0 : (-offsetW + sW - 1) / sW)
+                let highW = max(lowW, min(outW, inW - offsetW > 0 ? (inW - offsetW + sW - 1) / sW : 0))
+                for od in 0..<outD {
+                    let id = od * sD + kd * dD - pD
+                    for oh in 0..<outH {
+                        let ih = oh * sH + kh * dH - pH
+                        guard id >= 0, id < inD, ih >= 0, ih < inH else {
+                            out.initialize(repeating: 0, count: outW)
+                            out += outW
+                            continue
+                        }
+                        let line = plane + (id * inH + ih) * inW + offsetW
+                        for ow in 0..<lowW { out[ow] = 0 }
+                        if sW == 1 {
+                            for ow in lowW..<highW { out[ow] = line[ow] }
+                        } else {
+                            for ow in lowW..<highW { out[ow] = line[ow * sW] }
+                        }
+                        for ow in highW..<outW { out[ow] = 0 }
+                        out += outW
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Depthwise convolution (`group == C`, one input channel per group, any channel
+/// multiplier) computed directly: each output plane accumulates `kh·kw` shifted,
+/// scaled rows of its input plane.
+enum DepthwiseConvolution {
+    static func run(
+        _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ window: WindowGeometry,
+        _ output: inout Tensor, threads: Int
+    ) {
+        let batch = input.shape[0]
+        let channels = input.shape[1]
+        let outChannels = weight.shape[0]
+        let multiplier = outChannels / channels
+        let (inH, inW) = (window.input[1], window.input[2])
+        let (kH, kW) = (window.kernel[1], window.kernel[2])
+        let (outH, outW) = (window.output[1], window.output[2])
+        let (sH, sW) = (window.strides[1], window.strides[2])
+        let (dH, dW) = (window.dilations[1], window.dilations[2])
+        let (pH, pW) = (window.padsBegin[1], window.padsBegin[2])
+        let biasValues = bias?.scalars(as: Float.self)
+        input.withUnsafeBufferPointer(as: Float.self) { x in
+            weight.withUnsafeBufferPointer(as: Float.self) { w in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                    guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
+                    Parallel.forEach(batch * outChannels, threads: threads) { range in
+                        for planeIndex in range {
+                            let image = planeIndex / outChannels
+                            let m = planeIndex % outChannels
+                            let source = xBase + (image * channels + m / multiplier) * inH * inW
+                            let target = yBase + planeIndex * outH * outW
+                            target.initialize(repeating: biasValues?[m] ?? 0, count: outH * outW)
+                            for kh in 0..<kH {
+                                for kw in 0..<kW {
+                                    let tap = wBase[(m * kH + kh) * kW + kw]
+                                    let offsetW = kw * dW - pW
+                                    let lowW = min(outW, offsetW >= 0 ? 0 : (-offsetW + sW - 1) / sW)
+                                    let highW = max(lowW, min(outW, inW - offsetW > 0 ? (inW - offsetW + sW - 1) / sW : 0))
+                                    for oh in 0..<outH {
+                                        let ih = oh * sH + kh * dH - pH
+                                        guard ih >= 0, ih < inH else { continue }
+                                        let line = source + ih * inW + offsetW
+                                        let out = target + oh * outW
+                                        if sW == 1 {
+                                            for ow in lowW..<highW { out[ow] = tap * line[ow] + out[ow] }
+                                        } else {
+                                            for ow in lowW..<highW { out[ow] = tap * line[ow * sW] + out[ow] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import KilnCore
+
+/// The ONNX matrix-product operators over tensors: `MatMul` (NumPy batched broadcasting)
+/// and `Gemm` (`alpha * op(A) * op(B) + beta * C`). float32 runs on the blocked ``Gemm``;
+/// other element types on ``ReferenceLinearAlgebra``.
+package enum MatrixProducts {
+    /// The output shape of `MatMul(a, b)`: 1-D operands are promoted (a row / column
+    /// vector) and the promoted axis removed again; batch axes broadcast.
+    ///
+    /// - Throws: `shapeMismatch` for mismatched inner dimensions or batch axes.
+    package static func matMulShape(_ a: [Int], _ b: [Int]) throws -> [Int] {
+        guard !a.isEmpty, !b.isEmpty else {
+            throw KilnError(.shapeMismatch, "MatMul operands must have rank >= 1, got \(a) and \(b)")
+        }
+        let left = a.count == 1 ? [1] + a : a
+        let right = b.count == 1 ? b + [1] : b
+        guard left[left.count - 1] == right[right.count - 2] else {
+            throw KilnError(.shapeMismatch, "MatMul inner dimensions differ: \(a) x \(b)")
+        }
+        var shape = try Broadcast.checkedShape([Array(left.dropLast(2)), Array(right.dropLast(2))])
+        if a.count > 1 { shape.append(left[left.count - 2]) }
+        if b.count > 1 { shape.append(right[right.count - 1]) }
+        return shape
+    }
+
+    /// `output = MatMul(a, b)`; `output` has ``matMulShape(_:_:)`` and `a`'s dtype.
+    ///
+    /// - Throws: `shapeMismatch`, `kernelMissing` for a dtype without a kernel.
+    package static func matMul(a: Tensor, b: Tensor, output: inout Tensor, threads: Int) throws {
+        guard a.dtype == b.dtype else {
+            throw KilnError(.shapeMismatch, "MatMul operands have different dtypes \(a.dtype) and \(b.dtype)")
+        }
+        switch a.dtype {
+        case .float32: try matMul(a, b, &output, threads: threads, as: Float.self)
+        case .float64: try matMul(a, b, &output, threads: threads, as: Double.self)
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        case .float16: try matMul(a, b, &output, threads: threads, as: Float16.self)
+        #endif
+        case .int32: try matMul(a, b, &output, threads: threads, as: Int32.self)
+        case .int64: try matMul(a, b, &output, threads: threads, as: Int64.self)
+        case .uint32: try matMul(a, b, &output, threads: threads, as: UInt32.self)
+        case .uint64: try matMul(a, b, &output, threads: threads, as: UInt64.self)
+        default: throw KilnError(.kernelMissing, "[MatMul] no \(a.dtype) kernel")
+        }
+    }
+
+    private static func matMul<T: ProductElement>(
+        _ a: Tensor, _ b: Tensor, _ output: inout Tensor, threads: Int, as type: T.Type
+    ) throws {
+        let left = a.rank == 1 ? [1] + a.shape : a.shape
+        let right = b.rank == 1 ? b.shape + [1] : b.shape
+        let m = left[left.count - 2]
+        let k = left[left.count - 1]
+        let n = right[right.count - 1]
+        let leftBatch = Array(left.dropLast(2))
+        let rightBatch = Array(right.dropLast(2))
+        let batch = try Broadcast.checkedShape([leftBatch, rightBatch])
+        let batchCount = Tensor.elementCount(batch)
+        a.withUnsafeBufferPointer(as: T.self) { aBuffer in
+            b.withUnsafeBufferPointer(as: T.self) { bBuffer in
+                output.withUnsafeMutableBufferPointer(as: T.self) { cBuffer in
+                    guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
+                        let cBase = cBuffer.baseAddress, m > 0, n > 0
+                    else { return }
+                    if Tensor.elementCount(rightBatch) == 1 {
+                        // B is one matrix: all of A's batches form one tall product.
+                        multiply(
+                            m: batchCount * m, n: n, k: k, a: aBase, lda: k, b: bBase, ldb: n,
+                            c: cBase, ldc: n, threads: threads)
+                        return
+                    }
+                    let aOffsets = Broadcast.indices(of: leftBatch, to: batch)
+                    let bOffsets = Broadcast.indices(of: rightBatch, to: batch)
+                    let perBatch = batchCount >= threads && m * n * k < 1 << 20
+                    Parallel.forEach(batchCount, threads: perBatch ? threads : 1) { range in
+                        for index in range {
+                            multiply(
+                                m: m, n: n, k: k, a: aBase + aOffsets[index] * m * k, lda: k,
+                                b: bBase + bOffsets[index] * k * n, ldb: n,
+                                c: cBase + index * m * n, ldc: n, threads: perBatch ? 1 : threads)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `C = A * B` (row-major with row strides) on the fastest kernel for `T`: the blocked
+    /// GEMM for float32 (and, widened, float16), ``ReferenceLinearAlgebra`` otherwise.
+    package static func multiply<T: ProductElement>(
+        m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+        c: UnsafeMutablePointer<T>, ldc: Int, threads: Int
+    ) {
+        if T.self == Float.self {
+            Gemm.multiply(
+                m: m, n: n, k: k, alpha: 1,
+                a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, transA: false,
+                b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transB: false,
+                beta: 0, c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
+                threads: threads)
+        } else if isHalf(T.self) {
+            multiplyWidened(
+                m: m, n: n, k: k, a: UnsafeRawPointer(a), lda: lda, b: UnsafeRawPointer(b), ldb: ldb,
+                c: UnsafeMutableRawPointer(c), ldc: ldc, threads: threads)
+        } else {
+            ReferenceLinearAlgebra.matMulStrided(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+        }
+    }
+
+    private static func isHalf<T>(_ type: T.Type) -> Bool {
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        return type == Float16.self
+        #else
+        return false
+        #endif
+    }
+
+    /// float16 `C = A * B`: widened to float32, multiplied on the blocked GEMM, rounded once.
+    private static func multiplyWidened(
+        m: Int, n: Int, k: Int, a: UnsafeRawPointer, lda: Int, b: UnsafeRawPointer, ldb: Int,
+        c: UnsafeMutableRawPointer, ldc: Int, threads: Int
+    ) {
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        let halfA = a.assumingMemoryBound(to: Float16.self)
+        let halfB = b.assumingMemoryBound(to: Float16.self)
+        var left = [Float](repeating: 0, count: m * k)
+        var right = [Float](repeating: 0, count: k * n)
+        for i in 0..<m {
+            for p in 0..<k { left[i * k + p] = Float(halfA[i * lda + p]) }
+        }
+        for p in 0..<k {
+            for j in 0..<n { right[p * n + j] = Float(halfB[p * ldb + j]) }
+        }
+        var product = [Float](repeating: 0, count: m * n)
+        Gemm.multiply(
+            m: m, n: n, k: k, alpha: 1, a: left, lda: k, transA: false, b: right, ldb: n, transB: false,
+            beta: 0, c: &product, ldc: n, threads: threads)
+        let target = c.assumingMemoryBound(to: Float16.self)
+        for i in 0..<m {
+            for j in 0..<n { target[i * ldc + j] = Float16(product[i * n + j]) }
+        }
+        #endif
+    }
+
+    /// Attributes of ONNX `Gemm`.
+    package struct GemmParameters: Sendable {
+        /// Scale of the product.
+        package var alpha: Float
+        /// Scale of `C`.
+        package var beta: Float
+        /// Whether A is given transposed (`k × m`).
+        package var transA: Bool
+        /// Whether B is given transposed (`n × k`).
+        package var transB: Bool
+
+        /// Creates parameters.
+        package init(alpha: Float, beta: Float, transA: Bool, transB: Bool) {
+            self.alpha = alpha
+            self.beta = beta
+            self.transA = transA
+            self.transB = transB
+        }
+    }
+
+    /// The `[m, n]` output shape of `Gemm`.
+    ///
+    /// - Throws: `shapeMismatch` when A, B are not matrices with matching inner
+    ///   dimensions, or `C` does not broadcast (unidirectionally) to `[m, n]`.
+    package static func gemmShape(_ a: [Int], _ b: [Int], c: [Int]?, _ parameters: GemmParameters) throws -> [Int] {
+        guard a.count == 2, b.count == 2 else {
+            throw KilnError(.shapeMismatch, "Gemm needs 2-D A and B, got \(a) and \(b)")
+        }
+        let (m, k) = parameters.transA ? (a[1], a[0]) : (a[0], a[1])
+        let (kb, n) = parameters.transB ? (b[1], b[0]) : (b[0], b[1])
+        guard k == kb else {
+            throw KilnError(.shapeMismatch, "Gemm inner dimensions differ: A \(a) transA=\(parameters.transA), B \(b) transB=\(parameters.transB)")
+        }
+        if let c, Broadcast.shape([c, [m, n]]) != [m, n] {
+            throw KilnError(.shapeMismatch, "Gemm C of shape \(c) does not broadcast to [\(m), \(n)]")
+        }
+        return [m, n]
+    }
+
+    /// `output = alpha * op(a) * op(b) + beta * c`, `c` broadcast to the `[m, n]` output.
+    ///
+    /// - Throws: `shapeMismatch`, `kernelMissing` for a dtype without a kernel.
+    package static func gemm(
+        a: Tensor, b: Tensor, c: Tensor?, _ parameters: GemmParameters, output: inout Tensor, threads: Int
+    ) throws {
+        guard a.dtype == b.dtype, c.map({ $0.dtype == a.dtype }) ?? true else {
+            throw KilnError(.shapeMismatch, "Gemm operands have different dtypes")
+        }
+        let shape = try gemmShape(a.shape, b.shape, c: c?.shape, parameters)
+        switch a.dtype {
+        case .float32:
+            let k = parameters.transA ? a.shape[0] : a.shape[1]
+            var beta = parameters.beta
+            if let c {
+                broadcastInto(c, shape: shape, output: &output, as: Float.self)
+            } else {
+                beta = 0
+            }
+            a.withUnsafeBufferPointer(as: Float.self) { aBuffer in
+                b.withUnsafeBufferPointer(as: Float.self) { bBuffer in
+                    output.withUnsafeMutableBufferPointer(as: Float.self) { cBuffer in
+                        guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
+                            let cBase = cBuffer.baseAddress
+                        else { return }
+                        Gemm.multiply(
+                            m: shape[0], n: shape[1], k: k, alpha: parameters.alpha,
+                            a: aBase, lda: a.shape[1], transA: parameters.transA,
+                            b: bBase, ldb: b.shape[1], transB: parameters.transB,
+                            beta: beta, c: cBase, ldc: shape[1], threads: threads)
+                    }
+                }
+            }
+        case .float64: referenceGemm(a, b, c, parameters, shape, &output, as: Double.self)
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        case .float16: referenceGemm(a, b, c, parameters, shape, &output, as: Float16.self)
+        #endif
+        default: throw KilnError(.kernelMissing, "[Gemm] no \(a.dtype) kernel")
+        }
+    }
+
+    private static func referenceGemm<T: ProductElement & BinaryFloatingPoint>(
+        _ a: Tensor, _ b: Tensor, _ c: Tensor?, _ parameters: GemmParameters, _ shape: [Int],
+        _ output: inout Tensor, as type: T.Type
+    ) {
+        let (m, n) = (shape[0], shape[1])
+        let k = parameters.transA ? a.shape[0] : a.shape[1]
+        let left = a.scalars(as: T.self)
+        let right = b.scalars(as: T.self)
+        let bias = c.map { c in
+            let values = c.scalars(as: T.self)
+            return Broadcast.indices(of: c.shape, to: shape).map { values[$0] }
+        }
+        output.withUnsafeMutableBufferPointer(as: T.self) { out in
+            for i in 0..<m {
+                for j in 0..<n {
+                    var accumulator = 0.0
+                    for p in 0..<k {
+                        let x = parameters.transA ? left[p * m + i] : left[i * k + p]
+                        let y = parameters.transB ? right[j * k + p] : right[p * n + j]
+                        accumulator = Double(x) * Double(y) + accumulator
+                    }
+                    let scaled = Double(parameters.alpha) * accumulator
+                    out[i * n + j] = T(scaled + (bias.map { Double(parameters.beta) * Double($0[i * n + j]) } ?? 0))
+                }
+            }
+        }
+    }
+
+    /// Writes `source` broadcast to `shape` into `output` (which has `shape`).
+    private static func broadcastInto<T: TensorElement>(
+        _ source: Tensor, shape: [Int], output: inout Tensor, as type: T.Type
+    ) {
+        let indices = Broadcast.indices(of: source.shape, to: shape)
+        source.withUnsafeBufferPointer(as: T.self) { input in
+            output.withUnsafeMutableBufferPointer(as: T.self) { out in
+                for (position, index) in indices.enumerated() { out[position] = input[index] }
+            }
+        }
+    }
+}

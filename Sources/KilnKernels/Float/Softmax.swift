@@ -1,0 +1,85 @@
+import KilnCore
+
+/// ONNX Softmax, LogSoftmax and Hardmax along one axis of a tensor viewed as
+/// `[outer, length, inner]`: each of the `outer · inner` lines of `length` elements (stride
+/// `inner`) is normalized on its own. (The pre-opset-13 "coerce to 2-D" forms are the
+/// special case `inner == 1`.)
+package enum Softmax {
+    /// Which normalization to apply to each line.
+    package enum Kind: Sendable {
+        /// `exp(x − max) / Σ exp(x − max)`.
+        case softmax
+        /// `x − max − log Σ exp(x − max)`.
+        case logSoftmax
+        /// 1 at the first maximum, 0 elsewhere.
+        case hardmax
+    }
+
+    /// Normalizes every line of `input` into `output` (same shape and dtype).
+    ///
+    /// - Precondition: `outer · length · inner == input.count`.
+    /// - Throws: `kernelMissing` for a non-float dtype.
+    package static func run(
+        _ kind: Kind, input: Tensor, outer: Int, length: Int, inner: Int, output: inout Tensor, threads: Int
+    ) throws {
+        precondition(outer * length * inner == input.count, "Softmax: view [\(outer), \(length), \(inner)] of \(input.shape)")
+        switch input.dtype {
+        case .float32: run(kind, input, outer, length, inner, &output, threads, as: Float.self)
+        case .float64: run(kind, input, outer, length, inner, &output, threads, as: Double.self)
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        case .float16: run(kind, input, outer, length, inner, &output, threads, as: Float16.self)
+        #endif
+        default: throw KilnError(.kernelMissing, "[\(kind)] no \(input.dtype) kernel")
+        }
+    }
+
+    private static func run<T: NNScalar>(
+        _ kind: Kind, _ input: Tensor, _ outer: Int, _ length: Int, _ inner: Int, _ output: inout Tensor,
+        _ threads: Int, as type: T.Type
+    ) {
+        guard length > 0 else { return }
+        input.withUnsafeBufferPointer(as: T.self) { x in
+            output.withUnsafeMutableBufferPointer(as: T.self) { y in
+                guard let xBase = x.baseAddress, let yBase = y.baseAddress else { return }
+                Parallel.forEach(outer * inner, threads: threads, grain: max(1, 2048 / length)) { range in
+                    for line in range {
+                        let start = (line / inner) * length * inner + line % inner
+                        normalize(kind, source: xBase + start, target: yBase + start, length: length, stride: inner)
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func normalize<T: NNScalar>(
+        _ kind: Kind, source: UnsafePointer<T>, target: UnsafeMutablePointer<T>, length: Int, stride: Int
+    ) {
+        var maximum = source[0]
+        var maximumIndex = 0
+        for index in 1..<length where source[index * stride] > maximum {
+            maximum = source[index * stride]
+            maximumIndex = index
+        }
+        switch kind {
+        case .hardmax:
+            for index in 0..<length { target[index * stride] = index == maximumIndex ? 1 : 0 }
+        case .softmax:
+            var sum: T.Accumulator = 0
+            for index in 0..<length {
+                let value = T.exponential(source[index * stride] - maximum)
+                target[index * stride] = value
+                sum += T.Accumulator(value)
+            }
+            // Divide by the rounded sum (one rounding per element, as NumPy does) rather
+            // than multiply by 1/sum (two): float16 notices.
+            let total = T(sum)
+            for index in 0..<length { target[index * stride] /= total }
+        case .logSoftmax:
+            var sum: T.Accumulator = 0
+            for index in 0..<length { sum += T.Accumulator(T.exponential(source[index * stride] - maximum)) }
+            let shift = maximum + T.logarithm(T(sum))
+            for index in 0..<length { target[index * stride] = source[index * stride] - shift }
+        }
+    }
+}
