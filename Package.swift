@@ -75,7 +75,8 @@ let package = Package(
             dependencies: ["KilnInterpreter", "KilnONNX", "KilnTestSupport"]
         ),
         .testTarget(name: "KilnTargetsTests", dependencies: ["KilnTargets"]),
-        .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
     ]
 )

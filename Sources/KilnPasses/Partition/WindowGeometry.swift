@@ -82,7 +82,7 @@ struct WindowGeometry: Equatable {
         let planar = Array(kernel.suffix(2))
         let planarStrides = Array(strides.suffix(2))
         if let allowed = limits.kernel, let bad = planar.first(where: { !allowed.contains($0) }) {
-            return "kernel \(Self.text(planar)) " + Self.outside(allowed, bad)
+            return "kernel \(planar.map(String.init).joined(separator: "x")) " + Self.outside(allowed, bad)
         }
         if rank == 3, let allowed = limits.kernelDepth, !allowed.contains(kernel[0]) {
             return "kernel depth \(kernel[0]) " + Self.outside(allowed, kernel[0])
