@@ -248,7 +248,7 @@ private func resizeCase(mode: String, transform: String, scale: Float, channels:
             let x = g.input("x", [3, 1, 4])
             return g.nodes(.lstm, [x, g.constant([1, 8, 4]), g.constant([1, 8, 2])], name: "lstm", outputs: 1, ["hidden_size": .int(2)])[0]
         }),
-        RuleCase("flatten into FC inside", "flatten", dpu: true, "Flatten flattens into the fully connected layer", { g in
+        RuleCase("flatten into FC inside", "flatten", dpu: true, "Flatten into the fully connected layer (folded into its weights)", { g in
             let x = g.input("x", [1, 4, 2, 2])
             let y = g.conv(x, inputs: 4, out: 4, kernel: [1, 1], name: "conv")
             let flat = g.node(.flatten, [y], name: "flatten", ["axis": .int(1)])

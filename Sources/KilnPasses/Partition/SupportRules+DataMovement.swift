@@ -188,7 +188,7 @@ extension SupportRules {
             return (node.op == .gemm || node.op == .matMul) && node.inputs.first ?? nil == value
         }
         guard feedsFC else { return .cpu("\(name) runs on the CPU (the DPU only flattens into a fully connected layer)") }
-        return .dpu("\(name) flattens into the fully connected layer")
+        return .dpu("\(name) into the fully connected layer (folded into its weights)")
     }
 
     /// A no-op goes with the node producing its input.
