@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnTestSupport
 import Testing
 
 /// End-to-end tests of `kiln inspect`.
@@ -111,5 +112,36 @@ import Testing
             path: "\(directory.path):/usr/bin:/bin")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try String(contentsOf: svg, encoding: .utf8) == "<svg>kiln</svg>\n")
+    }
+
+    /// A YOLOv8-style block, Conv → x·Sigmoid(x) (SiLU) → Conv: the convolutions stay on the
+    /// DPU, the SiLU goes to the CPU and the report says why.
+    @Test func siluStaysOnTheCPUBetweenDPUConvolutions() throws {
+        var builder = ONNXModelBuilder(opset: 13)
+        builder.input("images", .float32, [1, 3, 16, 16])
+        let weights = { (shape: [Int]) in
+            Tensor(shape: shape, scalars: (0..<Tensor.elementCount(shape)).map { Float($0 % 7) / 10 - 0.3 })
+        }
+        builder.initializer("w1", weights([8, 3, 3, 3]))
+        builder.initializer("w2", weights([4, 8, 1, 1]))
+        builder.node("Conv", ["images", "w1"], ["c1"], name: "conv1", attributes: ["pads": .ints([1, 1, 1, 1])])
+        builder.node("Sigmoid", ["c1"], ["gate"], name: "sigmoid")
+        builder.node("Mul", ["c1", "gate"], ["silu"], name: "silu")
+        builder.node("Conv", ["silu", "w2"], ["out"], name: "conv2")
+        builder.output("out", .float32, [1, 4, 16, 16])
+        let directory = try CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = directory.appendingPathComponent("yolo_block.onnx")
+        try builder.serialized().write(to: model)
+        let result = try CLITests.kiln(["inspect", model.path, "--target", Self.target, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let nodes = try #require(document["nodes"] as? [[String: Any]])
+        let devices = Dictionary(uniqueKeysWithValues: nodes.map { ($0["name"] as? String ?? "", $0["device"] as? String ?? "") })
+        #expect(devices == ["conv1": "DPU", "sigmoid": "CPU", "silu": "CPU", "conv2": "DPU"])
+        for node in nodes where node["device"] as? String == "CPU" {
+            #expect((node["reason"] as? String)?.hasPrefix("SiLU (x·Sigmoid(x)) is not a DPU activation on DPUCZDX8G") == true)
+        }
+        #expect((document["subgraphs"] as? [Any])?.count == 2)
     }
 }
