@@ -254,8 +254,18 @@ private func resizeCase(mode: String, transform: String, scale: Float, channels:
             let flat = g.node(.flatten, [y], name: "flatten", ["axis": .int(1)])
             return g.node(.gemm, [flat, g.constant([16, 3])], name: "fc")
         }),
-        RuleCase("reshape to 4-D outside", "reshape", dpu: false, "Reshape runs on the CPU (the DPU only flattens into a fully connected layer)", { g in
+        RuleCase("reshape to 4-D outside", "reshape", dpu: false, "Reshape runs on the CPU (the DPU only folds a flatten into a fully connected layer", { g in
             g.node(.reshape, [g.input("x", [1, 4, 2, 2]), g.ints([1, 2, 4, 2])], name: "reshape")
+        }),
+        RuleCase("flatten into a CPU FC outside", "flatten", dpu: false, "Flatten feeds Gemm 'fc', which runs on the CPU", { g in
+            let flat = g.node(.flatten, [g.input("x", [1, 4, 2, 2])], name: "flatten", ["axis": .int(1)])
+            return g.node(.gemm, [flat, g.input("w", [16, 3])], name: "fc")
+        }),
+        RuleCase("reshape keeping the feature axis inside", "reshape", dpu: true, "Reshape regroups rows and keeps the feature axis", { g in
+            g.node(.reshape, [g.input("x", [1, 16, 32]), g.ints([16, 32])], name: "reshape")
+        }),
+        RuleCase("reshape splitting the feature axis outside", "reshape", dpu: false, "Reshape runs on the CPU", { g in
+            g.node(.reshape, [g.input("x", [1, 16, 32]), g.ints([1, 16, 4, 8])], name: "reshape")
         }),
         RuleCase("BN after conv folded", "bn", dpu: true, "folded into Conv 'conv'", { g in
             let y = g.conv(g.input("x", [1, 4, 8, 8]), inputs: 4, out: 4, kernel: [1, 1], name: "conv")

@@ -73,6 +73,9 @@ struct Decision: Sendable {
     var engine: Engine?
     /// The node this one is folded or fused into.
     var anchor: Int?
+    /// Whether the node is on the DPU only for the sake of its readers (a flatten into a
+    /// fully connected layer): if one of them ends up on the CPU, so does it.
+    var followsReaders = false
 
     /// The node runs on the CPU.
     static func cpu(_ reason: String) -> Decision { Decision(placement: .cpu(reason: reason)) }

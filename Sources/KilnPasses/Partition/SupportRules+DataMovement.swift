@@ -170,25 +170,31 @@ extension SupportRules {
         return .dpu("ReduceMax over channels")
     }
 
-    /// Reshapes go to the DPU only as the flatten before a fully connected layer (the
-    /// compiler folds it into the layer's weights); any other reshape moves data the
-    /// DPU's NHWC layout does not have, so it stays on the CPU. ``revisit(_:facts:)`` sends
-    /// it back if the layer does not run on the DPU.
+    /// Reshapes go to the DPU in two forms the compiler folds away: the flatten before a
+    /// fully connected layer (into the layer's weights), and, for the rank ≤ 3 tensors of
+    /// fully connected layers, a regrouping of rows that keeps the feature axis (the
+    /// innermost one, so no data moves). Any other reshape moves data in the DPU's NHWC
+    /// layout and stays on the CPU. A flatten goes back to the CPU if its layer does not
+    /// run on the DPU (``revisit(_:facts:)``).
     @Sendable private static func flatten(_ context: RuleContext) -> Decision {
         let name = context.node.op.displayName
-        guard let input = context.inputShape(0), let output = context.outputShape(), output.count == 2,
-            input.first == output.first, let value = context.node.outputs.first ?? nil,
-            !context.facts.isGraphOutput[value.index]
-        else {
-            return .cpu("\(name) runs on the CPU (the DPU only flattens into a fully connected layer)")
-        }
+        let refusal = Decision.cpu("\(name) runs on the CPU (the DPU only folds a flatten into a fully connected layer, or a reshape that keeps the feature axis)")
+        guard let input = context.inputShape(0), let output = context.outputShape(), let value = context.node.outputs.first ?? nil
+        else { return refusal }
         let readers = context.facts.readers[value.index]
-        let feedsFC = !readers.isEmpty && readers.allSatisfy { reader in
+        let feedsFC = !readers.isEmpty && !context.facts.isGraphOutput[value.index] && readers.allSatisfy { reader in
             let node = context.facts.graph.nodes[reader]
             return (node.op == .gemm || node.op == .matMul) && node.inputs.first ?? nil == value
         }
-        guard feedsFC else { return .cpu("\(name) runs on the CPU (the DPU only flattens into a fully connected layer)") }
-        return .dpu("\(name) into the fully connected layer (folded into its weights)")
+        if output.count == 2, input.first == output.first, feedsFC {
+            var decision = Decision.dpu("\(name) into the fully connected layer (folded into its weights)")
+            decision.followsReaders = true
+            return decision
+        }
+        if (1...3).contains(input.count), (1...3).contains(output.count), input.last == output.last {
+            return .dpu("\(name) regroups rows and keeps the feature axis (no data moves)")
+        }
+        return refusal
     }
 
     /// A no-op goes with the node producing its input.

@@ -48,13 +48,13 @@ enum SupportRules {
         [.relu, .relu6, .leakyRelu, .hardSigmoid, .hardSwish, .clip, .pRelu, .mul].contains(node.op)
     }
 
-    /// Second look, after every node is decided: a reshape placed on the DPU because it
-    /// flattens into a fully connected layer goes back to the CPU when that layer did not
-    /// make it to the DPU.
+    /// Second look, after every node is decided: a node placed on the DPU for its readers'
+    /// sake (a flatten into a fully connected layer) goes back to the CPU when a reader did
+    /// not make it to the DPU.
     static func revisit(_ decisions: [Decision], facts: GraphFacts) -> [Decision] {
         var decisions = decisions
         for (index, node) in facts.graph.nodes.enumerated().reversed()
-        where reshapes.contains(node.op) && decisions[index].placement.isDPU {
+        where decisions[index].followsReaders && decisions[index].placement.isDPU {
             for case let output? in node.outputs {
                 if let reader = facts.readers[output.index].first(where: { !decisions[$0].placement.isDPU }) {
                     let readerNode = facts.graph.nodes[reader]
@@ -95,7 +95,4 @@ enum SupportRules {
             return "kernel \(kernel) (stride \(layer.strideWidth), \(ic) input channels) breaks \(rule)"
         }
     }
-
-    /// Ops that only change how a tensor is viewed.
-    static let reshapes: Set<OpKind> = [.reshape, .flatten, .squeeze, .unsqueeze]
 }
