@@ -46,11 +46,13 @@ let package = Package(
         // Passes fold constants by running the interpreter's evaluators, and annotate
         // against the target catalog (see docs/architecture.md).
         .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnTargets", "KilnInterpreter"]),
+        // The quantizer calibrates by running the interpreter, and reads partition results.
+        .target(name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets"]),
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses",
+                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -75,6 +77,7 @@ let package = Package(
             dependencies: ["KilnInterpreter", "KilnONNX", "KilnTestSupport"]
         ),
         .testTarget(name: "KilnTargetsTests", dependencies: ["KilnTargets"]),
+        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnTestSupport"]),
         .testTarget(
             name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),

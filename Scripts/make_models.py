@@ -505,9 +505,42 @@ def loop_model() -> ModelCase:
     return ModelCase("loop_model", make_model(graph, 13, loop_model.__doc__), [inputs], 13)
 
 
+def silu_net() -> ModelCase:
+    """YOLOv8-style SiLU CNN: Conv+BN+x*Sigmoid(x) blocks, a two-branch Concat, nearest Resize x2."""
+    rng = np.random.default_rng(1011)
+    g = GraphBuilder(rng)
+
+    def conv_bn_silu(x: str, c_in: int, c_out: int, k: int, stride: int = 1) -> str:
+        # Ultralytics' Conv block as exported: Conv (no bias) -> BatchNormalization -> x * Sigmoid(x).
+        y = g.batchnorm(g.conv(x, c_in, c_out, k, stride=stride, bias=False, gain=1.0), c_out)
+        return g.op("Mul", [y, g.op("Sigmoid", [y])])
+
+    h = conv_bn_silu("input", 3, 16, 3, stride=2)  # 16x32x32
+    h = conv_bn_silu(h, 16, 32, 3, stride=2)  # 32x16x16
+    # C2f-like split: a 1x1 branch and a 1x1 -> 3x3 branch, concatenated on channels.
+    a = conv_bn_silu(h, 32, 16, 1)  # 16x16x16
+    b = conv_bn_silu(conv_bn_silu(h, 32, 16, 1), 16, 16, 3)  # 16x16x16
+    h = conv_bn_silu(g.op("Concat", [a, b], axis=1), 32, 32, 1)  # 32x16x16
+    p = conv_bn_silu(h, 32, 32, 3, stride=2)  # 32x8x8
+    # FPN-style top-down path: nearest x2 upsample (torch.nn.Upsample as exported at opset 13).
+    roi = g.const("roi", np.zeros((0,), dtype=np.float32))
+    up = g.op("Resize", [p, roi, g.f32("scales", [1.0, 1.0, 2.0, 2.0])], mode="nearest",
+              coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # 32x16x16
+    h = conv_bn_silu(g.op("Concat", [h, up], axis=1), 64, 32, 3)  # 32x16x16
+    # Detection-style head: a plain 1x1 conv with bias.
+    w = g.const("head_w", he_normal(rng, (8, 32, 1, 1), 32, 1.0))
+    g.op("Conv", [h, w, g.f32("head_b", 0.05 * rng.standard_normal(8))], outputs=["features"],
+         kernel_shape=[1, 1])
+
+    graph = g.graph("silu_net", [tensor_info("input", FLOAT, [1, 3, 64, 64])],
+                    [tensor_info("features", FLOAT, [1, 8, 16, 16])])
+    inputs = {"input": rng.standard_normal((1, 3, 64, 64)).astype(np.float32)}
+    return ModelCase("silu_net", make_model(graph, 13, silu_net.__doc__), [inputs], 13)
+
+
 MODELS: list[Callable[[], ModelCase]] = [
     resnet_tiny, mobilenetv2_tiny, hardswish_net, detector_head, lstm_seq, gru_seq,
-    if_model, dynamic_shapes, transformer_block, loop_model,
+    if_model, dynamic_shapes, transformer_block, loop_model, silu_net,
 ]
 
 

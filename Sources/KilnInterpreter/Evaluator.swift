@@ -17,6 +17,13 @@ public struct EvalContext {
     /// Runs a subgraph (an `If` branch or a `Loop` body) with `inputs` bound to its
     /// graph inputs; captured outer values are resolved by name from the calling scope.
     public let runSubgraph: (_ body: Graph, _ inputs: [Tensor]) throws -> [Tensor]
+
+    /// Creates a context (the interpreter makes one per node; the constant folder makes one
+    /// whose `runSubgraph` throws, since it never folds control flow).
+    public init(threads: Int, runSubgraph: @escaping (_ body: Graph, _ inputs: [Tensor]) throws -> [Tensor]) {
+        self.threads = threads
+        self.runSubgraph = runSubgraph
+    }
 }
 
 extension EvalContext {

@@ -1,6 +1,9 @@
 import KilnCore
 import KilnIR
 
+/// Sees (and may replace) each value the interpreter computes; see ``Interpreter/valueHook``.
+public typealias ValueHook = @Sendable (_ name: String, _ tensor: Tensor) throws -> Tensor?
+
 /// The reference float executor: walks a ``Graph`` node by node with concrete tensors.
 ///
 /// It handles dynamic shapes (every shape is computed from the data) and control flow
@@ -17,6 +20,11 @@ public struct Interpreter: Sendable {
     public let graph: Graph
     /// Intra-op threads handed to kernels.
     public var threads: Int
+    /// Called with every graph input and node output — in subgraphs too — by value name, as
+    /// soon as it is computed. Returning a tensor replaces the value (fake quantization);
+    /// returning `nil` keeps it (observation, e.g. calibration). Value names are unique
+    /// across a graph and its subgraphs, so the name identifies the tensor.
+    public var valueHook: ValueHook?
 
     /// Prepares a graph for execution.
     ///
@@ -105,7 +113,9 @@ public struct Interpreter: Sendable {
     ) throws -> [Tensor] {
         var environment = [Tensor?](repeating: nil, count: graph.values.count)
         for (id, tensor) in graph.initializers { environment[id.index] = tensor }
-        for (id, tensor) in zip(graph.inputs, inputs) { environment[id.index] = tensor }
+        for (id, tensor) in zip(graph.inputs, inputs) {
+            environment[id.index] = try valueHook?(graph[id].name, tensor) ?? tensor
+        }
         for id in graph.captures {
             guard let tensor = outer(graph[id].name) else {
                 throw KilnError(.invalidModel, "subgraph '\(graph.name)' reads unknown outer value '\(graph[id].name)'")
@@ -157,7 +167,7 @@ public struct Interpreter: Sendable {
                 guard slot < results.count, let tensor = results[slot] else {
                     throw KilnError(.invalidModel, "[\(node.op)] node '\(node.name)': output \(slot) was not produced")
                 }
-                environment[output.index] = tensor
+                environment[output.index] = try valueHook?(graph[output].name, tensor) ?? tensor
             }
             for case let input? in node.inputs where lastUse[input.index] == index {
                 environment[input.index] = nil

@@ -9,43 +9,18 @@ import Testing
 /// named by `KILN_MODEL_DATA`) run through Kiln and are compared with onnxruntime's outputs:
 /// max |kiln − ort| ≤ 1e-4 × (max − min) of each float output; integer outputs exactly.
 @Suite struct ReferenceModelTests {
-    struct Entry: Decodable, CustomTestStringConvertible, Sendable {
-        let name: String
-        let model: String
-        let inputs: [String]
-        let expected: [String]
-        let opset: Int
-        var testDescription: String { name }
-    }
-
-    static var directory: URL {
-        if let path = ProcessInfo.processInfo.environment["KILN_MODEL_DATA"] {
-            return URL(fileURLWithPath: path)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("build-data/models")
-    }
-
-    static let manifest: [Entry] = {
-        let url = directory.appendingPathComponent("manifest.json")
-        guard let data = try? Data(contentsOf: url) else { return [] }
-        return (try? JSONDecoder().decode([Entry].self, from: data)) ?? []
-    }()
-
     @Test func manifestIsPresent() {
         #expect(
-            Self.manifest.count >= 8,
-            "reference models missing in \(Self.directory.path): run Scripts/test.sh (or Scripts/make_models.py build-data/models)")
+            ReferenceModels.manifest.count >= 8,
+            "reference models missing in \(ReferenceModels.directory.path): run Scripts/test.sh (or Scripts/make_models.py build-data/models)")
     }
 
-    @Test(arguments: manifest)
-    func matchesOnnxruntime(_ entry: Entry) throws {
-        let model = try ONNXImporter.importModel(contentsOf: Self.directory.appendingPathComponent(entry.model))
+    @Test(arguments: ReferenceModels.manifest)
+    func matchesOnnxruntime(_ entry: ReferenceModels.Entry) throws {
+        let model = try ONNXImporter.importModel(contentsOf: entry.modelURL)
         for threads in [1, 2] {
             let interpreter = try Interpreter(graph: model.graph, threads: threads)
-            for (inputFile, expectedFile) in zip(entry.inputs, entry.expected) {
-                let inputs = try NPZ.read(contentsOf: Self.directory.appendingPathComponent(inputFile))
-                let expected = try NPZ.read(contentsOf: Self.directory.appendingPathComponent(expectedFile))
+            for (inputs, expected) in try entry.inputSets() {
                 let outputs = try interpreter.run(inputs)
                 for (name, reference) in expected.sorted(by: { $0.key < $1.key }) {
                     let actual = try #require(outputs[name], "\(entry.name): output \(name) missing")

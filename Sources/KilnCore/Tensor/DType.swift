@@ -1,7 +1,7 @@
 /// The element types a ``Tensor`` can hold.
 ///
 /// The raw value is the lowercase name used in the text IR and in error messages.
-public enum DType: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+public enum DType: String, CaseIterable, Hashable, Sendable, Codable, CustomStringConvertible {
     case float32
     case float16
     case float64
