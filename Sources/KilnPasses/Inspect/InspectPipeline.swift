@@ -11,17 +11,14 @@ import KilnTargets
 /// print(inspection.report.text)
 /// ```
 public enum InspectPipeline {
-    /// The passes that prepare a graph for annotation, in order.
+    /// The passes that prepare a graph for annotation, in order: shape inference, then
+    /// ``Pass/canonicalization`` (constants and batch norms folded, biases inside the
+    /// convolutions, `Gemm` for fully connected layers, ReLU6 / HardSwish / SiLU as single
+    /// nodes), then shape inference again for the values it made.
     ///
     /// This is the one place the pipeline is assembled.
     public static var preparation: [Pass] {
-        [
-            inferShapes,
-            // Canonicalization goes here when `Pass.canonicalization` lands (BN folding,
-            // Conv+bias, Clip(0,6) → ReLU6, HardSwish/SiLU recognition, MatMul+Add →
-            // Gemm), followed by `inferShapes` again for the values it creates:
-            //     .canonicalization, inferShapes,
-        ]
+        [inferShapes] + Pass.canonicalization + [inferShapes]
     }
 
     /// Shape and type inference as a pass.
