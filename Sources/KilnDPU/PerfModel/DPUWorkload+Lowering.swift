@@ -91,7 +91,7 @@ extension BodyLowering {
         case .conv, .convTranspose:
             return convolution(node, inputs: inputs, output: output)
         case .gemm, .matMul:
-            return fullyConnected(node, features: features, inputShapes: inputShapes, outputShape: outputShape)
+            return fullyConnected(node, inputShapes: inputShapes, outputShape: outputShape)
         case .maxPool, .averagePool:
             let kernel = ints(node, "kernel_shape") ?? []
             return DPUOperation(
@@ -136,7 +136,7 @@ extension BodyLowering {
 
     /// Gemm and MatMul on the conv engine, as a 1×1 convolution over the rows of the
     /// left operand. A right operand that is a feature map is loaded like one.
-    func fullyConnected(_ node: Node, features: [ValueID], inputShapes: [[Int]], outputShape: [Int]) -> DPUOperation? {
+    func fullyConnected(_ node: Node, inputShapes: [[Int]], outputShape: [Int]) -> DPUOperation? {
         guard let leftShape = shape(node.input(0)), !leftShape.isEmpty else { return nil }
         let transposed = node.op == .gemm && int(node, "transA") == 1
         let depth = (transposed ? leftShape.first : leftShape.last) ?? 1

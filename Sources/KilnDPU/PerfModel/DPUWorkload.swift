@@ -15,6 +15,20 @@ public struct SubgraphWorkload: Sendable, Hashable {
     /// Body nodes whose shapes are not static, so they have no operation (names).
     public var unmodelledNodes: [String]
 
+    /// Creates a workload (``DPUWorkload/build(from:)`` derives them from a graph; the DPU
+    /// compiler and tests build them directly).
+    public init(
+        id: Int, name: String, operations: [DPUOperation], inputs: [String] = [], outputs: [String] = [],
+        unmodelledNodes: [String] = []
+    ) {
+        self.id = id
+        self.name = name
+        self.operations = operations
+        self.inputs = inputs
+        self.outputs = outputs
+        self.unmodelledNodes = unmodelledNodes
+    }
+
     /// Multiply-accumulates of every operation.
     public var macs: Int { operations.reduce(0) { $0 + $1.macs } }
 
@@ -123,7 +137,7 @@ struct BodyLowering {
     /// Appends `operation`, reading `inputs`, with its result in `output`.
     mutating func append(_ operation: DPUOperation, reading inputs: [ValueID], output: ValueID) {
         origin[output] = .operation(operations.count)
-        inputOrigins.append(inputs.map { origin[$0] ?? .memory })
+        inputOrigins.append(inputs.prefix(operation.inputs.count).map { origin[$0] ?? .memory })
         result.append(output)
         operations.append(operation)
     }
