@@ -19,6 +19,8 @@ public struct MemoryBandwidth: Codable, Sendable, Hashable {
     /// Where the figure comes from.
     public var source: String
 
+    private enum CodingKeys: String, CodingKey { case bytesPerSecond = "bytes_per_second", source }
+
     /// Megabytes (10⁶ bytes) per second.
     public var megabytesPerSecond: Double { bytesPerSecond / 1e6 }
 

@@ -21,6 +21,7 @@ extension PerformancePrediction {
         lines += Self.table([header] + rows)
         for s in subgraphs {
             let engines = s.engineMs.sorted { $0.value > $1.value }.map { "\($0.key) \(Self.number($0.value, 3))" }
+                + ["call \(Self.number(s.latencyMs - s.engineMs.values.reduce(0, +), 3))"]
             lines.append(
                 "\(s.name): \(s.operations) operations; engines (ms) \(engines.joined(separator: ", ")); "
                     + "compute \(Self.number(s.computeMs, 3)) ms, DDR \(Self.number(s.memoryMs, 3)) ms before overlap")
