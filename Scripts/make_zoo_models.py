@@ -112,7 +112,7 @@ class Builder:
         self.macs += channels * classes
         return self.op("Gemm", [pooled, w, b], transB=1)
 
-    def model(self, name: str, output: str, classes: int, doc: str) -> onnx.ModelProto:
+    def model(self, name: str, classes: int, doc: str) -> onnx.ModelProto:
         # The final node writes `logits`.
         self.nodes[-1].output[0] = "logits"
         graph = helper.make_graph(
@@ -140,7 +140,7 @@ def resnet50() -> tuple[onnx.ModelProto, int]:
             shortcut = g.conv_bn(x, shape, width * 4, 1, stride=s)[0] if block == 0 else x
             x, shape = g.relu(g.op("Add", [y, shortcut])), out
     g.head(x, 2048, 1000)
-    return g.model("resnet50", "logits", 1000, resnet50.__doc__), g.macs
+    return g.model("resnet50", 1000, resnet50.__doc__), g.macs
 
 
 def mobilenetv2() -> tuple[onnx.ModelProto, int]:
@@ -163,7 +163,7 @@ def mobilenetv2() -> tuple[onnx.ModelProto, int]:
             x, shape = y, out
     x, shape = g.conv_bn(x, shape, 1280, 1)
     g.head(g.relu6(x), 1280, 1001)
-    return g.model("mobilenetv2", "logits", 1001, mobilenetv2.__doc__), g.macs
+    return g.model("mobilenetv2", 1001, mobilenetv2.__doc__), g.macs
 
 
 def resnet18() -> tuple[onnx.ModelProto, int]:
@@ -180,7 +180,7 @@ def resnet18() -> tuple[onnx.ModelProto, int]:
             shortcut = g.conv_bn(x, shape, width, 1, stride=s)[0] if shape[0] != width or s != 1 else x
             x, shape = g.relu(g.op("Add", [y, shortcut])), out
     g.head(x, 512, 1000)
-    return g.model("resnet18", "logits", 1000, resnet18.__doc__), g.macs
+    return g.model("resnet18", 1000, resnet18.__doc__), g.macs
 
 
 def main() -> None:
