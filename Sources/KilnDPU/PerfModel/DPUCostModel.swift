@@ -202,12 +202,13 @@ public struct DPUCostModel: Sendable, Hashable {
         let otherTaps = taps.dropLast().reduce(1, *)
         let groups = operation.groups
         let inputChannels = max(1, operation.inputChannels / groups)
+        let icp = inputChannelParallelism
         let outputBlocks = ceilDiv(max(1, output.channels / groups), outputChannelParallelism)
-        var columnSteps = columns * ceilDiv(inputChannels, inputChannelParallelism)
-        if let packed = augmentedChannels, groups == 1, inputChannels < inputChannelParallelism, columns > 1 {
+        var columnSteps = columns * ceilDiv(inputChannels, icp)
+        if let packed = augmentedChannels, groups == 1, inputChannels < icp, columns > 1 {
             // Channel augmentation: `packed / ic` kernel columns share one channel block.
             let perBlock = max(1, packed / inputChannels)
-            columnSteps = ceilDiv(columns, perBlock) * ceilDiv(min(perBlock, columns) * inputChannels, inputChannelParallelism)
+            columnSteps = ceilDiv(columns, perBlock) * ceilDiv(min(perBlock, columns) * inputChannels, icp)
         }
         return pixelSteps * otherTaps * columnSteps * groups * outputBlocks
     }
@@ -222,17 +223,19 @@ public struct DPUCostModel: Sendable, Hashable {
         guard let weightBank = weightBankBytes, let featureBank = featureBankBytes,
             operation.engine == .conv, weights > weightBank, features > featureBank
         else { return (weights, features) }
-        let reloadFeatures = (weights, features * ceilDiv(weights, weightBank))
-        let reloadWeights = (weights * ceilDiv(features, featureBank), features)
-        return reloadFeatures.0 + reloadFeatures.1 <= reloadWeights.0 + reloadWeights.1 ? reloadFeatures : reloadWeights
+        let reloadFeatures = (weights: weights, features: features * ceilDiv(weights, weightBank))
+        let reloadWeights = (weights: weights * ceilDiv(features, featureBank), features: features)
+        let featuresCost = reloadFeatures.weights + reloadFeatures.features
+        return featuresCost <= reloadWeights.weights + reloadWeights.features ? reloadFeatures : reloadWeights
     }
 
     /// What must arrive before the engine starts and leave after it stops: one output
     /// channel block of weights, the input rows under the first window, one output row.
     func exposedBytes(of operation: DPUOperation) -> Int {
         let taps = windowTaps(operation).reduce(1, *)
+        let channels = max(1, operation.inputChannels / operation.groups)
         let perBlock = operation.engine == .conv
-            ? taps * roundUp(max(1, operation.inputChannels / operation.groups), inputChannelParallelism) * outputChannelParallelism
+            ? taps * roundUp(channels, inputChannelParallelism) * outputChannelParallelism
             : taps * inputChannelParallelism
         let firstWeights = min(operation.weightBytes, perBlock)
         let windowRows = operation.kernel.dropLast().reduce(1, *)

@@ -99,7 +99,8 @@ extension BodyLowering {
                 strides: ints(node, "strides") ?? [])
         case .globalAveragePool, .globalMaxPool:
             let kernel = inputShapes.first.map { Array($0.dropFirst(2)) } ?? []
-            return DPUOperation(name: name, op: op, engine: .pool, inputs: inputs, output: output, kernel: kernel, strides: kernel)
+            return DPUOperation(
+                name: name, op: op, engine: .pool, inputs: inputs, output: output, kernel: kernel, strides: kernel)
         case .add, .mul, .sum, .batchNormalization:
             if features.count >= 2 {
                 return DPUOperation(name: name, op: op, engine: .eltwise, inputs: inputs, output: output)
@@ -144,8 +145,10 @@ extension BodyLowering {
         let columns = outputShape.last ?? 1
         let constants = node.inputs.compactMap { $0 }.filter(isConstant)
         let weightBytes = constants.reduce(0) { $0 + (shape($1)?.reduce(1, *) ?? 0) }
+        // Channels last: a [.., M, K] operand is M rows of K channels.
         let inputs = inputShapes.map { shape in
-            FeatureInput(shape: FeatureShape(spatial: [shape.count >= 2 ? shape.dropLast().reduce(1, *) : 1], channels: shape.last ?? 1))
+            let rows = shape.count >= 2 ? shape.dropLast().reduce(1, *) : 1
+            return FeatureInput(shape: FeatureShape(spatial: [rows], channels: shape.last ?? 1))
         }
         return DPUOperation(
             name: node.name, op: node.op.displayName, engine: .conv, inputs: inputs,

@@ -30,7 +30,8 @@ public struct HostModel: Codable, Sendable, Hashable {
     /// Zynq UltraScale+ MPSoC boards (quad Cortex-A53), as derived above.
     public static let zynqUltraScalePlus = HostModel(
         secondsPerElement: 3.26e-9, transitionSeconds: 0.083e-3,
-        source: "KV260 model zoo (Vitis AI 3.0) ST − MT latency: 0.494 ms per 224×224×3 frame; UG1414 fix2float 0.083 ms")
+        source: "KV260 model zoo (Vitis AI 3.0) ST − MT latency: 0.494 ms per 224×224×3 frame; "
+            + "UG1414 fix2float 0.083 ms")
 
     /// The host of `family`'s boards, when known: the DPUCZDX8G boards are Zynq
     /// UltraScale+; Versal and Alveo hosts have no published figure here.

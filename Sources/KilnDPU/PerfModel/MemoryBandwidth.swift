@@ -29,12 +29,15 @@ public struct MemoryBandwidth: Codable, Sendable, Hashable {
     /// KV260: the Kria apps' DDR read peak of the DPU design (KRIA-SC in
     /// `reference/dpu-architecture.md` §1.2: read peak 6200 MB/s, write 1300 MB/s).
     public static let boardMeasurements: [String: MemoryBandwidth] = [
-        "KV260": MemoryBandwidth(bytesPerSecond: 6200e6, source: "KV260 Smart Camera app, DDR read peak 6200 MB/s (Kria app docs)"),
+        "KV260": MemoryBandwidth(
+            bytesPerSecond: 6200e6, source: "KV260 Smart Camera app, DDR read peak 6200 MB/s (Kria app docs)"),
     ]
 
     /// The bandwidth for `architecture` on `board` at `clockMHz`, or `nil` when nothing is
     /// published and the ports are not known either.
-    public static func sustained(architecture: DPUArchitecture, board: BoardConfiguration?, clockMHz: Int) -> MemoryBandwidth? {
+    public static func sustained(
+        architecture: DPUArchitecture, board: BoardConfiguration?, clockMHz: Int
+    ) -> MemoryBandwidth? {
         let memory = architecture.externalMemory
         var portPeak: Double?
         if let ports = memory.dataPorts, let bits = memory.dataPortBits {
@@ -42,9 +45,10 @@ public struct MemoryBandwidth: Codable, Sendable, Hashable {
         }
         var published = board.flatMap { boardMeasurements[$0.name] }
         if published == nil, let best = familyPeak(architecture.family) {
+            let figure = best.figure
             published = MemoryBandwidth(
-                bytesPerSecond: Double(best.figure.peakMBps) * 1e6,
-                source: "\(best.architecture) \(best.figure.workload) peak traffic \(best.figure.peakMBps) MB/s (PG338 I/O bandwidth)")
+                bytesPerSecond: Double(figure.peakMBps) * 1e6,
+                source: "\(best.architecture) \(figure.workload) peak traffic \(figure.peakMBps) MB/s (PG338 I/O bandwidth)")
         }
         if var published {
             if let portPeak, portPeak < published.bytesPerSecond {
@@ -53,9 +57,8 @@ public struct MemoryBandwidth: Codable, Sendable, Hashable {
             }
             return published
         }
-        return portPeak.map {
-            MemoryBandwidth(bytesPerSecond: $0, source: "data ports' peak (\(memory.dataPorts ?? 0) × \(memory.dataPortBits ?? 0) bit at \(clockMHz) MHz), an upper bound")
-        }
+        let ports = "\(memory.dataPorts ?? 0) × \(memory.dataPortBits ?? 0) bit at \(clockMHz) MHz"
+        return portPeak.map { MemoryBandwidth(bytesPerSecond: $0, source: "data ports' peak (\(ports)), an upper bound") }
     }
 
     /// The highest peak traffic (reads, or reads and writes) published for a configuration

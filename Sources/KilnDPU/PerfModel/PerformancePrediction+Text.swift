@@ -6,10 +6,11 @@ extension PerformancePrediction {
     /// AvgBw(MB/s)`, MB = 10⁶ bytes), where each subgraph's time goes, and the totals.
     public var text: String {
         var lines: [String] = []
-        let where_ = board.map { " on \($0)" } ?? ""
-        let bandwidthText = bandwidth.map { String(format: "DDR %.0f MB/s per core (%@)", $0.megabytesPerSecond, $0.source) }
-            ?? "DDR bandwidth not modelled"
-        lines.append("DPU performance model: \(target)\(where_), \(cores) core\(cores == 1 ? "" : "s") @ \(clockMHz) MHz, \(bandwidthText)")
+        let place = board.map { " on \($0)" } ?? ""
+        let bandwidthText = bandwidth.map {
+            "DDR \(Self.number($0.megabytesPerSecond, 0)) MB/s per core (\($0.source))"
+        } ?? "DDR bandwidth not modelled"
+        lines.append("DPU performance model: \(target)\(place), \(cores) core\(cores == 1 ? "" : "s") @ \(clockMHz) MHz, \(bandwidthText)")
         let header = ["SubGraph", "WL(GOP)", "RT(ms)", "FPS", "Perf(GOP/s)", "LdWB(MB)", "LdFM(MB)", "StFM(MB)", "AvgBw(MB/s)"]
         let rows = subgraphs.map { s in
             [
