@@ -29,8 +29,10 @@ public enum Quantizer {
     /// Quantizes a float model.
     ///
     /// The steps: validate the options and the calibration set; canonicalize
-    /// (``Pass/canonicalization``); decide what to quantize (the DPU scheme for power-of-two
-    /// scales, the CPU scheme for float scales); run the float model over the calibration
+    /// (`InspectPipeline.preparation`: shape inference and ``Pass/canonicalization``); with
+    /// a target, annotate and partition for it; decide what to quantize (the DPU scheme for
+    /// power-of-two scales — the nodes of DPU regions, or without a target every node the
+    /// DPU can compute — the CPU scheme for float scales); run the float model over the calibration
     /// samples and observe those tensors; choose positions or scales with `config.method`
     /// and, for the DPU, align them and keep every shift in range; measure the per-layer and
     /// model SQNR of the fake-quant simulation over up to ``reportSampleLimit`` samples.
@@ -65,13 +67,16 @@ public enum Quantizer {
         let samples = calibration.prefix(config.calibrationSize).samples
         let reportSamples = Array(samples.prefix(reportSampleLimit))
         let total = samples.count + reportSamples.count
-        let (canonical, _) = try PassManager(Pass.canonicalization).run(graph, context: PassContext(threads: config.threads))
+        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(graph, context: PassContext(threads: config.threads))
         let working = try equalized(canonical, config)
         var isReshaped = config.crossLayerEqualization
 
-        // What to quantize. Until the partitioner lands, every node the DPU can compute is a
-        // DPU node; with a target, the partition will restrict `DPUStructure` to its DPU regions.
-        let dpu = config.scale == .pow2 ? DPUStructure(working) : nil
+        // What to quantize: with a target, the nodes the partitioner keeps on its DPU; without
+        // one, every node the DPU can compute.
+        let placements = try config.target.map { target in
+            try partition(working, annotation: annotate(working, for: target)).placements
+        }
+        let dpu = config.scale == .pow2 ? DPUStructure(working, placements: placements) : nil
         let cpu = config.scale == .float ? FloatScheme.structure(working) : nil
         let values = Set(dpu?.activations ?? cpu?.activations ?? [])
         let observers = try Calibrator.observe(
@@ -86,7 +91,10 @@ public enum Quantizer {
             let structure = cpu ?? FloatScheme.structure(graph)
             return (graph, FloatScheme.plan(graph, structure: structure, observers: observers, config: config, samples: samples.count), [])
         }
-        let result = try corrected(plan(working), samples: samples, graph: graph, config: config, replan: plan)
+        var result = try corrected(plan(working), samples: samples, graph: graph, config: config, replan: plan)
+        for name in dpu?.unquantizable ?? [] {
+            result.warnings.append("node '\(name)': on the DPU by the partition, but without an integer pipeline here; simulated in float")
+        }
         isReshaped = isReshaped || config.biasCorrection || config.fastFinetune || !(dpu?.leakyRelus.isEmpty ?? true)
 
         let program = try SimulationProgram(graph: result.graph, plan: result.plan)

@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnIR
 import KilnONNX
+import KilnPasses
 import KilnQuant
 import KilnTargets
 import KilnTestSupport
@@ -88,12 +89,25 @@ import Testing
         #expect(code { $0.fastFinetune = true } == .quantizationToolUnavailable)
     }
 
-    @Test func targetNamesThePlan() throws {
-        guard let (graph, set) = try Self.resnet() else { return }
+    /// With a target, only the nodes the partitioner keeps on the DPU are quantized.
+    @Test(arguments: ReferenceModels.manifest.filter { QuantizerAccuracyTests.cnns.contains($0.name) })
+    func targetQuantizesThePartitionsDPUNodes(_ entry: ReferenceModels.Entry) throws {
+        let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
+        guard let template = try entry.inputSets().first?.inputs else { return }
+        let set = try CalibrationSet(samples: QuantTestData.samples(like: template, count: 4, seed: 8), for: graph)
+        let target = try Catalog.architecture(named: "DPUCZDX8G_ISA1_B4096")
         var config = QuantizationConfig()
-        config.target = try Catalog.architecture(named: "DPUCZDX8G_ISA1_B4096")
+        config.target = target
         let model = try Quantizer.quantize(graph, calibration: set, config: config)
         #expect(model.plan.target == "DPUCZDX8G_ISA1_B4096")
+        let placements = try partition(model.graph, annotation: annotate(model.graph, for: target)).placements
+        let onDPU = Set(model.graph.nodes.indices.filter { placements[$0].isDPU }.map { model.graph.nodes[$0].name })
+        for layer in model.plan.layers {
+            #expect(layer.nodes.allSatisfy(onDPU.contains), "\(entry.name): layer '\(layer.name)' is not on the DPU")
+        }
+        print("[target] \(entry.name): \(model.plan.layers.count) DPU layers, output SQNR \(QuantReport.format(model.report.modelSQNR)) dB")
+        for warning in model.report.warnings { print("  warning: \(warning)") }
+        #expect((model.report.modelSQNR ?? .infinity) > 15)
     }
 
     @Test func reportPrintsEncodesAndDraws() throws {

@@ -34,10 +34,27 @@ struct DPUStructure {
     /// Nodes that run on the DPU, by index.
     private(set) var dpuNodes: Set<Int> = []
 
+    /// Nodes the partitioner put on the DPU that have no integer pipeline here: they stay
+    /// float (a warning for the report).
+    private(set) var unquantizable: [String] = []
+
     /// Analyses a canonical graph.
-    init(_ graph: Graph) {
+    ///
+    /// - Parameters:
+    ///   - graph: the canonical graph.
+    ///   - placements: the partitioner's final placement of each node for the target, or
+    ///     `nil` without a target (then every node the DPU can compute is a DPU node).
+    init(_ graph: Graph, placements: [Placement]? = nil) {
         let view = RewriteView(graph)
-        let roles = graph.nodes.map { DPUSupport.role(of: $0, in: view) }
+        let roles = graph.nodes.enumerated().map { index, node -> DPURole? in
+            guard placements.map({ $0[index].isDPU }) ?? true else { return nil }
+            return DPUSupport.role(of: node, in: view)
+        }
+        if let placements {
+            for (index, node) in graph.nodes.enumerated() where placements[index].isDPU && roles[index] == nil {
+                unquantizable.append(node.name.isEmpty ? node.op.rawValue : node.name)
+            }
+        }
         let producers = graph.producers()
         let consumers = graph.consumers()
         // Activations fused into the conv / gemm / add that produces their input.
@@ -69,12 +86,15 @@ struct DPUStructure {
             }
             let activationNode = fusedActivation[index]
             if let activationNode { dpuNodes.insert(activationNode) }
-            guard let output = (activationNode.map { graph.nodes[$0] } ?? node).outputs.first ?? nil else { continue }
-            addActivation(output)
+            let results = (activationNode.map { graph.nodes[$0] } ?? node).outputs.compactMap { $0 }
+                .filter { DPUSupport.isFloat32($0, view) }
+            guard let output = results.first else { continue }
+            results.forEach(addActivation)
             let outputName = graph[output].name
             switch role {
             case .passThrough:
-                if let first = data.first { groups.union(graph[first].name, outputName) }
+                // Every result (a split has several) holds input values unchanged.
+                if let first = data.first { for result in results { groups.union(graph[first].name, graph[result].name) } }
             case .concat:
                 for id in data { groups.union(graph[id].name, outputName) }
             case .layer(.averagePool):

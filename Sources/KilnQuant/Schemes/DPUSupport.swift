@@ -11,8 +11,8 @@ enum DPURole: Equatable {
     /// ReLU, ReLU6 or LeakyReLU: fused into the producing conv / gemm / add when possible,
     /// an `activation` layer otherwise.
     case activation(LayerQuantization.Activation)
-    /// Data movement: the output holds input values unchanged, so it shares the input's fix
-    /// position (reshapes, transposes, max-pool, nearest resize, zero padding).
+    /// Data movement: the outputs hold input values unchanged, so they share the input's fix
+    /// position (reshapes, transposes, splits and slices, max-pool, nearest resize, zero padding).
     case passThrough
     /// Concatenation: every input shares the output's fix position.
     case concat
@@ -53,7 +53,7 @@ enum DPUSupport {
             // Constant inputs stay with the CPU: only computed values are quantized in place.
             return node.inputs.allSatisfy { $0.map { isFloat32($0, view) && view.constant($0) == nil } ?? false }
                 ? .concat : nil
-        case .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .identity:
+        case .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .identity, .split, .slice:
             return view.constant(data) == nil ? .passThrough : nil
         case .maxPool:
             return view.type(of: data).shape?.count == 4 && view.constant(data) == nil ? .passThrough : nil
