@@ -78,3 +78,16 @@ import Testing
         #expect(FixedPoint.averagePool(sum: 10, kernelHeight: 2, kernelWidth: 2, inputPosition: 0, outputPosition: 1) == 5)
     }
 }
+
+extension FixedPointLayersTests {
+    /// Positions far outside the DPU's shift ranges saturate instead of trapping.
+    @Test func extremeValuesSaturateWithoutTrapping() {
+        #expect(FixedPoint.requantize(Int64.max, shift: -30, outputPosition: 0) == 127)
+        #expect(FixedPoint.requantize(Int64.min + 1, shift: -30, activation: .relu, outputPosition: 0) == 0)
+        #expect(FixedPoint.requantize(-(1 << 50), shift: -20, activation: .leakyRelu, outputPosition: 0) == -128)
+        #expect(FixedPoint.convolution(accumulator: Int64.max / 2, bias: 100, shiftBias: 60, shiftCut: 0, activation: nil, outputPosition: 0) == 127)
+        #expect(FixedPoint.add([(100, -40), (-3, 40)], activation: nil, outputPosition: 0) == 127)
+        #expect(FixedPoint.averagePool(sum: Int64.max, kernelHeight: 3, kernelWidth: 3, inputPosition: 0, outputPosition: 0) == 127)
+        #expect(FixedPoint.hardSigmoid(Int64.min, inputPosition: 40, outputPosition: 7) == 0)
+    }
+}

@@ -34,10 +34,8 @@ extension FixedPoint {
         var value = total
         var shift = shift
         if shift < 0 {
-            // A left shift; 40 bits already saturate any int8 pipeline value.
-            guard value != 0 else { return 0 }
-            guard shift >= -40 else { return value > 0 ? int8Range.upperBound : int8Range.lowerBound }
-            value <<= Int64(-shift)
+            // An exact left shift; beyond 2^40 every activation's result saturates the same way.
+            value = shiftedLeft(value, by: -shift, limit: 40)
             shift = 0
         }
         switch activation {
@@ -47,7 +45,7 @@ extension FixedPoint {
             value = max(value, 0)
         case .leakyRelu:
             if value < 0 {
-                value *= leakyReluSlope.numerator
+                value = product(value, leakyReluSlope.numerator)
                 shift += leakyReluSlope.shift
             }
         case .relu6:
@@ -62,7 +60,7 @@ extension FixedPoint {
     /// `⌊2 · bias · 2^shiftBias⌋` (a right shift floors).
     public static func alignedBias(_ bias: Int64, shiftBias: Int) -> Int64 {
         let shift = shiftBias + 1
-        if shift >= 0 { return shift < 40 ? bias << Int64(shift) : (bias == 0 ? 0 : bias.signum() << 40) }
+        if shift >= 0 { return shiftedLeft(bias, by: shift, limit: 40) }
         return shift > -63 ? bias >> Int64(-shift) : (bias < 0 ? -1 : 0)
     }
 
@@ -77,7 +75,7 @@ extension FixedPoint {
     public static func convolution(
         accumulator: Int64, bias: Int64?, shiftBias: Int, shiftCut: Int, activation: Activation?, outputPosition: Int
     ) -> Int {
-        let total = 2 * accumulator + (bias.map { alignedBias($0, shiftBias: shiftBias) } ?? 0)
+        let total = sum(product(2, accumulator), bias.map { alignedBias($0, shiftBias: shiftBias) } ?? 0)
         return requantize(total, shift: shiftCut + 1, activation: activation, outputPosition: outputPosition)
     }
 
@@ -89,7 +87,7 @@ extension FixedPoint {
     ) -> Int {
         let finest = inputs.map(\.position).max() ?? outputPosition
         var total: Int64 = 0
-        for input in inputs { total += input.value << Int64(finest - input.position) }
+        for input in inputs { total = sum(total, shiftedLeft(input.value, by: finest - input.position, limit: 60)) }
         return requantize(total, shift: finest - outputPosition, activation: activation, outputPosition: outputPosition)
     }
 
@@ -97,7 +95,7 @@ extension FixedPoint {
     public static func multiply(
         _ a: (value: Int64, position: Int), _ b: (value: Int64, position: Int), outputPosition: Int
     ) -> Int {
-        requantize(a.value * b.value, shift: a.position + b.position - outputPosition, outputPosition: outputPosition)
+        requantize(product(a.value, b.value), shift: a.position + b.position - outputPosition, outputPosition: outputPosition)
     }
 
     /// The largest value the hard-sigmoid stage passes before its shift (`2^32`).
@@ -106,8 +104,8 @@ extension FixedPoint {
     /// The hard-sigmoid numerator `min(2^32, max(0, x · 2731 + 3 · 2731 · 2^p_in))`, at
     /// position `p_in + 14` (`p_in ≥ 0`).
     private static func hardSigmoidNumerator(_ x: Int64, inputPosition: Int) -> Int64 {
-        let offset = (3 * hardSigmoidMultiplier.numerator) << Int64(max(inputPosition, 0))
-        return min(hardSigmoidCeiling, max(0, x * hardSigmoidMultiplier.numerator + offset))
+        let offset = shiftedLeft(3 * hardSigmoidMultiplier.numerator, by: max(inputPosition, 0), limit: 60)
+        return min(hardSigmoidCeiling, max(0, sum(product(x, hardSigmoidMultiplier.numerator), offset)))
     }
 
     /// Hard sigmoid `relu6(x + 3) · 2731/2^14`: the numerator shifted by
@@ -130,7 +128,7 @@ extension FixedPoint {
     public static func hardSwish(_ x: Int64, inputPosition: Int, outputPosition: Int) -> Int {
         let gate = hardSigmoid(x, inputPosition: inputPosition, outputPosition: hardSwishGatePosition)
         let shift = inputPosition + hardSwishGatePosition - outputPosition
-        return saturate(Int(clamping: shiftRound(x * Int64(gate), by: shift, mode: .halfUp)))
+        return saturate(Int(clamping: shiftRound(product(x, Int64(gate)), by: shift, mode: .halfUp)))
     }
 
     /// Average pooling: the window sum times the DPU multiplier `m / 2^s`
@@ -140,6 +138,32 @@ extension FixedPoint {
         sum: Int64, kernelHeight: Int, kernelWidth: Int, inputPosition: Int, outputPosition: Int
     ) -> Int {
         let (multiplier, shift) = averagePoolMultiplier(kernelHeight: kernelHeight, kernelWidth: kernelWidth)
-        return requantize(sum * Int64(multiplier), shift: shift + inputPosition - outputPosition, outputPosition: outputPosition)
+        return requantize(product(sum, Int64(multiplier)), shift: shift + inputPosition - outputPosition, outputPosition: outputPosition)
+    }
+
+    // MARK: Saturating helpers: exact for every value an int8 pipeline produces; beyond ±2^62
+    // (only reachable with positions far outside the DPU's shift ranges) they saturate
+    // instead of trapping, and the result saturates to int8 like the true value would.
+
+    private static let bound = Int64(1) << 62
+
+    private static func clamped(_ value: Int64) -> Int64 { min(max(value, -bound), bound) }
+
+    private static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (result, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (a > 0 ? bound : -bound) : clamped(result)
+    }
+
+    private static func product(_ a: Int64, _ b: Int64) -> Int64 {
+        let (result, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? ((a < 0) == (b < 0) ? bound : -bound) : clamped(result)
+    }
+
+    /// `value · 2^shift` (`shift ≥ 0`), exact below `2^limit` in magnitude, else `±2^limit`.
+    private static func shiftedLeft(_ value: Int64, by shift: Int, limit: Int) -> Int64 {
+        guard value != 0, shift > 0 else { return value }
+        let cap = Int64(1) << Int64(limit)
+        guard shift < limit, value.magnitude < UInt64(cap) >> UInt64(shift) else { return value > 0 ? cap : -cap }
+        return value << Int64(shift)
     }
 }
