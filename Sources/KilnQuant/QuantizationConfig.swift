@@ -48,13 +48,19 @@ public struct QuantizationConfig: Sendable {
     ///   percentile outside (0, 100], a calibration size below 1.
     public func validate() throws {
         if scale == .pow2 && perChannel {
-            throw KilnError(.invalidQuantizationConfig, "per-channel weights need float scales (--scale float): the DPU quantizes per tensor")
+            throw KilnError(
+                .invalidQuantizationConfig,
+                "per-channel weights need float scales (--scale float): the DPU quantizes per tensor")
         }
         if scale == .pow2 && !symmetricActivations {
-            throw KilnError(.invalidQuantizationConfig, "asymmetric activations need float scales (--scale float): the DPU quantizes symmetrically")
+            throw KilnError(
+                .invalidQuantizationConfig,
+                "asymmetric activations need float scales (--scale float): the DPU quantizes symmetrically")
         }
         if scale == .float, let target {
-            throw KilnError(.invalidQuantizationConfig, "target \(target.name) needs power-of-two scales; drop --scale float or the target")
+            throw KilnError(
+                .invalidQuantizationConfig,
+                "target \(target.name) needs power-of-two scales; drop --scale float or the target")
         }
         if !(percentile > 0 && percentile <= 100) {
             throw KilnError(.invalidQuantizationConfig, "percentile \(percentile) must be in (0, 100]")

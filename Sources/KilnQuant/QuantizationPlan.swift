@@ -1,5 +1,4 @@
 import Foundation
-
 import KilnCore
 
 /// How calibration turns observed values into a clipping range.
@@ -50,7 +49,9 @@ public struct TensorQuantization: Codable, Sendable, Equatable {
     public var note: String?
 
     /// A power-of-two, per-tensor, symmetric int8 quantization.
-    public static func fixPosition(_ position: Int, roundMode: RoundMode, method: CalibrationMethod? = nil) -> TensorQuantization {
+    public static func fixPosition(_ position: Int, roundMode: RoundMode, method: CalibrationMethod? = nil)
+        -> TensorQuantization
+    {
         TensorQuantization(
             dtype: .int8, bitWidth: 8, fixPosition: position, scales: [Float(exp2(Double(-position)))],
             zeroPoints: [0], axis: nil, roundMode: roundMode, method: method, note: nil)
@@ -65,11 +66,16 @@ public struct TensorQuantization: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case dtype, bitWidth = "bit_width", fixPosition = "fix_position", scales, zeroPoints = "zero_points"
-        case axis, roundMode = "round_mode", method, note
+        case dtype
+        case bitWidth = "bit_width"
+        case fixPosition = "fix_position"
+        case scales
+        case zeroPoints = "zero_points"
+        case axis
+        case roundMode = "round_mode"
+        case method, note
     }
 }
-
 
 /// Every quantized tensor of a graph, by value name — what `OUT.quant.json` holds.
 public struct QuantizationPlan: Codable, Sendable, Equatable {
@@ -119,7 +125,9 @@ public struct QuantizationPlan: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, scale, target, method, calibrationSamples = "calibration_samples", tensors, adjustments, layers
+        case version, scale, target, method
+        case calibrationSamples = "calibration_samples"
+        case tensors, adjustments, layers
     }
 }
 

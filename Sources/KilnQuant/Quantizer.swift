@@ -67,7 +67,8 @@ public enum Quantizer {
         let samples = calibration.prefix(config.calibrationSize).samples
         let reportSamples = Array(samples.prefix(reportSampleLimit))
         let total = samples.count + reportSamples.count
-        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(graph, context: PassContext(threads: config.threads))
+        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(
+            graph, context: PassContext(threads: config.threads))
         let working = try equalized(canonical, config)
         var isReshaped = config.crossLayerEqualization
 
@@ -86,14 +87,20 @@ public enum Quantizer {
 
         func plan(_ graph: Graph) -> (graph: Graph, plan: QuantizationPlan, warnings: [String]) {
             if let dpu {
-                return DPUScheme.plan(graph, structure: dpu, observers: observers, config: config, samples: samples.count)
+                return DPUScheme.plan(
+                    graph, structure: dpu, observers: observers, config: config, samples: samples.count)
             }
             let structure = cpu ?? FloatScheme.structure(graph)
-            return (graph, FloatScheme.plan(graph, structure: structure, observers: observers, config: config, samples: samples.count), [])
+            return (
+                graph,
+                FloatScheme.plan(
+                    graph, structure: structure, observers: observers, config: config, samples: samples.count), []
+            )
         }
         var result = try corrected(plan(working), samples: samples, graph: graph, config: config, replan: plan)
         for name in dpu?.unquantizable ?? [] {
-            result.warnings.append("node '\(name)': on the DPU by the partition, but without an integer pipeline here; simulated in float")
+            result.warnings.append(
+                "node '\(name)': on the DPU by the partition, but without an integer pipeline here; simulated in float")
         }
         isReshaped = isReshaped || config.biasCorrection || config.fastFinetune || !(dpu?.leakyRelus.isEmpty ?? true)
 
@@ -112,7 +119,8 @@ public enum Quantizer {
     private static func equalized(_ graph: Graph, _ config: QuantizationConfig) throws -> Graph {
         guard config.crossLayerEqualization else { return graph }
         // Connect: `return try CrossLayerEqualization.apply(graph).0`
-        throw KilnError(.quantizationToolUnavailable, "cross-layer equalization (--cle) is not available in this build yet")
+        throw KilnError(
+            .quantizationToolUnavailable, "cross-layer equalization (--cle) is not available in this build yet")
     }
 
     /// The quantization after bias correction and fast finetune when `config` asks for them.
@@ -126,12 +134,14 @@ public enum Quantizer {
         if config.biasCorrection {
             // Connect: `result = replan(try BiasCorrection.apply(result.graph, plan: result.plan,
             //     calibration: CalibrationSet(samples: samples, for: graph), threads: config.threads))`
-            throw KilnError(.quantizationToolUnavailable, "bias correction (--bias-correction) is not available in this build yet")
+            throw KilnError(
+                .quantizationToolUnavailable, "bias correction (--bias-correction) is not available in this build yet")
         }
         if config.fastFinetune {
             // Connect: `result = replan(try FastFinetune.apply(result.graph, plan: result.plan,
             //     calibration: CalibrationSet(samples: samples, for: graph), threads: config.threads))`
-            throw KilnError(.quantizationToolUnavailable, "fast finetune (--fast-finetune) is not available in this build yet")
+            throw KilnError(
+                .quantizationToolUnavailable, "fast finetune (--fast-finetune) is not available in this build yet")
         }
         return result
     }

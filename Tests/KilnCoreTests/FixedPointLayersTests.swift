@@ -32,14 +32,20 @@ import Testing
     @Test func convolutionOutputStage() {
         // acc 7, bias 3 with shift_bias 1 (aligned 12), shift_cut 3: (14 + 12) / 16 = 1.625 → 2.
         #expect(FixedPoint.alignedBias(3, shiftBias: 1) == 12)
-        #expect(FixedPoint.convolution(accumulator: 7, bias: 3, shiftBias: 1, shiftCut: 3, activation: nil, outputPosition: 2) == 2)
+        #expect(
+            FixedPoint.convolution(
+                accumulator: 7, bias: 3, shiftBias: 1, shiftCut: 3, activation: nil, outputPosition: 2) == 2)
         // shift_bias −1 keeps the half bit: ⌊2 · 3 / 2⌋ = 3; shift_bias −2 floors: ⌊2 · 3 / 4⌋ = 1, ⌊−6 / 4⌋ = −2.
         #expect(FixedPoint.alignedBias(3, shiftBias: -1) == 3)
         #expect(FixedPoint.alignedBias(3, shiftBias: -2) == 1)
         #expect(FixedPoint.alignedBias(-3, shiftBias: -2) == -2)
         // −2.5 rounds to −2: acc −5, no bias, shift_cut 1: −10 / 4 = −2.5 → −2. A large acc saturates.
-        #expect(FixedPoint.convolution(accumulator: -5, bias: nil, shiftBias: 0, shiftCut: 1, activation: nil, outputPosition: 0) == -2)
-        #expect(FixedPoint.convolution(accumulator: 20000, bias: nil, shiftBias: 0, shiftCut: 0, activation: nil, outputPosition: 0) == 127)
+        #expect(
+            FixedPoint.convolution(
+                accumulator: -5, bias: nil, shiftBias: 0, shiftCut: 1, activation: nil, outputPosition: 0) == -2)
+        #expect(
+            FixedPoint.convolution(
+                accumulator: 20000, bias: nil, shiftBias: 0, shiftCut: 0, activation: nil, outputPosition: 0) == 127)
     }
 
     @Test func elementwiseAlignment() {
@@ -70,12 +76,18 @@ import Testing
 
     @Test func averagePoolUsesTheDPUMultiplier() {
         // A 3×3 window of 64s sums to 576; · 7/64 = 63 (the true mean is 64).
-        #expect(FixedPoint.averagePool(sum: 576, kernelHeight: 3, kernelWidth: 3, inputPosition: 4, outputPosition: 4) == 63)
+        #expect(
+            FixedPoint.averagePool(sum: 576, kernelHeight: 3, kernelWidth: 3, inputPosition: 4, outputPosition: 4) == 63
+        )
         // 7×7 of 10s: 490 · 21/1024 = 10.05 → 10.
-        #expect(FixedPoint.averagePool(sum: 490, kernelHeight: 7, kernelWidth: 7, inputPosition: 0, outputPosition: 0) == 10)
+        #expect(
+            FixedPoint.averagePool(sum: 490, kernelHeight: 7, kernelWidth: 7, inputPosition: 0, outputPosition: 0) == 10
+        )
         // 2×2 is exact: 10 · 1/4 = 2.5 → 3; to a position one finer: 5.
-        #expect(FixedPoint.averagePool(sum: 10, kernelHeight: 2, kernelWidth: 2, inputPosition: 0, outputPosition: 0) == 3)
-        #expect(FixedPoint.averagePool(sum: 10, kernelHeight: 2, kernelWidth: 2, inputPosition: 0, outputPosition: 1) == 5)
+        #expect(
+            FixedPoint.averagePool(sum: 10, kernelHeight: 2, kernelWidth: 2, inputPosition: 0, outputPosition: 0) == 3)
+        #expect(
+            FixedPoint.averagePool(sum: 10, kernelHeight: 2, kernelWidth: 2, inputPosition: 0, outputPosition: 1) == 5)
     }
 }
 
@@ -85,9 +97,14 @@ extension FixedPointLayersTests {
         #expect(FixedPoint.requantize(Int64.max, shift: -30, outputPosition: 0) == 127)
         #expect(FixedPoint.requantize(Int64.min + 1, shift: -30, activation: .relu, outputPosition: 0) == 0)
         #expect(FixedPoint.requantize(-(1 << 50), shift: -20, activation: .leakyRelu, outputPosition: 0) == -128)
-        #expect(FixedPoint.convolution(accumulator: Int64.max / 2, bias: 100, shiftBias: 60, shiftCut: 0, activation: nil, outputPosition: 0) == 127)
+        #expect(
+            FixedPoint.convolution(
+                accumulator: Int64.max / 2, bias: 100, shiftBias: 60, shiftCut: 0, activation: nil, outputPosition: 0)
+                == 127)
         #expect(FixedPoint.add([(100, -40), (-3, 40)], activation: nil, outputPosition: 0) == 127)
-        #expect(FixedPoint.averagePool(sum: Int64.max, kernelHeight: 3, kernelWidth: 3, inputPosition: 0, outputPosition: 0) == 127)
+        #expect(
+            FixedPoint.averagePool(sum: Int64.max, kernelHeight: 3, kernelWidth: 3, inputPosition: 0, outputPosition: 0)
+                == 127)
         #expect(FixedPoint.hardSigmoid(Int64.min, inputPosition: 40, outputPosition: 7) == 0)
     }
 }

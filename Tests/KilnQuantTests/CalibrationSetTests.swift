@@ -50,12 +50,17 @@ import Testing
         #expect(set.samples.count == 4)
         #expect(set.samples[2]["x"] == Tensor(shape: [1, 3], scalars: [6, 7, 8] as [Float]))
         #expect(set.samples[2]["z"] == Tensor(shape: [1, 3], scalars: [106, 107, 108] as [Float]))
-        #expect(try Self.load(["x": Self.floats([4, 1, 3]), "z": Self.floats([4, 3])], graph, limit: 3).samples.count == 3)
+        #expect(
+            try Self.load(["x": Self.floats([4, 1, 3]), "z": Self.floats([4, 3])], graph, limit: 3).samples.count == 3)
     }
 
     @Test func directoryHoldsOneSamplePerFile() throws {
         let folder = try Self.directory()
-        for index in 0..<3 { try FileIO.writeAtomically(NPY.encode(Self.floats([1, 3], start: Float(index))), to: folder.appendingPathComponent("s\(index).npy")) }
+        for index in 0..<3 {
+            try FileIO.writeAtomically(
+                NPY.encode(Self.floats([1, 3], start: Float(index))), to: folder.appendingPathComponent("s\(index).npy")
+            )
+        }
         try Data("notes".utf8).write(to: folder.appendingPathComponent("README.txt"))
         let set = try CalibrationSet.load(contentsOf: folder, for: try Self.oneInput(), limit: 2)
         #expect(set.samples.count == 2)
@@ -63,7 +68,9 @@ import Testing
 
         let archives = try Self.directory()
         for index in 0..<2 {
-            try NPZ.write(["x": Self.floats([1, 3]), "z": Self.floats([2, 3])], to: archives.appendingPathComponent("\(index).npz"))
+            try NPZ.write(
+                ["x": Self.floats([1, 3]), "z": Self.floats([2, 3])],
+                to: archives.appendingPathComponent("\(index).npz"))
         }
         #expect(try CalibrationSet.load(contentsOf: archives, for: try Self.twoInputs(), limit: nil).samples.count == 2)
     }
@@ -77,8 +84,14 @@ import Testing
         (["x": Self.floats([2, 2, 3, 1]), "z": Self.floats([2, 3])], .badCalibrationData),  // rank
         (["x": Self.floats([3, 1, 3]), "z": Self.floats([2, 3])], .badCalibrationData),  // sample counts differ
         (["x": Self.floats([0, 1, 3]), "z": Self.floats([0, 3])], .emptyCalibrationSet),
-        (["x": Tensor(shape: [1, 1, 3], scalars: [0, .nan, 1] as [Float]), "z": Self.floats([1, 3])], .nonFiniteCalibrationData),
-        (["x": Self.floats([1, 1, 3]), "z": Tensor(shape: [1, 3], scalars: [0, 1, .infinity] as [Float])], .nonFiniteCalibrationData),
+        (
+            ["x": Tensor(shape: [1, 1, 3], scalars: [0, .nan, 1] as [Float]), "z": Self.floats([1, 3])],
+            .nonFiniteCalibrationData
+        ),
+        (
+            ["x": Self.floats([1, 1, 3]), "z": Tensor(shape: [1, 3], scalars: [0, 1, .infinity] as [Float])],
+            .nonFiniteCalibrationData
+        ),
     ]
 
     @Test(arguments: badArchives)
@@ -90,15 +103,30 @@ import Testing
 
     @Test func badDirectoriesAndLimitsFailWithACode() throws {
         let empty = try Self.directory()
-        #expect((#expect(throws: KilnError.self) { try CalibrationSet.load(contentsOf: empty, for: try Self.oneInput(), limit: nil) })?.code == .emptyCalibrationSet)
+        #expect(
+            (#expect(throws: KilnError.self) {
+                try CalibrationSet.load(contentsOf: empty, for: try Self.oneInput(), limit: nil)
+            })?.code == .emptyCalibrationSet)
 
         let npyForTwoInputs = try Self.directory()
-        try FileIO.writeAtomically(NPY.encode(Self.floats([1, 3])), to: npyForTwoInputs.appendingPathComponent("a.npy"))
-        #expect((#expect(throws: KilnError.self) { try CalibrationSet.load(contentsOf: npyForTwoInputs, for: try Self.twoInputs(), limit: nil) })?.code == .badCalibrationData)
+        try FileIO.writeAtomically(
+            NPY.encode(Self.floats([1, 3])), to: npyForTwoInputs.appendingPathComponent("a.npy"))
+        #expect(
+            (#expect(throws: KilnError.self) {
+                try CalibrationSet.load(contentsOf: npyForTwoInputs, for: try Self.twoInputs(), limit: nil)
+            })?.code == .badCalibrationData)
 
-        #expect((#expect(throws: KilnError.self) { try Self.load(["x": Self.floats([1, 1, 3])], try Self.oneInput(), limit: 0) })?.code == .badCalibrationData)
-        #expect((#expect(throws: KilnError.self) { try CalibrationSet(samples: [], for: try Self.oneInput()) })?.code == .emptyCalibrationSet)
+        #expect(
+            (#expect(throws: KilnError.self) {
+                try Self.load(["x": Self.floats([1, 1, 3])], try Self.oneInput(), limit: 0)
+            })?.code == .badCalibrationData)
+        #expect(
+            (#expect(throws: KilnError.self) { try CalibrationSet(samples: [], for: try Self.oneInput()) })?.code
+                == .emptyCalibrationSet)
         let missing = URL(fileURLWithPath: "/nonexistent/calib.npz")
-        #expect((#expect(throws: KilnError.self) { try CalibrationSet.load(contentsOf: missing, for: try Self.oneInput(), limit: nil) })?.code == .fileNotFound)
+        #expect(
+            (#expect(throws: KilnError.self) {
+                try CalibrationSet.load(contentsOf: missing, for: try Self.oneInput(), limit: nil)
+            })?.code == .fileNotFound)
     }
 }

@@ -10,7 +10,9 @@ import Testing
 /// LeakyReLU slope.
 @Suite struct DPUSchemeTests {
     /// `x [1, 2, 8, 8]` → conv 3×3 (2→4, pads 1) with weights `weight` and bias `bias` → `then`.
-    static func convolution(weight: Float, bias: Float, then activation: (op: String, attributes: [String: ONNXModelBuilder.AttributeSpec])?) throws -> Graph {
+    static func convolution(
+        weight: Float, bias: Float, then activation: (op: String, attributes: [String: ONNXModelBuilder.AttributeSpec])?
+    ) throws -> Graph {
         var builder = ONNXModelBuilder(opset: 13)
         builder.input("x", .float32, [1, 2, 8, 8])
         var generator = QuantTestData.Generator(seed: 3)
@@ -26,10 +28,13 @@ import Testing
         return try QuantTestData.graph(builder)
     }
 
-    static func quantize(_ graph: Graph, method: CalibrationMethod = .minmax, samples: Int = 4) throws -> QuantizedModel {
+    static func quantize(_ graph: Graph, method: CalibrationMethod = .minmax, samples: Int = 4) throws -> QuantizedModel
+    {
         let inputs = graph.inputs.map { graph[$0] }
-        let template = Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, Tensor(zeros: $0.type.staticShape ?? [], dtype: .float32)) })
-        let set = try CalibrationSet(samples: QuantTestData.samples(like: template, count: samples, seed: 5), for: graph)
+        let template = Dictionary(
+            uniqueKeysWithValues: inputs.map { ($0.name, Tensor(zeros: $0.type.staticShape ?? [], dtype: .float32)) })
+        let set = try CalibrationSet(
+            samples: QuantTestData.samples(like: template, count: samples, seed: 5), for: graph)
         var config = QuantizationConfig()
         config.method = method
         return try Quantizer.quantize(graph, calibration: set, config: config)
@@ -48,7 +53,9 @@ import Testing
         #expect(plan.tensors["w"]?.roundMode == .halfAwayFromZero && plan.tensors["b"]?.roundMode == .halfAwayFromZero)
         #expect(plan.tensors.values.allSatisfy { $0.fixPosition != nil && $0.bitWidth == 8 && $0.dtype == .int8 })
         let shifts = layer.shifts
-        #expect(shifts["shift_cut"] == plan.tensors["x"]!.fixPosition! + plan.tensors["w"]!.fixPosition! - plan.tensors["y"]!.fixPosition!)
+        #expect(
+            shifts["shift_cut"] == plan.tensors["x"]!.fixPosition! + plan.tensors["w"]!.fixPosition! - plan.tensors[
+                "y"]!.fixPosition!)
         print(model.report.text)
     }
 
@@ -57,18 +64,22 @@ import Testing
         let model = try Self.quantize(try Self.convolution(weight: 1e-5, bias: 1, then: nil))
         let layer = try #require(model.plan.layers.first)
         #expect(layer.shifts["shift_cut"] == 16)
-        #expect(model.plan.adjustments.contains { $0.contains("shift_cut") && $0.contains("'w'") }, "\(model.plan.adjustments)")
+        #expect(
+            model.plan.adjustments.contains { $0.contains("shift_cut") && $0.contains("'w'") },
+            "\(model.plan.adjustments)")
         #expect(model.plan.tensors["w"]?.note != nil)
     }
 
     @Test func leakyReluTakesTheDPUSlopeWithAWarning() throws {
-        let other = try Self.quantize(try Self.convolution(weight: 0.3, bias: 0, then: ("LeakyRelu", ["alpha": .float(0.1)])))
+        let other = try Self.quantize(
+            try Self.convolution(weight: 0.3, bias: 0, then: ("LeakyRelu", ["alpha": .float(0.1)])))
         #expect(other.report.warnings.count == 1 && other.report.warnings[0].contains("LeakyReLU"))
         let leaky = try #require(other.graph.nodes.first { $0.op == .leakyRelu })
         #expect(try leaky.attributes.float("alpha", default: 0) == 0.1015625)
         #expect(other.plan.layers.first?.activation == .leakyRelu)
 
-        let dpuSlope = try Self.quantize(try Self.convolution(weight: 0.3, bias: 0, then: ("LeakyRelu", ["alpha": .float(0.1015625)])))
+        let dpuSlope = try Self.quantize(
+            try Self.convolution(weight: 0.3, bias: 0, then: ("LeakyRelu", ["alpha": .float(0.1015625)])))
         #expect(dpuSlope.report.warnings.isEmpty)
     }
 
@@ -107,16 +118,21 @@ import Testing
                     #expect((low...15).contains(bias), "\(layer.name): shift_bias \(bias)")
                 }
             case .add:
-                #expect(s.filter { $0.key.hasPrefix("shift_read") }.values.allSatisfy { (0...7).contains($0) }, "\(layer.name): \(s)")
+                #expect(
+                    s.filter { $0.key.hasPrefix("shift_read") }.values.allSatisfy { (0...7).contains($0) },
+                    "\(layer.name): \(s)")
                 #expect((-7...25).contains(s["shift_write"] ?? 99), "\(layer.name): \(s)")
             case .mul:
                 #expect((0...32).contains(s["shift_write"] ?? 99), "\(layer.name): \(s)")
             case .hardSigmoid, .hardSwish:
                 #expect((0...15).contains(s["hsigmoid_in"] ?? 99), "\(layer.name): \(s)")
                 if layer.kind == .hardSigmoid { #expect((position(layer.output) ?? 0) >= 7) }
-                if layer.kind == .hardSwish { #expect((0...15).contains(s["shift_hswish"] ?? 99), "\(layer.name): \(s)") }
+                if layer.kind == .hardSwish {
+                    #expect((0...15).contains(s["shift_hswish"] ?? 99), "\(layer.name): \(s)")
+                }
             case .averagePool:
-                #expect(position(layer.inputs[0]) == position(layer.output), "\(layer.name): pool input and output aligned")
+                #expect(
+                    position(layer.inputs[0]) == position(layer.output), "\(layer.name): pool input and output aligned")
             case .activation:
                 break
             }

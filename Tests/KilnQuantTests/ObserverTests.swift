@@ -25,7 +25,8 @@ import Testing
     }()
 
     /// The Gaussian and ten outliers at ±50.
-    static let gaussianWithOutliers: [Float] = gaussian + [Float](repeating: 50, count: 5) + [Float](repeating: -50, count: 5)
+    static let gaussianWithOutliers: [Float] =
+        gaussian + [Float](repeating: 50, count: 5) + [Float](repeating: -50, count: 5)
 
     @Test func histogramGrowsByMergingBins() {
         var histogram = Histogram(binsPerSide: 8)
@@ -89,7 +90,9 @@ import Testing
         #expect(observer.fixPosition(method: .minmax, percentile: 99.99, mode: .halfUp) == 1)  // 127.5/50 = 2.55
 
         let percentile = PercentileRange.threshold(histogram, percentile: 99.9)
-        #expect(percentile > 3.1 && percentile < 3.6, "the 99.9th percentile here is |N(0,1)|'s 99.91st, ≈ 3.32; got \(percentile)")
+        #expect(
+            percentile > 3.1 && percentile < 3.6,
+            "the 99.9th percentile here is |N(0,1)|'s 99.91st, ≈ 3.32; got \(percentile)")
         #expect(observer.fixPosition(method: .percentile, percentile: 99.9, mode: .halfUp) == 5)
 
         let entropy = EntropyThreshold.threshold(histogram)
@@ -109,7 +112,8 @@ import Testing
         let positive = Self.observe([[1, 2, 3]]).floatRange(method: .minmax, percentile: 100, symmetric: false)
         #expect(positive.lower == 0 && positive.upper == 3)  // the range always holds 0
         // Asymmetric percentile on the outlier data clips both tails.
-        let outliers = Self.observe([Self.gaussianWithOutliers]).floatRange(method: .percentile, percentile: 99.99, symmetric: false)
+        let outliers = Self.observe([Self.gaussianWithOutliers]).floatRange(
+            method: .percentile, percentile: 99.99, symmetric: false)
         #expect(outliers.lower < -3 && outliers.lower > -4.5 && outliers.upper > 3 && outliers.upper < 4.5)
     }
 }

@@ -53,7 +53,10 @@ import Testing
         graph = Self.setting(graph, "b", [3.0 / 16])  // position 4
         let model = Self.model(
             graph, positions: ["x": 2, "w": 3, "b": 4, "y": 2],
-            layers: [LayerQuantization(name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", bias: "b", output: "y")])
+            layers: [
+                LayerQuantization(
+                    name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", bias: "b", output: "y")
+            ])
         let x = Tensor(shape: [1, 1, 3, 3], scalars: (1...9).map { Float($0) / 4 })  // position 2
         let y = try QuantSim.run(model, inputs: ["x": x], threads: 1)["y"]
         #expect(Self.integers(y, position: 2) == [2, 2, 2, 3])
@@ -63,13 +66,20 @@ import Testing
     @Test func convolutionRoundsTiesUpAndSaturates() throws {
         let x = Tensor(shape: [1, 1, 1, 4], scalars: [-5, 5, 127, -128] as [Float])
         let base = try Self.convolution(input: [1, 1, 1, 4], weight: [1, 1, 1, 1], withBias: false)
-        let layer = LayerQuantization(name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", output: "y")
+        let layer = LayerQuantization(
+            name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", output: "y")
         // w = 1 at position 1: x · 0.5 → −2.5, 2.5, 63.5, −64.
         let halving = Self.model(Self.setting(base, "w", [0.5]), positions: ["x": 0, "w": 1, "y": 0], layers: [layer])
-        #expect(Self.integers(try QuantSim.run(halving, inputs: ["x": x], threads: 1)["y"], position: 0) == [-2, 3, 64, -64])
+        #expect(
+            Self.integers(try QuantSim.run(halving, inputs: ["x": x], threads: 1)["y"], position: 0) == [
+                -2, 3, 64, -64,
+            ])
         // w = 127 at position 0: saturates.
         let large = Self.model(Self.setting(base, "w", [127]), positions: ["x": 0, "w": 0, "y": 0], layers: [layer])
-        #expect(Self.integers(try QuantSim.run(large, inputs: ["x": x], threads: 1)["y"], position: 0) == [-128, 127, 127, -128])
+        #expect(
+            Self.integers(try QuantSim.run(large, inputs: ["x": x], threads: 1)["y"], position: 0) == [
+                -128, 127, 127, -128,
+            ])
     }
 
     /// Global average pooling over 3×3 multiplies the sum by 7/64: 9 · 64 · 7/64 = 63, not 64.
@@ -82,7 +92,8 @@ import Testing
         let model = Self.model(
             graph, positions: ["x": 4, "y": 4],
             layers: [LayerQuantization(name: "pool", kind: .averagePool, nodes: ["pool"], inputs: ["x"], output: "y")])
-        let y = try QuantSim.run(model, inputs: ["x": Tensor(shape: [1, 1, 3, 3], scalars: [Float](repeating: 4, count: 9))], threads: 1)
+        let y = try QuantSim.run(
+            model, inputs: ["x": Tensor(shape: [1, 1, 3, 3], scalars: [Float](repeating: 4, count: 9))], threads: 1)
         #expect(Self.integers(y["y"], position: 4) == [63])
     }
 
@@ -90,13 +101,15 @@ import Testing
     @Test func hardSigmoidUsesTheDPUConstant() throws {
         var builder = ONNXModelBuilder(opset: 13)
         builder.input("x", .float32, [4])
-        builder.node("HardSigmoid", ["x"], ["y"], name: "hsig", attributes: ["alpha": .float(1.0 / 6), "beta": .float(0.5)])
+        builder.node(
+            "HardSigmoid", ["x"], ["y"], name: "hsig", attributes: ["alpha": .float(1.0 / 6), "beta": .float(0.5)])
         builder.output("y", .float32, [4])
         let graph = try QuantTestData.graph(builder)
         let model = Self.model(
             graph, positions: ["x": 4, "y": 7],
             layers: [LayerQuantization(name: "hsig", kind: .hardSigmoid, nodes: ["hsig"], inputs: ["x"], output: "y")])
-        let y = try QuantSim.run(model, inputs: ["x": Tensor(shape: [4], scalars: [0, 1, 3, -3] as [Float])], threads: 1)
+        let y = try QuantSim.run(
+            model, inputs: ["x": Tensor(shape: [4], scalars: [0, 1, 3, -3] as [Float])], threads: 1)
         #expect(Self.integers(y["y"], position: 7) == [64, 85, 127, 0])
     }
 

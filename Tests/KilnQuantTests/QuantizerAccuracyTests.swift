@@ -25,7 +25,9 @@ import Testing
             config.method = method
             let model = try Quantizer.quantize(graph, calibration: set, config: config)
             let sqnr = QuantReport.format(model.report.modelSQNR)
-            print("[accuracy] \(entry.name) dpu \(method): output SQNR \(sqnr) dB (\(model.plan.layers.count) DPU layers)")
+            print(
+                "[accuracy] \(entry.name) dpu \(method): output SQNR \(sqnr) dB (\(model.plan.layers.count) DPU layers)"
+            )
             if Self.cnns.contains(entry.name) {
                 #expect((model.report.modelSQNR ?? .infinity) > 15, "\(entry.name) \(method): \(sqnr) dB")
             }

@@ -15,7 +15,9 @@ import Testing
             let template = try entry.inputSets().first?.inputs
         else { return nil }
         let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
-        return (graph, try CalibrationSet(samples: QuantTestData.samples(like: template, count: 8, seed: 7), for: graph))
+        return (
+            graph, try CalibrationSet(samples: QuantTestData.samples(like: template, count: 8, seed: 7), for: graph)
+        )
     }
 
     @Test(arguments: [(true, false), (false, false), (true, true)])
@@ -31,7 +33,10 @@ import Testing
         #expect(plan.tensors.values.allSatisfy { $0.fixPosition == nil && $0.roundMode == .halfToEven })
         let conv = try #require(model.graph.nodes.first { $0.op == .conv })
         let names = conv.inputs.compactMap { $0.map { model.graph[$0].name } }
-        let (input, weight, bias) = (try #require(plan.tensors[names[0]]), try #require(plan.tensors[names[1]]), try #require(plan.tensors[names[2]]))
+        let (input, weight, bias) = (
+            try #require(plan.tensors[names[0]]), try #require(plan.tensors[names[1]]),
+            try #require(plan.tensors[names[2]])
+        )
         #expect(input.dtype == (symmetric ? .int8 : .uint8))
         #expect(symmetric ? input.zeroPoints == [0] : true)
         #expect(weight.dtype == .int8 && weight.zeroPoints.allSatisfy { $0 == 0 })
@@ -41,7 +46,9 @@ import Testing
             #expect(scale == weight.scales[index] * input.scales[0])
         }
         let sqnr = model.report.modelSQNR ?? .infinity
-        print("[accuracy] resnet_tiny float symmetric=\(symmetric) perChannel=\(perChannel): \(QuantReport.format(sqnr)) dB")
+        print(
+            "[accuracy] resnet_tiny float symmetric=\(symmetric) perChannel=\(perChannel): \(QuantReport.format(sqnr)) dB"
+        )
         #expect(sqnr > 15)
     }
 
@@ -76,14 +83,20 @@ import Testing
         func code(_ change: (inout QuantizationConfig) -> Void) -> ErrorCode? {
             var config = QuantizationConfig()
             change(&config)
-            return (#expect(throws: KilnError.self) { try Quantizer.quantize(graph, calibration: set, config: config) })?.code
+            return
+                (#expect(throws: KilnError.self) { try Quantizer.quantize(graph, calibration: set, config: config) })?
+                .code
         }
         #expect(code { $0.perChannel = true } == .invalidQuantizationConfig)
         #expect(code { $0.symmetricActivations = false } == .invalidQuantizationConfig)
         #expect(code { $0.percentile = 0 } == .invalidQuantizationConfig)
         #expect(code { $0.calibrationSize = 0 } == .invalidQuantizationConfig)
         let target = try Catalog.architecture(named: "DPUCZDX8G_ISA1_B4096")
-        #expect(code { $0.scale = .float; $0.target = target } == .invalidQuantizationConfig)
+        #expect(
+            code {
+                $0.scale = .float
+                $0.target = target
+            } == .invalidQuantizationConfig)
         #expect(code { $0.crossLayerEqualization = true } == .quantizationToolUnavailable)
         #expect(code { $0.biasCorrection = true } == .quantizationToolUnavailable)
         #expect(code { $0.fastFinetune = true } == .quantizationToolUnavailable)
@@ -105,7 +118,9 @@ import Testing
         for layer in model.plan.layers {
             #expect(layer.nodes.allSatisfy(onDPU.contains), "\(entry.name): layer '\(layer.name)' is not on the DPU")
         }
-        print("[target] \(entry.name): \(model.plan.layers.count) DPU layers, output SQNR \(QuantReport.format(model.report.modelSQNR)) dB")
+        print(
+            "[target] \(entry.name): \(model.plan.layers.count) DPU layers, output SQNR \(QuantReport.format(model.report.modelSQNR)) dB"
+        )
         for warning in model.report.warnings { print("  warning: \(warning)") }
         #expect((model.report.modelSQNR ?? .infinity) > 15)
     }

@@ -95,7 +95,8 @@ extension FixedPoint {
     public static func multiply(
         _ a: (value: Int64, position: Int), _ b: (value: Int64, position: Int), outputPosition: Int
     ) -> Int {
-        requantize(product(a.value, b.value), shift: a.position + b.position - outputPosition, outputPosition: outputPosition)
+        requantize(
+            product(a.value, b.value), shift: a.position + b.position - outputPosition, outputPosition: outputPosition)
     }
 
     /// The largest value the hard-sigmoid stage passes before its shift (`2^32`).
@@ -138,7 +139,9 @@ extension FixedPoint {
         sum: Int64, kernelHeight: Int, kernelWidth: Int, inputPosition: Int, outputPosition: Int
     ) -> Int {
         let (multiplier, shift) = averagePoolMultiplier(kernelHeight: kernelHeight, kernelWidth: kernelWidth)
-        return requantize(product(sum, Int64(multiplier)), shift: shift + inputPosition - outputPosition, outputPosition: outputPosition)
+        return requantize(
+            product(sum, Int64(multiplier)), shift: shift + inputPosition - outputPosition,
+            outputPosition: outputPosition)
     }
 
     // MARK: Saturating helpers: exact for every value an int8 pipeline produces; beyond ±2^62

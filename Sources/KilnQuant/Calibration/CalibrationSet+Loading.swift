@@ -45,12 +45,14 @@ extension CalibrationSet {
     static func splitArchive(
         _ arrays: [String: Tensor], graph: Graph, source: String, limit: Int?
     ) throws -> [[String: Tensor]] {
-        let inputs = Dictionary(graph.inputs.map { (graph[$0].name, graph[$0]) }, uniquingKeysWith: { first, _ in first })
+        let inputs = Dictionary(
+            graph.inputs.map { (graph[$0].name, graph[$0]) }, uniquingKeysWith: { first, _ in first })
         let required = requiredInputs(graph).map(\.name)
         for name in arrays.keys.sorted() where inputs[name] == nil {
             throw KilnError(
                 .badCalibrationData,
-                "\(source): array '\(name)' names no model input; the inputs are \(required.map { "'\($0)'" }.joined(separator: ", "))")
+                "\(source): array '\(name)' names no model input; the inputs are \(required.map { "'\($0)'" }.joined(separator: ", "))"
+            )
         }
         for name in required where arrays[name] == nil {
             throw KilnError(.badCalibrationData, "\(source): no array for input '\(name)'")
@@ -96,7 +98,9 @@ extension CalibrationSet {
         let stride = Tensor.elementCount(inner) * array.dtype.byteSize
         return array.withUnsafeBytes { bytes in
             (0..<count).map { index in
-                Tensor(shape: shape, dtype: array.dtype, bytes: UnsafeRawBufferPointer(rebasing: bytes[(index * stride)..<((index + 1) * stride)]))
+                Tensor(
+                    shape: shape, dtype: array.dtype,
+                    bytes: UnsafeRawBufferPointer(rebasing: bytes[(index * stride)..<((index + 1) * stride)]))
             }
         }
     }
@@ -107,7 +111,8 @@ extension CalibrationSet {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: url.path)
         } catch {
-            throw KilnError(.fileUnreadable, "cannot list calibration directory '\(url.path)': \(error.localizedDescription)")
+            throw KilnError(
+                .fileUnreadable, "cannot list calibration directory '\(url.path)': \(error.localizedDescription)")
         }
         let files = names.filter { name in
             let lower = name.lowercased()
@@ -124,7 +129,8 @@ extension CalibrationSet {
                 guard required.count == 1, let input = required.first else {
                     throw KilnError(
                         .badCalibrationData,
-                        "'\(file)': a .npy file feeds a single-input model; this model has \(required.count) inputs — use one .npz per sample")
+                        "'\(file)': a .npy file feeds a single-input model; this model has \(required.count) inputs — use one .npz per sample"
+                    )
                 }
                 samples.append([input.name: try NPY.read(contentsOf: fileURL)])
             } else {

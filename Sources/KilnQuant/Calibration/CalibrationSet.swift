@@ -30,7 +30,8 @@ public struct CalibrationSet: Sendable {
     /// Checks samples against `graph` (see ``init(samples:for:)``).
     static func validate(_ samples: [[String: Tensor]], for graph: Graph) throws {
         guard !samples.isEmpty else {
-            throw KilnError(.emptyCalibrationSet, "the calibration set holds no sample; give at least one (100–1000 are typical)")
+            throw KilnError(
+                .emptyCalibrationSet, "the calibration set holds no sample; give at least one (100–1000 are typical)")
         }
         let inputs = graph.inputs.map { graph[$0] }
         let required = graph.inputs.filter { graph.initializers[$0] == nil }.map { graph[$0].name }
@@ -39,7 +40,8 @@ public struct CalibrationSet: Sendable {
             for name in sample.keys.sorted() where byName[name] == nil {
                 throw KilnError(
                     .badCalibrationData,
-                    "sample \(index): the model has no input '\(name)'; its inputs are \(required.map { "'\($0)'" }.joined(separator: ", "))")
+                    "sample \(index): the model has no input '\(name)'; its inputs are \(required.map { "'\($0)'" }.joined(separator: ", "))"
+                )
             }
             for name in required where sample[name] == nil {
                 throw KilnError(.badCalibrationData, "sample \(index): input '\(name)' is missing")
@@ -55,7 +57,8 @@ public struct CalibrationSet: Sendable {
         if let dtype = value.type.dtype, dtype != tensor.dtype {
             throw KilnError(
                 .badCalibrationData,
-                "sample \(sample): input '\(value.name)' must be \(dtype), got \(tensor.dtype) (convert it, e.g. `.astype(np.\(dtype))`)")
+                "sample \(sample): input '\(value.name)' must be \(dtype), got \(tensor.dtype) (convert it, e.g. `.astype(np.\(dtype))`)"
+            )
         }
         if let shape = value.type.shape {
             let matches =

@@ -26,7 +26,9 @@ enum EntropyThreshold {
         guard bins.count >= levels, lastFilled + 1 > levels else { return Double(lastFilled + 1) * width }
         // Counts beyond i, for every i: suffix[i] = Σ bins[i...].
         var suffix = [Double](repeating: 0, count: bins.count + 1)
-        for index in stride(from: bins.count - 1, through: 0, by: -1) { suffix[index] = suffix[index + 1] + bins[index] }
+        for index in stride(from: bins.count - 1, through: 0, by: -1) {
+            suffix[index] = suffix[index + 1] + bins[index]
+        }
         var best = (divergence: Double.infinity, bins: bins.count)
         var reference = [Double](repeating: 0, count: bins.count)
         var expanded = [Double](repeating: 0, count: bins.count)

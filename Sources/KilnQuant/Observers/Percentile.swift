@@ -22,7 +22,9 @@ enum PercentileRange {
     }
 
     /// The value below which `fraction` of the counts lie, for bins in increasing order.
-    private static func quantile(bins: [(lower: Double, count: Double)], width: Double, total: Double, fraction: Double) -> Double {
+    private static func quantile(bins: [(lower: Double, count: Double)], width: Double, total: Double, fraction: Double)
+        -> Double
+    {
         guard total > 0, let last = bins.last(where: { $0.count > 0 }) else { return 0 }
         let target = min(max(fraction, 0), 1) * total
         var cumulative = 0.0

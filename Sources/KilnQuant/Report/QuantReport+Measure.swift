@@ -15,7 +15,8 @@ extension QuantReport {
     ///   - program: the prepared simulation of `graph` and `plan`.
     ///   - progress: called after each sample with the number done.
     static func measure(
-        reference: Graph?, graph: Graph, plan: QuantizationPlan, program: SimulationProgram, samples: [[String: Tensor]],
+        reference: Graph?, graph: Graph, plan: QuantizationPlan, program: SimulationProgram,
+        samples: [[String: Tensor]],
         threads: Int, warnings: [String], progress: ((Int) -> Void)? = nil
     ) throws -> QuantReport {
         let tracked = trackedLayers(graph, plan)
@@ -64,14 +65,17 @@ extension QuantReport {
                 guard let quantization = plan.tensors[name], seen.insert(name).inserted else { continue }
                 let label: (name: String, op: String)
                 if let layer = layersByOutput[name] {
-                    let op = layer.kind == .activation ? (layer.activation?.rawValue ?? "activation") : layer.kind.rawValue
+                    let op =
+                        layer.kind == .activation ? (layer.activation?.rawValue ?? "activation") : layer.kind.rawValue
                     let fused = layer.kind != .activation ? layer.activation.map { "+" + $0.rawValue } ?? "" : ""
                     label = (layer.name, op + fused)
                 } else {
                     label = (node.name.isEmpty ? name : node.name, node.op.rawValue)
                 }
                 result.append(
-                    Layer(name: label.name, op: label.op, tensor: name, quantization: describe(quantization), sqnrDB: nil))
+                    Layer(
+                        name: label.name, op: label.op, tensor: name, quantization: describe(quantization), sqnrDB: nil)
+                )
             }
         }
         return result

@@ -35,7 +35,8 @@ public struct QuantReport: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, op, tensor, quantization, sqnrDB = "sqnr_db"
+            case name, op, tensor, quantization
+            case sqnrDB = "sqnr_db"
         }
     }
 
@@ -53,7 +54,8 @@ public struct QuantReport: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, sqnrDB = "sqnr_db"
+            case name
+            case sqnrDB = "sqnr_db"
         }
     }
 
@@ -79,7 +81,9 @@ public struct QuantReport: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case samples, layers, outputs, modelSQNR = "model_sqnr_db", warnings
+        case samples, layers, outputs
+        case modelSQNR = "model_sqnr_db"
+        case warnings
     }
 
     /// A text table: one line per layer, then the outputs and warnings.

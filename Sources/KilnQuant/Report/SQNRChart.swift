@@ -39,7 +39,9 @@ extension QuantReport {
             svg.append(
                 "<line x1=\"\(position)\" y1=\"\(Int(top) - 6)\" x2=\"\(position)\" y2=\"\(Self.number(height - 30))\" "
                     + "stroke=\"#ddd\"/>")
-            svg.append("<text x=\"\(position)\" y=\"\(Int(top) - 10)\" text-anchor=\"middle\" fill=\"#666\">\(Int(tick))</text>")
+            svg.append(
+                "<text x=\"\(position)\" y=\"\(Int(top) - 10)\" text-anchor=\"middle\" fill=\"#666\">\(Int(tick))</text>"
+            )
             tick += 10
         }
         for (index, row) in rows.enumerated() {

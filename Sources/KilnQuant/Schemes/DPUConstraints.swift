@@ -70,13 +70,17 @@ struct DPUConstraints {
         for _ in 0..<Self.maxRounds {
             changed = false
             for name in relu6Outputs where position(name) < Self.relu6OutputMin {
-                move(name, to: Self.relu6OutputMin, "ReLU6 output below position \(Self.relu6OutputMin) (the DPU clamps at 96)")
+                move(
+                    name, to: Self.relu6OutputMin,
+                    "ReLU6 output below position \(Self.relu6OutputMin) (the DPU clamps at 96)")
             }
             for layer in layers where layer.kind == .add { adjustAdd(layer) }
             for layer in layers where layer.kind == .mul { adjustMul(layer) }
             for layer in layers where layer.kind == .conv || layer.kind == .gemm { adjustShiftCut(layer) }
             for layer in layers where layer.kind == .conv || layer.kind == .gemm { adjustShiftBias(layer) }
-            for layer in layers where layer.kind == .hardSigmoid || layer.kind == .hardSwish { adjustHardSigmoid(layer) }
+            for layer in layers where layer.kind == .hardSigmoid || layer.kind == .hardSwish {
+                adjustHardSigmoid(layer)
+            }
             if !changed { return true }
         }
         log.append("shift constraints still violated after \(Self.maxRounds) rounds of adjustment")
@@ -85,15 +89,20 @@ struct DPUConstraints {
 
     private mutating func adjustAdd(_ layer: LayerQuantization) {
         let positions = layer.inputs.map(position)
-        guard let low = positions.min(), let high = positions.max(), let highest = positions.firstIndex(of: high) else { return }
+        guard let low = positions.min(), let high = positions.max(), let highest = positions.firstIndex(of: high) else {
+            return
+        }
         if high - low > Self.shiftReadMax {
-            move(layer.inputs[highest], to: low + Self.shiftReadMax, "\(layer.name): shift_read \(high - low) > \(Self.shiftReadMax)")
+            move(
+                layer.inputs[highest], to: low + Self.shiftReadMax,
+                "\(layer.name): shift_read \(high - low) > \(Self.shiftReadMax)")
         }
         let lowest = layer.inputs.map(position).min() ?? low
         let write = lowest - position(layer.output)
         if !Self.addShiftWrite.contains(write) {
             let clamped = min(max(write, Self.addShiftWrite.lowerBound), Self.addShiftWrite.upperBound)
-            move(layer.output, to: lowest - clamped, "\(layer.name): shift_write \(write) outside \(Self.addShiftWrite)")
+            move(
+                layer.output, to: lowest - clamped, "\(layer.name): shift_write \(write) outside \(Self.addShiftWrite)")
         }
     }
 
@@ -111,7 +120,9 @@ struct DPUConstraints {
         let cut = position(input) + position(weight) - position(layer.output)
         if !Self.shiftCut.contains(cut) {
             let clamped = min(max(cut, Self.shiftCut.lowerBound), Self.shiftCut.upperBound)
-            move(weight, to: clamped + position(layer.output) - position(input), "\(layer.name): shift_cut \(cut) outside \(Self.shiftCut)")
+            move(
+                weight, to: clamped + position(layer.output) - position(input),
+                "\(layer.name): shift_cut \(cut) outside \(Self.shiftCut)")
         }
     }
 
@@ -123,7 +134,8 @@ struct DPUConstraints {
         let shift = product - position(bias)
         if shift < low || shift > Self.shiftBiasMax {
             let clamped = min(max(shift, low), Self.shiftBiasMax)
-            move(bias, to: product - clamped, "\(layer.name): shift_bias \(shift) outside \(low)...\(Self.shiftBiasMax)")
+            move(
+                bias, to: product - clamped, "\(layer.name): shift_bias \(shift) outside \(low)...\(Self.shiftBiasMax)")
         }
     }
 
@@ -132,20 +144,26 @@ struct DPUConstraints {
         let inputPosition = position(input)
         let clampedInput = min(max(inputPosition, Self.hardSigmoidInput.lowerBound), Self.hardSigmoidInput.upperBound)
         if clampedInput != inputPosition {
-            move(input, to: clampedInput, "\(layer.name): hard-sigmoid input position \(inputPosition) outside \(Self.hardSigmoidInput)")
+            move(
+                input, to: clampedInput,
+                "\(layer.name): hard-sigmoid input position \(inputPosition) outside \(Self.hardSigmoidInput)")
         }
         let output = position(layer.output)
         if layer.kind == .hardSigmoid {
             var target = max(output, Self.hardSigmoidOutputMin)
             if 14 + clampedInput - target < 0 { target = 14 + clampedInput }
             if target != output {
-                move(layer.output, to: target, "\(layer.name): hard-sigmoid output position \(output) (needs ≥ 7 and shift_hsigmoid ≥ 0)")
+                move(
+                    layer.output, to: target,
+                    "\(layer.name): hard-sigmoid output position \(output) (needs ≥ 7 and shift_hsigmoid ≥ 0)")
             }
         } else {
             let shift = clampedInput + 7 - output
             if !Self.shiftSwish.contains(shift) {
                 let clamped = min(max(shift, Self.shiftSwish.lowerBound), Self.shiftSwish.upperBound)
-                move(layer.output, to: clampedInput + 7 - clamped, "\(layer.name): shift_hswish \(shift) outside \(Self.shiftSwish)")
+                move(
+                    layer.output, to: clampedInput + 7 - clamped,
+                    "\(layer.name): shift_hswish \(shift) outside \(Self.shiftSwish)")
             }
         }
     }

@@ -68,7 +68,8 @@ enum DPUScheme {
                 var observed = MinMaxObserver()
                 observed.add(values)
                 constantPositions[name] =
-                    observed.isEmpty ? FixPositions.allZero : FixPositions.nonOverflow(min: observed.min, max: observed.max)
+                    observed.isEmpty
+                    ? FixPositions.allZero : FixPositions.nonOverflow(min: observed.min, max: observed.max)
             }
         }
         var constraints = DPUConstraints(
@@ -79,7 +80,8 @@ enum DPUScheme {
             scale: .pow2, target: config.target?.name, method: config.method, calibrationSamples: samples)
         for name in structure.activations {
             let mode = structure.inputs.contains(name) ? parameterRounding : activationRounding
-            var entry = TensorQuantization.fixPosition(constraints.position(name), roundMode: mode, method: config.method)
+            var entry = TensorQuantization.fixPosition(
+                constraints.position(name), roundMode: mode, method: config.method)
             let root = groups.root(name)
             if constraints.moved.contains(root) {
                 entry.note = "adjusted for the DPU's shift ranges (see adjustments)"

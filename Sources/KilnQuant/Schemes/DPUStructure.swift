@@ -94,7 +94,9 @@ struct DPUStructure {
             switch role {
             case .passThrough:
                 // Every result (a split has several) holds input values unchanged.
-                if let first = data.first { for result in results { groups.union(graph[first].name, graph[result].name) } }
+                if let first = data.first {
+                    for result in results { groups.union(graph[first].name, graph[result].name) }
+                }
             case .concat:
                 for id in data { groups.union(graph[id].name, outputName) }
             case .layer(.averagePool):
@@ -113,7 +115,8 @@ struct DPUStructure {
                 }
             }
             if activation == .relu6 { relu6Outputs.append(outputName) }
-            for candidate in [index] + (activationNode.map { [$0] } ?? []) where graph.nodes[candidate].op == .leakyRelu {
+            for candidate in [index] + (activationNode.map { [$0] } ?? []) where graph.nodes[candidate].op == .leakyRelu
+            {
                 let alpha = (try? graph.nodes[candidate].attributes.float("alpha", default: 0.01)) ?? 0.01
                 leakyRelus.append((candidate, alpha))
             }
@@ -138,7 +141,8 @@ struct DPUStructure {
                 }
             }
             if kind == .averagePool, let kernel = DPUSupport.averagePoolKernel(node, view) {
-                let (multiplier, shift) = FixedPoint.averagePoolMultiplier(kernelHeight: kernel.height, kernelWidth: kernel.width)
+                let (multiplier, shift) = FixedPoint.averagePoolMultiplier(
+                    kernelHeight: kernel.height, kernelWidth: kernel.width)
                 layer.shifts = ["avgpool_multiplier": multiplier, "avgpool_shift": shift]
             }
             layers.append(layer)

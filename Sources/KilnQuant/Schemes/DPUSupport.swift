@@ -126,7 +126,9 @@ enum DPUSupport {
     /// The kernel `(height, width)` an average-pool layer divides by.
     static func averagePoolKernel(_ node: Node, _ view: RewriteView) -> (height: Int, width: Int)? {
         if node.op == .globalAveragePool {
-            guard let data = node.input(0), let shape = view.type(of: data).staticShape, shape.count == 4 else { return nil }
+            guard let data = node.input(0), let shape = view.type(of: data).staticShape, shape.count == 4 else {
+                return nil
+            }
             return (shape[2], shape[3])
         }
         guard let kernel = (try? node.attributes.ints("kernel_shape")) ?? nil, kernel.count == 2 else { return nil }

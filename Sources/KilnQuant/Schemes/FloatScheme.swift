@@ -16,7 +16,9 @@ enum FloatScheme {
         .hardSigmoid, .hardSwish, .averagePool, .globalAveragePool, .concat,
     ]).union(sharingOps)
     /// Ops whose output takes the quantization of their input.
-    static let sharingOps: Set<OpKind> = [.maxPool, .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .resize, .pad]
+    static let sharingOps: Set<OpKind> = [
+        .maxPool, .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .resize, .pad,
+    ]
     /// The rounding of `QuantizeLinear`.
     static let rounding = RoundMode.halfToEven
 
@@ -128,7 +130,9 @@ enum FloatScheme {
     }
 
     /// An activation's quantization from its calibrated range.
-    static func activation(_ range: (lower: Double, upper: Double), symmetric: Bool, method: CalibrationMethod) -> TensorQuantization {
+    static func activation(_ range: (lower: Double, upper: Double), symmetric: Bool, method: CalibrationMethod)
+        -> TensorQuantization
+    {
         if symmetric {
             let largest = max(-range.lower, range.upper)
             let scale = largest > 0 ? Float(largest / 127) : 1

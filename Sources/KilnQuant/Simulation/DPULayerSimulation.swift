@@ -38,7 +38,8 @@ struct DPULayerSimulation: Sendable {
                     return FixedPoint.hardSwish(value, inputPosition: position, outputPosition: outputPosition)
                 default:
                     return FixedPoint.requantize(
-                        value, shift: position - outputPosition, activation: layer.activation, outputPosition: outputPosition)
+                        value, shift: position - outputPosition, activation: layer.activation,
+                        outputPosition: outputPosition)
                 }
             }
             result = (data.shape, values)
@@ -58,10 +59,12 @@ struct DPULayerSimulation: Sendable {
         // Products of int8 are at most 2^14 in magnitude, so with at most 2^10 terms per output
         // every partial sum is an integer below 2^24: exact in float32, whatever the order.
         let isExactInFloat = Self.termsPerOutput(weight, input: input, kind: layer.kind, op: node.op) <= 1 << 10
-        let x = isExactInFloat
+        let x =
+            isExactInFloat
             ? Self.integerFloatTensor(input, position: inputPosition)
             : Self.integerTensor(input, position: inputPosition)
-        let w = isExactInFloat
+        let w =
+            isExactInFloat
             ? Self.integerFloatTensor(weight, position: weightPosition)
             : Self.integerTensor(weight, position: weightPosition)
         let accumulators = try Self.evaluateWide(plain, [x, w], context)
@@ -77,7 +80,8 @@ struct DPULayerSimulation: Sendable {
         let values = accumulators.doubleScalars().enumerated().map { index, accumulator in
             let channel = (index / inner) % channels
             return FixedPoint.convolution(
-                accumulator: Self.wholeNumber(accumulator), bias: bias.map { $0[channel % $0.count] }, shiftBias: shiftBias,
+                accumulator: Self.wholeNumber(accumulator), bias: bias.map { $0[channel % $0.count] },
+                shiftBias: shiftBias,
                 shiftCut: shiftCut, activation: layer.activation, outputPosition: outputPosition)
         }
         return (shape, values)
@@ -91,7 +95,11 @@ struct DPULayerSimulation: Sendable {
         let b = try context.required(inputs, 1, node)
         if layer.kind == .mul {
             let product = try Self.evaluateWide(
-                node, [Self.integerTensor(a, position: inputPositions[0]), Self.integerTensor(b, position: inputPositions[1])],
+                node,
+                [
+                    Self.integerTensor(a, position: inputPositions[0]),
+                    Self.integerTensor(b, position: inputPositions[1]),
+                ],
                 context)
             let shift = inputPositions[0] + inputPositions[1] - outputPosition
             let values = product.scalars(as: Double.self).map {
@@ -107,7 +115,8 @@ struct DPULayerSimulation: Sendable {
         let sum = try Self.evaluateWide(node, aligned, context)
         let values = sum.scalars(as: Double.self).map {
             FixedPoint.requantize(
-                Self.wholeNumber($0), shift: finest - outputPosition, activation: layer.activation, outputPosition: outputPosition)
+                Self.wholeNumber($0), shift: finest - outputPosition, activation: layer.activation,
+                outputPosition: outputPosition)
         }
         return (sum.shape, values)
     }
@@ -140,7 +149,8 @@ struct DPULayerSimulation: Sendable {
     /// An upper bound on the products summed into one output: the weight's elements per
     /// output channel (convolutions; `C_in · kh · kw` for transposed ones), the inner
     /// dimension (gemm).
-    private static func termsPerOutput(_ weight: Tensor, input: Tensor, kind: LayerQuantization.Kind, op: OpKind) -> Int {
+    private static func termsPerOutput(_ weight: Tensor, input: Tensor, kind: LayerQuantization.Kind, op: OpKind) -> Int
+    {
         if kind == .gemm { return input.shape.last ?? Int.max }
         let channels = op == .convTranspose ? weight.shape.dropFirst().first : weight.shape.first
         return weight.count / max(channels ?? 1, 1)
@@ -174,13 +184,15 @@ struct DPULayerSimulation: Sendable {
     /// The integers of a float32 tensor as a float32 tensor (`x · 2^p`, exact).
     static func integerFloatTensor(_ tensor: Tensor, position: Int) -> Tensor {
         let scale = exp2f(Float(position))
-        return Tensor(shape: tensor.shape, scalars: tensor.scalars(as: Float.self).map { ($0 * scale).rounded(.toNearestOrEven) })
+        return Tensor(
+            shape: tensor.shape, scalars: tensor.scalars(as: Float.self).map { ($0 * scale).rounded(.toNearestOrEven) })
     }
 
     /// The integers of a tensor as a float64 tensor, times `2^extraShift`.
     static func integerTensor(_ tensor: Tensor, position: Int, extraShift: Int = 0) -> Tensor {
         let scale = exp2(Double(position))
         let shift = exp2(Double(extraShift))
-        return Tensor(shape: tensor.shape, scalars: tensor.doubleScalars().map { ($0 * scale).rounded(.toNearestOrEven) * shift })
+        return Tensor(
+            shape: tensor.shape, scalars: tensor.doubleScalars().map { ($0 * scale).rounded(.toNearestOrEven) * shift })
     }
 }

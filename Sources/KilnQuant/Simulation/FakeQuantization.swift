@@ -19,7 +19,8 @@ enum FakeQuantization {
             if let position = quantization.fixPosition {
                 let scale = exp2f(Float(-position))
                 for index in values.indices {
-                    let q = FixedPoint.quantize(values[index], fixPosition: position, mode: quantization.roundMode, range: range)
+                    let q = FixedPoint.quantize(
+                        values[index], fixPosition: position, mode: quantization.roundMode, range: range)
                     values[index] = Float(q) * scale
                 }
                 return

@@ -59,7 +59,8 @@ struct SimulationProgram: Sendable {
 
     private static func layerOverrides(_ graph: Graph, _ plan: QuantizationPlan) throws -> [ValueID: Evaluator] {
         let producers = graph.producers()
-        let ids = Dictionary(graph.values.enumerated().map { ($1.name, ValueID($0)) }, uniquingKeysWith: { first, _ in first })
+        let ids = Dictionary(
+            graph.values.enumerated().map { ($1.name, ValueID($0)) }, uniquingKeysWith: { first, _ in first })
         func position(_ name: String, _ layer: LayerQuantization) throws -> Int {
             guard let position = plan.tensors[name]?.fixPosition else {
                 throw KilnError(.planMismatch, "layer '\(layer.name)': '\(name)' has no fix position in the plan")
