@@ -82,6 +82,28 @@ import Testing
             ])
     }
 
+    /// A convolution with more than 2^10 products per output (computed in float64) is exact:
+    /// 128 channels × 3×3 of extreme int8 values, checked against an integer sum.
+    @Test func wideConvolutionIsExact() throws {
+        var generator = QuantTestData.Generator(seed: 11)
+        let xq = (0..<(128 * 9)).map { _ in Int(generator.uniform() * 256) - 128 }
+        let wq = (0..<(128 * 9)).map { _ in Int(generator.uniform() * 256) - 128 }
+        var graph = try Self.convolution(input: [1, 128, 3, 3], weight: [1, 128, 3, 3], withBias: false)
+        graph = Self.setting(graph, "w", wq.map { Float($0) / 2 })  // position 1
+        let model = Self.model(
+            graph, positions: ["x": 0, "w": 1, "y": -10],
+            layers: [
+                LayerQuantization(name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", output: "y")
+            ])
+        let x = Tensor(shape: [1, 128, 3, 3], scalars: xq.map(Float.init))
+        let y = try QuantSim.run(model, inputs: ["x": x], threads: 1)["y"]
+        let accumulator = zip(xq, wq).reduce(Int64(0)) { $0 + Int64($1.0 * $1.1) }
+        let expected = FixedPoint.convolution(
+            accumulator: accumulator, bias: nil, shiftBias: 0, shiftCut: 11, activation: nil, outputPosition: -10)
+        #expect(Self.integers(y, position: 0).map { $0 >> 10 } == [expected])
+        #expect(y?.scalars(as: Float.self) == [Float(expected) * 1024])
+    }
+
     /// Global average pooling over 3×3 multiplies the sum by 7/64: 9 · 64 · 7/64 = 63, not 64.
     @Test func averagePoolUsesTheDPUMultiplier() throws {
         var builder = ONNXModelBuilder(opset: 13)

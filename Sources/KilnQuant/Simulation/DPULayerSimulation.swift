@@ -9,8 +9,9 @@ import KilnInterpreter
 ///
 /// Operands arrive as floats on their fix-position grids (the simulation quantizes every
 /// planned tensor); they are turned back into their integers exactly. Integer sums and
-/// products (convolution accumulators, aligned sums) are computed by the float64 evaluators
-/// on those integers, which is exact: every partial result is an integer below 2^53.
+/// products (convolution accumulators, aligned sums) are computed by the float evaluators on
+/// those integers, which is exact: in float32 when a convolution sums at most 2^10 int8
+/// products (every partial sum an integer below 2^24), in float64 otherwise (below 2^53).
 struct DPULayerSimulation: Sendable {
     let layer: LayerQuantization
     /// The layer's main node (the conv, gemm, add, …; not the fused activation).
