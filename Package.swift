@@ -49,10 +49,12 @@ let package = Package(
         // The quantizer calibrates by running the interpreter, and reads partition results.
         .target(name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets"]),
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
+        // The DPU back end; for now the performance model, which reads partitioned graphs.
+        .target(name: "KilnDPU", dependencies: ["KilnIR", "KilnTargets", "KilnPasses"]),
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant",
+                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -78,7 +80,10 @@ let package = Package(
         ),
         .testTarget(name: "KilnTargetsTests", dependencies: ["KilnTargets"]),
         .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnTestSupport"]),
-        .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
+        .testTarget(
+            name: "KilnDPUTests", dependencies: ["KilnDPU", "KilnIR", "KilnPasses", "KilnONNX", "KilnTargets", "KilnTestSupport"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
     ]
 )
