@@ -56,9 +56,7 @@ public enum Quantizer {
     ///     report's measurement run each sample.
     /// - Returns: the quantized model.
     /// - Throws: `invalidQuantizationConfig`; `badCalibrationData`, `emptyCalibrationSet`,
-    ///   `nonFiniteCalibrationData`; `quantizationToolUnavailable` when CLE, bias correction
-    ///   or fast finetune is asked for and not available; errors of the passes and the
-    ///   interpreter.
+    ///   `nonFiniteCalibrationData`; errors of the passes and the interpreter.
     public static func quantize(
         _ graph: Graph, calibration: CalibrationSet, config: QuantizationConfig, progress: ((Int, Int) -> Void)? = nil
     ) throws -> QuantizedModel {
@@ -69,7 +67,7 @@ public enum Quantizer {
         let total = samples.count + reportSamples.count
         let (canonical, _) = try PassManager(InspectPipeline.preparation).run(
             graph, context: PassContext(threads: config.threads))
-        let working = try equalized(canonical, config)
+        let (working, equalization) = try equalized(canonical, config)
         var isReshaped = config.crossLayerEqualization
 
         // What to quantize: with a target, the nodes the partitioner keeps on its DPU; without
@@ -105,43 +103,48 @@ public enum Quantizer {
         isReshaped = isReshaped || config.biasCorrection || config.fastFinetune || !(dpu?.leakyRelus.isEmpty ?? true)
 
         let program = try SimulationProgram(graph: result.graph, plan: result.plan)
-        let report = try QuantReport.measure(
+        var report = try QuantReport.measure(
             reference: isReshaped ? canonical : nil, graph: result.graph, plan: result.plan, program: program,
             samples: reportSamples, threads: config.threads, warnings: result.warnings
         ) { done in progress?(samples.count + done, total) }
+        report.equalization = equalization
         return QuantizedModel(graph: result.graph, plan: result.plan, report: report)
     }
 
-    // MARK: Accuracy tools — call sites for the tools engineer's CrossLayerEqualization,
-    // BiasCorrection and FastFinetune. Until they land, asking for one is a coded error.
+    // MARK: Accuracy tools (Tools/: CrossLayerEqualization, BiasCorrection, FastFinetune)
 
-    /// The graph after cross-layer equalization when `config` asks for it (before calibration).
-    private static func equalized(_ graph: Graph, _ config: QuantizationConfig) throws -> Graph {
-        guard config.crossLayerEqualization else { return graph }
-        // Connect: `return try CrossLayerEqualization.apply(graph).0`
-        throw KilnError(
-            .quantizationToolUnavailable, "cross-layer equalization (--cle) is not available in this build yet")
+    /// The graph after cross-layer equalization when `config` asks for it (before
+    /// calibration: it changes weight ranges, not the float function), and its report.
+    private static func equalized(_ graph: Graph, _ config: QuantizationConfig) throws -> (Graph, CLEReport?) {
+        guard config.crossLayerEqualization else { return (graph, nil) }
+        return try CrossLayerEqualization.apply(graph)
     }
 
     /// The quantization after bias correction and fast finetune when `config` asks for them.
     /// Each tool returns a graph with new weights or biases; `replan` then derives the plan
-    /// again from the same calibration, so weight and bias positions follow the new values.
+    /// again from the same calibration, so weight and bias positions follow the new values
+    /// (fast finetune's weights lie on its plan's grid and keep its largest levels, so the
+    /// weight quantization derived again is the one they were tuned for, or a finer one).
     private static func corrected(
         _ result: (graph: Graph, plan: QuantizationPlan, warnings: [String]), samples: [[String: Tensor]],
         graph: Graph, config: QuantizationConfig,
         replan: (Graph) -> (graph: Graph, plan: QuantizationPlan, warnings: [String])
     ) throws -> (graph: Graph, plan: QuantizationPlan, warnings: [String]) {
+        guard config.biasCorrection || config.fastFinetune else { return result }
+        let calibration = try CalibrationSet(samples: samples, for: graph)
+        // Bias correction changes the float function: fast finetune's target stays the model before it.
+        let reference = result.graph
+        var result = result
         if config.biasCorrection {
-            // Connect: `result = replan(try BiasCorrection.apply(result.graph, plan: result.plan,
-            //     calibration: CalibrationSet(samples: samples, for: graph), threads: config.threads))`
-            throw KilnError(
-                .quantizationToolUnavailable, "bias correction (--bias-correction) is not available in this build yet")
+            let corrected = try BiasCorrection.apply(
+                result.graph, plan: result.plan, calibration: calibration, threads: config.threads)
+            result = replan(corrected)
         }
         if config.fastFinetune {
-            // Connect: `result = replan(try FastFinetune.apply(result.graph, plan: result.plan,
-            //     calibration: CalibrationSet(samples: samples, for: graph), threads: config.threads))`
-            throw KilnError(
-                .quantizationToolUnavailable, "fast finetune (--fast-finetune) is not available in this build yet")
+            let finetuned = try FastFinetune.apply(
+                result.graph, plan: result.plan, calibration: calibration, threads: config.threads,
+                reference: reference)
+            result = replan(finetuned)
         }
         return result
     }

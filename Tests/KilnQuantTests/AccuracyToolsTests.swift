@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnIR
+import KilnInterpreter
 import KilnONNX
 import KilnPasses
 import KilnQuant
@@ -80,5 +81,58 @@ import Testing
         #expect(withFinetune >= baseline)
         #expect(withBoth > withCLE)
         #expect(withAll >= withBoth - 0.1)
+    }
+
+    /// The same through ``Quantizer`` and ``QuantSim``: the DPU scheme (power-of-two, weights
+    /// and activations, the integer pipeline), each tool switched on by the config, output
+    /// SQNR of the simulation on the held-out samples.
+    @Test(arguments: [ScaleKind.pow2, .float])
+    func quantizerToolsImproveSimulatedSQNR(_ scale: ScaleKind) throws {
+        guard let entry = ReferenceModels.manifest.first(where: { $0.name == "uneven_depthwise" }) else { return }
+        let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
+        let calibration = try CalibrationSet(samples: Self.calibration, for: graph)
+        let float = try Interpreter(graph: graph)
+        let expected = try Self.evaluation.map { try float.run($0) }
+        func sqnr(_ change: (inout QuantizationConfig) -> Void) throws -> (Double, QuantReport) {
+            var config = QuantizationConfig()
+            config.scale = scale
+            change(&config)
+            let model = try Quantizer.quantize(graph, calibration: calibration, config: config)
+            var (signal, noise) = (0.0, 0.0)
+            for (sample, reference) in zip(Self.evaluation, expected) {
+                let outputs = try QuantSim.run(model, inputs: sample, threads: 1)
+                for (y, q) in zip(reference["output"]?.doubleScalars() ?? [], outputs["output"]?.doubleScalars() ?? []) {
+                    signal += y * y
+                    noise += (y - q) * (y - q)
+                }
+            }
+            return (10 * log10(signal / max(noise, 1e-300)), model.report)
+        }
+        let (baseline, _) = try sqnr { _ in }
+        let (withCLE, report) = try sqnr { $0.crossLayerEqualization = true }
+        let (withBiasCorrection, _) = try sqnr { $0.biasCorrection = true }
+        let (withFinetune, _) = try sqnr { $0.fastFinetune = true }
+        let (withAll, _) = try sqnr {
+            $0.crossLayerEqualization = true
+            $0.biasCorrection = true
+            $0.fastFinetune = true
+        }
+        print(
+            String(
+                format: """
+                    uneven_depthwise through Quantizer + QuantSim (%@ scheme), %d held-out samples:
+                      quantized                     %6.2f dB
+                      --cle                         %6.2f dB
+                      --bias-correction             %6.2f dB
+                      --fast-finetune               %6.2f dB
+                      all three                     %6.2f dB
+                    """, scale.rawValue, Self.evaluation.count, baseline, withCLE, withBiasCorrection, withFinetune,
+                withAll))
+        print(report.equalization?.description ?? "no CLE report")
+        #expect(report.equalization?.pairs.count == 2)
+        #expect(withCLE > baseline + 3)
+        #expect(withBiasCorrection > baseline + 1)
+        #expect(withFinetune >= baseline)
+        #expect(withAll >= withCLE)
     }
 }

@@ -57,3 +57,42 @@ import Testing
         #expect(finetuned == graph && results.isEmpty)
     }
 }
+
+extension FastFinetuneTests {
+    /// Float scales per output channel (`max |w| / 127`, the float scheme's rule): after
+    /// finetuning, the scales derived again from the weights are the same, bit for bit, and
+    /// every weight sits on its channel's grid.
+    @Test func floatScalesSurviveBeingDerivedAgain() throws {
+        let graph = try Self.graph()
+        func perChannel(_ tensor: Tensor) -> TensorQuantization {
+            let values = tensor.scalars(as: Float.self)
+            let inner = values.count / tensor.shape[0]
+            let scales = (0..<tensor.shape[0]).map { channel in
+                Float(Double(values[(channel * inner)..<((channel + 1) * inner)].map(Swift.abs).max() ?? 0) / 127)
+            }
+            var quantization = TensorQuantization.fixPosition(0, roundMode: .halfToEven)
+            quantization.fixPosition = nil
+            (quantization.scales, quantization.zeroPoints, quantization.axis) = (scales, scales.map { _ in 0 }, 0)
+            return quantization
+        }
+        var plan = QuantizationPlan(scale: .float, target: nil, method: .minmax, calibrationSamples: 0)
+        for name in ["w1", "w2"] {
+            plan.tensors[name] = perChannel(try #require(graph.valueID(named: name).flatMap { graph.initializers[$0] }))
+        }
+        let samples = QuantTesting.samples(8, input: "x", shape: [1, 4, 8, 8], seed: 60)
+        let (finetuned, results) = try FastFinetune.apply(graph, plan: plan, samples: samples, threads: 1)
+        #expect(results.allSatisfy { $0.errorAfter <= $0.errorBefore })
+        for name in ["w1", "w2"] {
+            let weights = try #require(finetuned.valueID(named: name).flatMap { finetuned.initializers[$0] })
+            let original = try #require(graph.valueID(named: name).flatMap { graph.initializers[$0] })
+            let planned = try #require(plan.tensors[name])
+            #expect(perChannel(weights).scales == planned.scales, "\(name): scales moved")
+            #expect(weights != original, "\(name): nothing was finetuned")
+            let inner = weights.count / weights.shape[0]
+            for (index, value) in weights.scalars(as: Float.self).enumerated() {
+                let level = value / planned.scales[index / inner]
+                #expect(Swift.abs(level - level.rounded()) < 1e-3 && Swift.abs(level) <= 127.001, "\(name)[\(index)]")
+            }
+        }
+    }
+}

@@ -78,7 +78,7 @@ import Testing
         #expect(model.plan.calibrationSamples == 5 && model.report.samples == 5)
     }
 
-    @Test func contradictoryOptionsAndMissingToolsFailWithACode() throws {
+    @Test func contradictoryOptionsFailWithACode() throws {
         guard let (graph, set) = try Self.resnet() else { return }
         func code(_ change: (inout QuantizationConfig) -> Void) -> ErrorCode? {
             var config = QuantizationConfig()
@@ -97,9 +97,6 @@ import Testing
                 $0.scale = .float
                 $0.target = target
             } == .invalidQuantizationConfig)
-        #expect(code { $0.crossLayerEqualization = true } == .quantizationToolUnavailable)
-        #expect(code { $0.biasCorrection = true } == .quantizationToolUnavailable)
-        #expect(code { $0.fastFinetune = true } == .quantizationToolUnavailable)
     }
 
     /// With a target, only the nodes the partitioner keeps on the DPU are quantized.

@@ -69,6 +69,8 @@ public struct QuantReport: Codable, Sendable, Equatable {
     public var modelSQNR: Double?
     /// Things the user should know (e.g. a LeakyReLU slope the DPU changed).
     public var warnings: [String]
+    /// What cross-layer equalization did, when it ran (`--cle`).
+    public var equalization: CLEReport?
 
     /// Creates a report.
     public init(samples: Int, layers: [Layer], outputs: [Output], warnings: [String] = []) {
@@ -83,7 +85,7 @@ public struct QuantReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case samples, layers, outputs
         case modelSQNR = "model_sqnr_db"
-        case warnings
+        case warnings, equalization
     }
 
     /// A text table: one line per layer, then the outputs and warnings.
@@ -104,6 +106,7 @@ public struct QuantReport: Codable, Sendable, Equatable {
         for output in outputs { lines.append("output '\(output.name)': \(Self.format(output.sqnrDB)) dB") }
         lines.append("model output SQNR (worst output, \(samples) samples): \(Self.format(modelSQNR)) dB")
         for warning in warnings { lines.append("warning: \(warning)") }
+        if let equalization { lines.append(equalization.description) }
         return lines.joined(separator: "\n")
     }
 

@@ -38,6 +38,21 @@ public enum BiasCorrection {
     /// as a running mean, with the earlier chunks' corrections in place.
     public static let chunkSize = 16
 
+    /// Corrects the biases of every quantized layer of `graph` over `calibration`'s samples.
+    ///
+    /// - Parameters:
+    ///   - plan: the quantization of `graph` (a layer is quantized when its weight is planned).
+    ///   - reference: the float model whose outputs are the target (default `graph`);
+    ///     pass the model before an earlier tool that changed the float function.
+    /// - Returns: the graph with corrected biases (same nodes and value names, plus a new bias value for
+    ///   a layer that had none).
+    /// - Throws: the errors of running the graph (`kernelMissing`, `invalidArgument`, …).
+    public static func apply(
+        _ graph: Graph, plan: QuantizationPlan, calibration: CalibrationSet, threads: Int, reference: Graph? = nil
+    ) throws -> Graph {
+        try apply(graph, reference: reference, plan: plan, samples: calibration.samples, threads: threads).0
+    }
+
     /// One corrected layer.
     package struct Correction: Sendable {
         /// The layer's node name.

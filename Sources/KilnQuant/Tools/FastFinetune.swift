@@ -41,7 +41,9 @@ import KilnPasses
 /// which are also the nearest to `W`; so its output error never exceeds that of plain
 /// quantization. The weights returned lie on the plan's grid, inside the symmetric range
 /// `±qmax · step`: re-quantizing them with the same fix position or scale, or with a fix
-/// position derived again from their range, is exact. Bias quantization must be derived
+/// position derived again from their range, is exact. With float scales the weights at
+/// each scale channel's largest level keep their float values, so a scale derived again
+/// from the range (`max |w| / qmax`) is the same too. Bias quantization must be derived
 /// afterwards.
 ///
 /// After ``BiasCorrection`` (or any tool that changed the float function), pass the
@@ -76,6 +78,21 @@ public enum FastFinetune {
     /// Adam's learning rate, in grid steps of the weight (cosine-annealed to zero).
     static let learningRate = 0.05
 
+    /// Finetunes the weights and biases of every quantized layer of `graph` over `calibration`'s samples.
+    ///
+    /// - Parameters:
+    ///   - plan: the quantization of `graph` (a layer is quantized when its weight is planned).
+    ///   - reference: the float model whose outputs are the target (default `graph`);
+    ///     after ``BiasCorrection``, the model before it.
+    /// - Returns: the graph with finetuned weights (on the plan's grid) and shifted biases (same nodes and value names, plus a new bias value for
+    ///   a layer that had none).
+    /// - Throws: the errors of running the graph (`kernelMissing`, `invalidArgument`, …).
+    public static func apply(
+        _ graph: Graph, plan: QuantizationPlan, calibration: CalibrationSet, threads: Int, reference: Graph? = nil
+    ) throws -> Graph {
+        try apply(graph, reference: reference, plan: plan, samples: calibration.samples, threads: threads).0
+    }
+
     /// One finetuned layer: its output error (sum of squares over the calibration
     /// samples) with plainly quantized weights and after finetuning.
     package struct Result: Sendable {
@@ -108,6 +125,7 @@ public enum FastFinetune {
                 var weights = visit.graph.initializers[layer.weight]?.doubleScalars()
             else { return visit.graph }
             let channelOf = PlanFakeQuantization.channelIndex(visit.weightQuantization, shape: layer.weightShape)
+            let frozen = largestLevels(weights, visit.weightQuantization, channelOf: channelOf)
             var shifts = [Double](repeating: 0, count: layer.outputChannels)
             var before = 0.0
             var after = 0.0
@@ -118,7 +136,7 @@ public enum FastFinetune {
                     indices: outputs.map { output in
                         (0..<layer.depth).map { layer.weightIndex(output: output, row: $0) }
                     },
-                    channelOf: channelOf)
+                    channelOf: channelOf, frozen: frozen)
                 let solution = problem.optimize(initial: weights, steps: maxSteps)
                 for (m, output) in outputs.enumerated() {
                     for (row, index) in problem.indices[m].enumerated() { weights[index] = solution.weights[m][row] }
@@ -136,6 +154,26 @@ public enum FastFinetune {
         }
         return (finetuned, results)
     }
+
+    /// With float scales, the weights at the largest quantized level of each scale channel
+    /// (flat indices): they keep their float values, so that a scale derived again from the
+    /// range (`max |w| / qmax`) is the very one the others were tuned on. Power-of-two grids need
+    /// none: a fix position derived again from weights on the grid is the same or finer.
+    static func largestLevels(_ weights: [Double], _ quantization: TensorQuantization, channelOf: (Int) -> Int)
+        -> Set<Int>
+    {
+        guard quantization.fixPosition == nil else { return [] }
+        var largest: [Int: Double] = [:]
+        let levels = weights.indices.map { index in
+            let channel = channelOf(index)
+            let level = Swift.abs(quantization.fakeQuantized(weights[index], channel: channel))
+                / quantization.grid(channel).scale
+            largest[channel] = max(largest[channel] ?? 0, level)
+            return level
+        }
+        return Set(
+            weights.indices.filter { levels[$0] > 0 && levels[$0] >= (largest[channelOf($0)] ?? 0) * (1 - 1e-6) })
+    }
 }
 
 /// The optimization of one group of a layer: the ``GroupStatistics`` objective plus a ridge
@@ -151,6 +189,8 @@ private struct GroupProblem {
     let indices: [[Int]]
     /// The plan's channel of a flat weight index (per-channel scales).
     let channelOf: (Int) -> Int
+    /// Flat weight indices that keep their plain quantization.
+    let frozen: Set<Int>
 
     struct Solution {
         var weights: [[Double]]
@@ -167,12 +207,13 @@ private struct GroupProblem {
 
     init(
         statistics: GroupStatistics, quantization: TensorQuantization, indices: [[Int]],
-        channelOf: @escaping (Int) -> Int
+        channelOf: @escaping (Int) -> Int, frozen: Set<Int>
     ) {
         self.statistics = statistics
         self.quantization = quantization
         self.indices = indices
         self.channelOf = channelOf
+        self.frozen = frozen
         let (depth, rows) = (statistics.depth, statistics.depth + 1)
         self.depth = depth
         channels = statistics.channels
@@ -201,6 +242,7 @@ private struct GroupProblem {
         let upper = (0..<count).map { (highest - zeroPoint[$0]) * gridStep[$0] }
         let lower = (0..<count).map { max((lowest - zeroPoint[$0]) * gridStep[$0], -upper[$0]) }
         let plain = (0..<count).map { quantization.fakeQuantized(anchor[$0], channel: channelOfElement[$0]) }
+        let isFrozen = (0..<count).map { frozen.contains(indices[$0 % channels][$0 / channels]) }
         let roundMode = quantization.roundMode
         var latent = anchor
         var quantized = plain
@@ -243,18 +285,15 @@ private struct GroupProblem {
                     }
                     changed[m] = false
                 }
-                for r in 0..<depth {
+                for r in 0..<depth where !isFrozen[r * channels + m] {
                     let element = r * channels + m
-                    let gradient =
-                        2
-                        * (product[element] + gram[r * rows + depth] * shift - cross[element]
-                            + ridge * (quantized[element] - anchor[element]))
+                    let residual = product[element] + gram[r * rows + depth] * shift - cross[element]
+                    let gradient = 2 * (residual + ridge * (quantized[element] - anchor[element]))
                     momentum[element] = beta1 * momentum[element] + (1 - beta1) * gradient
                     velocity[element] = beta2 * velocity[element] + (1 - beta2) * gradient * gradient
-                    let direction =
-                        (momentum[element] / correction1) / ((velocity[element] / correction2).squareRoot() + epsilon)
-                    latent[element] = min(
-                        max(latent[element] - rate * gridStep[element] * direction, lower[element]), upper[element])
+                    let adaptive = (velocity[element] / correction2).squareRoot() + epsilon
+                    let moved = latent[element] - rate * gridStep[element] * (momentum[element] / correction1) / adaptive
+                    latent[element] = min(max(moved, lower[element]), upper[element])
                 }
             }
             // The forward quantization, on the plan's grid (as `fakeQuantized` computes it).
@@ -278,7 +317,8 @@ private struct GroupProblem {
                 objective(best, anchor, ridge, channel: m) <= objective(plain, anchor, ridge, channel: m)
                 ? column(best) : column(plain)
             let shift = optimalShift(chosen, channel: m)
-            solution.weights.append(chosen)
+            // Frozen weights keep their float value (whose quantization `chosen` holds).
+            solution.weights.append((0..<depth).map { isFrozen[$0 * channels + m] ? anchor[$0 * channels + m] : chosen[$0] })
             solution.shifts.append(shift)
             solution.errorBefore += error(column(plain), shift: 0, channel: m)
             solution.errorAfter += error(chosen, shift: shift, channel: m)

@@ -5,21 +5,15 @@ import KilnInterpreter
 
 /// Float fake quantization by a plan — the "quantized path" the accuracy tools compare
 /// with the float model: each planned float tensor becomes `dequantize(quantize(x))` with
-/// its plan entry's scale (or fix position), zero point, rounding and saturation.
+/// its plan entry (``FakeQuantization``: what a QuantizeLinear/DequantizeLinear pair does).
 ///
 /// It is the float view of the plan, enough for the statistics bias correction and fast
-/// finetune gather; the bit-exact integer pipeline (shifts, bias alignment) is `QuantSim`'s.
-/// Power-of-two quantization goes through ``FixedPoint``.
+/// finetune gather; the integer pipeline of DPU layers (shifts, bias alignment) is
+/// ``QuantSim``'s.
 enum PlanFakeQuantization {
-    /// `tensor` quantized and dequantized by `quantization`; other dtypes than float32/64
-    /// pass unchanged.
+    /// `tensor` quantized and dequantized by `quantization` (float32; others unchanged).
     static func apply(_ quantization: TensorQuantization, to tensor: Tensor) -> Tensor {
-        guard tensor.dtype == .float32 || tensor.dtype == .float64 else { return tensor }
-        let channels = channelIndex(quantization, shape: tensor.shape)
-        let values = tensor.doubleScalars().enumerated().map { index, value in
-            quantization.fakeQuantized(value, channel: channels(index))
-        }
-        return Tensor.fromDoubles(values, shape: tensor.shape, dtype: tensor.dtype) ?? tensor
+        FakeQuantization.apply(quantization, to: tensor)
     }
 
     /// Maps a flat element index to its channel along the plan's `axis` (0 when per-tensor).
@@ -49,28 +43,21 @@ enum PlanFakeQuantization {
 }
 
 extension TensorQuantization {
-    /// `value` quantized and dequantized on channel `channel`'s grid (per-tensor: 0).
+    /// `value` quantized and dequantized on channel `channel`'s grid (per-tensor: 0), with
+    /// the arithmetic of ``FakeQuantization/apply(_:to:)`` on one float32 element.
     func fakeQuantized(_ value: Double, channel: Int) -> Double {
         if let position = fixPosition {
             let q = FixedPoint.quantize(Float(value), fixPosition: position, mode: roundMode, range: integerRange)
-            return Double(FixedPoint.dequantize(q, fixPosition: position))
+            return Double(Float(q) * exp2f(Float(-position)))
         }
-        let (scale, zeroPoint) = grid(channel)
-        guard scale > 0, !value.isNaN else { return 0 }
-        let range = integerRange
-        let q = min(max(roundMode.round(value / scale) + zeroPoint, Double(range.lowerBound)), Double(range.upperBound))
-        return (q - zeroPoint) * scale
+        let index = scales.count > 1 ? min(channel, scales.count - 1) : 0
+        guard index < scales.count, index < zeroPoints.count else { return value }
+        let (scale, zeroPoint) = (scales[index], Double(zeroPoints[index]))
+        let scaled = Double(Float(value) / scale)
+        guard !scaled.isNaN else { return 0 }
+        let q = min(max(roundMode.round(scaled) + zeroPoint, Double(integerRange.lowerBound)), Double(integerRange.upperBound))
+        return Double(Float((q - zeroPoint) * Double(scale)))
     }
-
-    /// The real values a channel's grid can represent: `[(qmin − z)·s, (qmax − z)·s]`.
-    func representableRange(channel: Int) -> ClosedRange<Double> {
-        let (scale, zeroPoint) = grid(channel)
-        return (Double(integerRange.lowerBound) - zeroPoint) * scale...(Double(integerRange.upperBound) - zeroPoint)
-            * scale
-    }
-
-    /// The grid step (scale) of channel `channel`.
-    func step(channel: Int) -> Double { grid(channel).scale }
 
     /// Scale and zero point of channel `channel` (`2^-p` and 0 for a fix position).
     func grid(_ channel: Int) -> (scale: Double, zeroPoint: Double) {
