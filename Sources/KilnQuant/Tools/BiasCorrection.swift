@@ -44,8 +44,8 @@ public enum BiasCorrection {
     ///   - plan: the quantization of `graph` (a layer is quantized when its weight is planned).
     ///   - reference: the float model whose outputs are the target (default `graph`);
     ///     pass the model before an earlier tool that changed the float function.
-    /// - Returns: the graph with corrected biases (same nodes and value names, plus a new bias value for
-    ///   a layer that had none).
+    /// - Returns: the graph with corrected biases (same nodes and value names, plus a new
+    ///   bias value for a layer that had none).
     /// - Throws: the errors of running the graph (`kernelMissing`, `invalidArgument`, …).
     public static func apply(
         _ graph: Graph, plan: QuantizationPlan, calibration: CalibrationSet, threads: Int, reference: Graph? = nil
@@ -57,8 +57,9 @@ public enum BiasCorrection {
     package struct Correction: Sendable {
         /// The layer's node name.
         package var layer: String
-        /// `mean_o |e_o|` and `max_o |e_o|`: the size of the bias shift.
+        /// `mean_o |e_o|`: the average size of the bias shift over output channels.
         package var meanShift: Double
+        /// `max_o |e_o|`: the largest bias shift.
         package var maxShift: Double
     }
 

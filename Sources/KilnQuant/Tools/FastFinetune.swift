@@ -84,8 +84,8 @@ public enum FastFinetune {
     ///   - plan: the quantization of `graph` (a layer is quantized when its weight is planned).
     ///   - reference: the float model whose outputs are the target (default `graph`);
     ///     after ``BiasCorrection``, the model before it.
-    /// - Returns: the graph with finetuned weights (on the plan's grid) and shifted biases (same nodes and value names, plus a new bias value for
-    ///   a layer that had none).
+    /// - Returns: the graph with finetuned weights (on the plan's grid) and shifted biases
+    ///   (same nodes and value names, plus a new bias value for a layer that had none).
     /// - Throws: the errors of running the graph (`kernelMissing`, `invalidArgument`, …).
     public static func apply(
         _ graph: Graph, plan: QuantizationPlan, calibration: CalibrationSet, threads: Int, reference: Graph? = nil
@@ -96,8 +96,11 @@ public enum FastFinetune {
     /// One finetuned layer: its output error (sum of squares over the calibration
     /// samples) with plainly quantized weights and after finetuning.
     package struct Result: Sendable {
+        /// The layer's node name.
         package var layer: String
+        /// Sum of squared output errors with plainly quantized weights (and the old bias).
         package var errorBefore: Double
+        /// The same after finetuning (never larger).
         package var errorAfter: Double
     }
 
