@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnIR
+import KilnONNX
 import KilnPasses
 import KilnQuant
 import KilnTestSupport
@@ -165,5 +166,17 @@ import Testing
         let (equalized, report) = try CrossLayerEqualization.apply(residual)
         #expect(report.skipped.map(\.reason) == ["'a1' has other readers"])
         #expect(equalized == residual)
+    }
+    /// Every reference model, canonicalized: CLE leaves the outputs within 1e-5 × range.
+    @Test(arguments: ReferenceModels.manifest)
+    func keepsReferenceModelOutputs(_ entry: ReferenceModels.Entry) throws {
+        let imported = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
+        let graph = try PassManager(Pass.canonicalization).run(imported).0
+        let (equalized, report) = try CrossLayerEqualization.apply(graph)
+        print("\(entry.name): \(report)")
+        for (inputs, _) in try entry.inputSets() {
+            let difference = try QuantTesting.relativeDifference(graph, equalized, inputs: inputs)
+            #expect(difference <= 1e-5, "\(entry.name): outputs moved by \(difference) × range")
+        }
     }
 }
