@@ -56,9 +56,10 @@ public struct CPUModule: Module {
     /// Node, input and output counts, and the DPU subgraphs it calls.
     public var facts: [String: String] {
         let calls = document.nodes.filter { $0.op == OpKind.dpuSubgraph.rawValue }.count
+        let initialized = Set(document.initializers.map(\.value))
+        let inputs = document.inputs.filter { !initialized.contains($0) }.count
         return [
-            "graph": document.name, "nodes": String(document.nodes.count),
-            "inputs": String(document.inputs.count - document.initializers.count(where: { document.inputs.contains($0.value) })),
+            "graph": document.name, "nodes": String(document.nodes.count), "inputs": String(inputs),
             "outputs": String(document.outputs.count), "dpu_calls": String(calls),
         ]
     }
