@@ -277,7 +277,8 @@ extension Graph {
         guard document.version <= GraphDocument.currentVersion else {
             throw KilnError(
                 .artifactTooNew,
-                "graph '\(document.name)' has document version \(document.version); this Kiln reads up to \(GraphDocument.currentVersion)")
+                "graph '\(document.name)' has document version \(document.version); "
+                    + "this Kiln reads up to \(GraphDocument.currentVersion)")
         }
         self.init(name: document.name)
         let count = document.values.count
@@ -306,7 +307,10 @@ extension Graph {
         }
         nodes = try document.nodes.map { record in
             guard let op = OpKind(rawValue: record.op) else {
-                throw KilnError(.artifactMalformed, "graph '\(document.name)': node '\(record.name)' has unknown op '\(record.op)'")
+                throw KilnError(
+                    .artifactMalformed,
+                    "graph '\(document.name)': node '\(record.name)' has op '\(record.op)', "
+                        + "which this Kiln does not know (written by a newer Kiln?)")
             }
             var attributes = Attributes()
             for (name, value) in record.attributes {

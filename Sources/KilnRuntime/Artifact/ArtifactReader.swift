@@ -67,7 +67,8 @@ public enum ArtifactReader {
             guard allowRecompile else {
                 throw KilnError(
                     .fingerprintMismatch,
-                    "the artifact was compiled for \(header.target) (fingerprint \(header.fingerprint)), not for fingerprint \(expected); compile it for this target, or allow recompiling")
+                    "the artifact was compiled for \(header.target) (fingerprint \(header.fingerprint)), "
+                        + "not for fingerprint \(expected); compile it for this target, or allow recompiling")
             }
             needsRecompile = true
         }
@@ -115,7 +116,8 @@ public enum ArtifactReader {
         guard major <= ArtifactFormat.version.major else {
             throw KilnError(
                 .artifactTooNew,
-                "the artifact has format version \(version), written by a newer Kiln; this Kiln reads format \(ArtifactFormat.version.major).x")
+                "the artifact has format version \(version), written by a newer Kiln; "
+                    + "this Kiln reads format \(ArtifactFormat.version.major).x")
         }
         guard major == ArtifactFormat.version.major else {
             throw KilnError(.artifactCorrupt, "the artifact has format version \(version), which no Kiln wrote")

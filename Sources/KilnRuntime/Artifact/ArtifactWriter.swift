@@ -40,7 +40,8 @@ public enum ArtifactWriter {
             try emit(tree, header: header, into: &sink)
             try handle.synchronize()
             guard rename(temporary.path, url.path) == 0 else {
-                throw KilnError(.writeFailed, "cannot rename the finished artifact to '\(url.path)': \(String(cString: strerror(errno)))")
+                let reason = String(cString: strerror(errno))
+                throw KilnError(.writeFailed, "cannot rename the finished artifact to '\(url.path)': \(reason)")
             }
         } catch {
             try? FileManager.default.removeItem(at: temporary)

@@ -64,7 +64,8 @@ public enum QuantizationState: Codable, Sendable, Equatable {
         switch self {
         case .uncalibrated: "uncalibrated"
         case .calibrated(let plan):
-            "calibrated (\(plan.tensors.count) tensors, \(plan.method.rawValue), \(plan.scale.rawValue) scales, \(plan.calibrationSamples) samples)"
+            "calibrated (\(plan.tensors.count) tensors, \(plan.method.rawValue), \(plan.scale.rawValue) scales, "
+                + "\(plan.calibrationSamples) samples)"
         }
     }
 

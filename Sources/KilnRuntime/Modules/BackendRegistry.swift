@@ -50,7 +50,8 @@ public enum BackendRegistry {
             let known = backends.map(\.kind.rawValue).joined(separator: ", ")
             throw KilnError(
                 .unknownModuleKind,
-                "module '\(name)' has kind '\(kind)', which no back end decodes (known: \(known)); it was written by a Kiln with another back end")
+                "module '\(name)' has kind '\(kind)', which no back end decodes (known: \(known)); "
+                    + "it was written by a Kiln with another back end")
         }
         return try backend.decodeModule(name: name, payload: payload)
     }

@@ -104,7 +104,8 @@ public struct CPUBackend: Backend {
         guard decoded.version <= CPUModule.Payload.currentVersion else {
             throw KilnError(
                 .artifactTooNew,
-                "CPU module '\(name)' has payload version \(decoded.version); this Kiln reads up to \(CPUModule.Payload.currentVersion)")
+                "CPU module '\(name)' has payload version \(decoded.version); "
+                    + "this Kiln reads up to \(CPUModule.Payload.currentVersion)")
         }
         return CPUModule(name: name, document: decoded.graph)
     }

@@ -100,7 +100,8 @@ public struct DPUModule: Module {
             Manifest.self, from: payload[manifestStart..<(manifestStart + manifestLength)], what: what)
         guard manifest.version <= Manifest.currentVersion else {
             throw KilnError(
-                .artifactTooNew, "\(what) has payload version \(manifest.version); this Kiln reads up to \(Manifest.currentVersion)")
+                .artifactTooNew,
+                "\(what) has payload version \(manifest.version); this Kiln reads up to \(Manifest.currentVersion)")
         }
         let blobStart = manifestStart + manifestLength
         let blobCount = payload.endIndex - blobStart

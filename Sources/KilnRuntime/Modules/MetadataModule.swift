@@ -40,7 +40,8 @@ public struct MetadataModule: Sendable {
                 guard let tensor = constants[symbol] else {
                     throw KilnError(
                         .constantMissing,
-                        "module '\(child.name)' (\(child.kind)) needs constant '\(symbol)', which the metadata module does not hold")
+                        "module '\(child.name)' (\(child.kind)) needs constant '\(symbol)', "
+                            + "which the metadata module does not hold")
                 }
                 handed[symbol] = tensor
             }

@@ -90,7 +90,8 @@ struct ArtifactSummary: Encodable {
             let branch = index == tree.children.count - 1 ? "└──" : "├──"
             let facts = child.facts.keys.sorted().map { "\($0) \(child.facts[$0] ?? "")" }.joined(separator: ", ")
             lines.append(
-                "  \(branch) \(child.name) (\(child.kind))  \(count(child.constants.count, "constant")), \(child.constantBytes) bytes"
+                "  \(branch) \(child.name) (\(child.kind))  "
+                    + "\(count(child.constants.count, "constant")), \(child.constantBytes) bytes"
                     + (facts.isEmpty ? "" : "; \(facts)"))
             let indent = index == tree.children.count - 1 ? "      " : "  │   "
             if !child.functions.isEmpty {
