@@ -173,4 +173,15 @@ import Testing
             #expect(artifact.tree.module(exportingFunction: DPUModule.functionSymbol(subgraph: subgraph.id))?.name == "dpu0")
         }
     }
+
+    /// Every model of the model script (when generated: `Scripts/test.sh`) survives the
+    /// artifact as its CPU module's graph.
+    @Test(arguments: ReferenceModels.manifest)
+    func referenceModelGraphsRoundTrip(entry: ReferenceModels.Entry) throws {
+        let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
+        let tree = try ModuleTree(modules: [CPUModule(name: "cpu0", graph: graph)])
+        let artifact = try ArtifactReader.decode(ArtifactWriter.encode(tree, header: ArtifactFixtures.header()))
+        let cpu = try #require(artifact.tree.module(named: "cpu0") as? CPUModule)
+        #expect(cpu.graph == graph)
+    }
 }
