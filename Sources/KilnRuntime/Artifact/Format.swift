@@ -19,7 +19,7 @@ public enum ArtifactFormat {
     /// The first 8 bytes of every artifact.
     public static let magic: [UInt8] = Array("KILNART".utf8) + [0]
     /// The version this Kiln writes. A reader accepts any minor of its major.
-    public static let version = FormatVersion(major: 1, minor: 0)
+    public static let version = FormatVersion(major: 1, minor: 1)
     /// The size of the fixed preamble; the section table follows it.
     public static let preambleSize = 64
     /// The size of one section-table entry.
