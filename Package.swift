@@ -13,12 +13,14 @@ let package = Package(
         .library(name: "KilnONNX", targets: ["KilnONNX"]),
         .library(name: "KilnKernels", targets: ["KilnKernels"]),
         .library(name: "KilnInterpreter", targets: ["KilnInterpreter"]),
+        .library(name: "KilnRuntime", targets: ["KilnRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(
@@ -51,10 +53,19 @@ let package = Package(
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
         // The DPU back end; for now the performance model, which reads partitioned graphs.
         .target(name: "KilnDPU", dependencies: ["KilnIR", "KilnTargets", "KilnPasses"]),
+        // The module tree and the `.kiln` artifact (docs/artifact-format.md); the executors
+        // and the session come later.
+        .target(
+            name: "KilnRuntime",
+            dependencies: [
+                "KilnCore", "KilnIR", "KilnTargets", "KilnQuant",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU",
+                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU", "KilnRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -84,6 +95,10 @@ let package = Package(
             name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
         .testTarget(
             name: "KilnDPUTests", dependencies: ["KilnDPU", "KilnIR", "KilnPasses", "KilnONNX", "KilnTargets", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnRuntimeTests",
+            dependencies: ["KilnRuntime", "KilnIR", "KilnTargets", "KilnQuant", "KilnONNX", "KilnPasses", "KilnTestSupport"],
+            exclude: ["Goldens"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
     ]
 )

@@ -104,6 +104,22 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let kernelMissing = ErrorCode(7005, "kernelMissing", "no kernel exists for this operator and element type")
     /// An input name does not belong to the model.
     public static let unknownInput = ErrorCode(7006, "unknownInput", "an input name does not belong to the model")
+    /// The file does not start with the artifact magic `KILNART\0`.
+    public static let notArtifact = ErrorCode(7007, "notArtifact", "the file is not a Kiln artifact")
+    /// The artifact's format major version is newer than this Kiln reads.
+    public static let artifactTooNew = ErrorCode(7008, "artifactTooNew", "the artifact was written by a newer Kiln")
+    /// The artifact is shorter than its header says.
+    public static let artifactTruncated = ErrorCode(7009, "artifactTruncated", "the artifact is truncated")
+    /// A checksum, bound, alignment or padding check failed: the artifact was altered or damaged.
+    public static let artifactCorrupt = ErrorCode(7010, "artifactCorrupt", "the artifact is corrupt (checksum, bounds or alignment)")
+    /// A section's content (header, module tree, constants table, module payload) does not decode.
+    public static let artifactMalformed = ErrorCode(7011, "artifactMalformed", "a section of the artifact does not decode")
+    /// The artifact was compiled for another DPU configuration than the one chosen.
+    public static let fingerprintMismatch = ErrorCode(7012, "fingerprintMismatch", "the artifact was compiled for another DPU target")
+    /// A module names a constant the metadata module does not hold.
+    public static let constantMissing = ErrorCode(7013, "constantMissing", "a module names a constant the artifact does not hold")
+    /// A module's kind has no registered back end.
+    public static let unknownModuleKind = ErrorCode(7014, "unknownModuleKind", "a module's kind has no registered back end")
 
     // MARK: 8xxx command line
 
@@ -120,7 +136,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .badCalibrationData, .emptyCalibrationSet, .nonFiniteCalibrationData, .quantizationToolUnavailable,
         .invalidQuantizationConfig, .planMismatch,
         .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
-        .unknownInput,
+        .unknownInput, .notArtifact, .artifactTooNew, .artifactTruncated, .artifactCorrupt,
+        .artifactMalformed, .fingerprintMismatch, .constantMissing, .unknownModuleKind,
         .badArgument,
     ]
 }

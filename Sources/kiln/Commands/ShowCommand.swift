@@ -3,22 +3,34 @@ import Foundation
 import KilnCore
 import KilnIR
 import KilnONNX
+import KilnRuntime
 
-/// `kiln show`: prints a model's IR (inputs, outputs, nodes with inferred types).
+/// `kiln show`: prints a model's IR (inputs, outputs, nodes with inferred types), or an
+/// artifact's header, module tree and sections.
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Print a model's graph in Kiln's IR with inferred shapes and types."
+        abstract: "Print a model's graph in Kiln's IR with inferred shapes and types, or a .kiln artifact's module tree.",
+        discussion: """
+            An artifact (recognized by its magic, whatever its name) is verified in full first: \
+            a damaged file is an error, never a partial listing.
+            """
     )
 
-    @Argument(help: "The ONNX model.")
+    @Argument(help: "The ONNX model or .kiln artifact.")
     var model: String
 
-    @Flag(help: "Print one JSON document (model facts, inputs, outputs, op counts) instead of the IR.")
+    @Flag(help: "Print one JSON document instead of text (model facts, inputs, outputs, op counts; or the artifact's header, module tree and sections).")
     var json = false
 
     func run() throws {
-        let imported = try ONNXImporter.importModel(contentsOf: URL(fileURLWithPath: model))
+        let url = URL(fileURLWithPath: model)
+        if ArtifactReader.hasMagic(url) || url.pathExtension == "kiln" {
+            let summary = ArtifactSummary(path: model, artifact: try ArtifactReader.read(contentsOf: url))
+            print(json ? try JSONOutput.encode(summary) : summary.text)
+            return
+        }
+        let imported = try ONNXImporter.importModel(contentsOf: url)
         if json {
             print(try JSONOutput.encode(ModelSummary(model: model, imported: imported)))
         } else {

@@ -1,0 +1,117 @@
+import Foundation
+import KilnRuntime
+
+/// What `kiln show ARTIFACT` prints: the header, the module tree and the sections.
+struct ArtifactSummary: Encodable {
+    struct ModuleInfo: Encodable {
+        let name: String
+        let kind: String
+        let constants: [String]
+        let constantBytes: Int
+        let functions: [String]
+        let facts: [String: String]
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, constants, constantBytes = "constant_bytes", functions, facts
+        }
+    }
+
+    struct Tree: Encodable {
+        let name: String
+        let kind: String
+        let constants: Int
+        let constantBytes: Int
+        let children: [ModuleInfo]
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, constants, constantBytes = "constant_bytes", children
+        }
+    }
+
+    struct Section: Encodable {
+        let name: String
+        let offset: Int
+        let length: Int
+        let sha256: String
+    }
+
+    let artifact: String
+    let formatVersion: String
+    let fileBytes: Int
+    let producer: String
+    let target: String
+    let fingerprint: String
+    let modelSHA256: String
+    let quantization: QuantizationState
+    let tree: Tree
+    let sections: [Section]
+
+    enum CodingKeys: String, CodingKey {
+        case artifact, formatVersion = "format_version", fileBytes = "file_bytes", producer, target, fingerprint
+        case modelSHA256 = "model_sha256", quantization, tree, sections
+    }
+
+    init(path: String, artifact loaded: Artifact) {
+        let root = loaded.tree.root
+        artifact = path
+        formatVersion = loaded.version.description
+        fileBytes = loaded.fileLength
+        producer = loaded.header.producer
+        target = loaded.header.target
+        fingerprint = loaded.header.fingerprint.description
+        modelSHA256 = loaded.header.modelSHA256
+        quantization = loaded.header.quantization
+        tree = Tree(
+            name: MetadataModule.rootName, kind: ModuleKind.metadata.rawValue, constants: root.constants.count,
+            constantBytes: root.constantBytes,
+            children: root.children.map { module in
+                ModuleInfo(
+                    name: module.name, kind: module.kind.rawValue, constants: module.constantSymbols,
+                    constantBytes: module.constants.values.reduce(0) { $0 + $1.byteCount },
+                    functions: module.functionSymbols, facts: module.facts)
+            })
+        sections = loaded.sections.map {
+            Section(name: $0.name, offset: $0.offset, length: $0.length, sha256: Checksum.hex($0.sha256))
+        }
+    }
+
+    /// The human-readable form.
+    var text: String {
+        var lines = [
+            "artifact \(artifact): format \(formatVersion), \(fileBytes) bytes, written by \(producer)",
+            "target        \(target) (fingerprint \(fingerprint))",
+            "model         sha256 \(modelSHA256)",
+            "quantization  \(quantization.summary)",
+            "",
+            "module tree",
+            "  \(tree.name)  \(count(tree.constants, "constant")), \(tree.constantBytes) bytes",
+        ]
+        for (index, child) in tree.children.enumerated() {
+            let branch = index == tree.children.count - 1 ? "└──" : "├──"
+            let facts = child.facts.keys.sorted().map { "\($0) \(child.facts[$0] ?? "")" }.joined(separator: ", ")
+            lines.append(
+                "  \(branch) \(child.name) (\(child.kind))  "
+                    + "\(count(child.constants.count, "constant")), \(child.constantBytes) bytes"
+                    + (facts.isEmpty ? "" : "; \(facts)"))
+            let indent = index == tree.children.count - 1 ? "      " : "  │   "
+            if !child.functions.isEmpty {
+                lines.append("\(indent)functions: \(child.functions.joined(separator: ", "))")
+            }
+        }
+        lines += ["", "sections"]
+        let rows = [["NAME", "OFFSET", "BYTES", "SHA-256"]]
+            + sections.map { [$0.name, String($0.offset), String($0.length), $0.sha256] }
+        let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            let name = row[0].padding(toLength: widths[0], withPad: " ", startingAt: 0)
+            let offset = String(repeating: " ", count: widths[1] - row[1].count) + row[1]
+            let length = String(repeating: " ", count: widths[2] - row[2].count) + row[2]
+            lines.append("  \(name)  \(offset)  \(length)  \(row[3])")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func count(_ number: Int, _ noun: String) -> String {
+        "\(number) \(noun)\(number == 1 ? "" : "s")"
+    }
+}
