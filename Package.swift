@@ -47,7 +47,11 @@ let package = Package(
         // against the target catalog (see docs/architecture.md).
         .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnTargets", "KilnInterpreter"]),
         // The quantizer calibrates by running the interpreter, and reads partition results.
-        .target(name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets"]),
+        // QDQ export lives here too: it needs the plan (KilnQuant) and the ONNX writer (KilnONNX, which
+        // sits beside KilnIR), so the arrow points down.
+        .target(
+            name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets", "KilnONNX"]
+        ),
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
         .executableTarget(
             name: "kiln",
@@ -77,7 +81,7 @@ let package = Package(
             dependencies: ["KilnInterpreter", "KilnONNX", "KilnTestSupport"]
         ),
         .testTarget(name: "KilnTargetsTests", dependencies: ["KilnTargets"]),
-        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnTestSupport"]),
+        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnInterpreter", "KilnTestSupport"]),
         .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
     ]

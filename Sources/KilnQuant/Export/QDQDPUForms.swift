@@ -1,0 +1,101 @@
+import KilnCore
+import KilnIR
+
+/// The closest standard-ONNX forms of DPU arithmetic that plain QDQ cannot state.
+///
+/// | DPU | exported as | differs from the DPU |
+/// | --- | --- | --- |
+/// | rounding half up (−2.5 → −2) | `QuantizeLinear` (half to even) | on exact ties only |
+/// | LeakyReLU slope 26/256 | `LeakyRelu(alpha: 0.1015625)` (exact) | never (the slope is the DPU's) |
+/// | average pool: window sum · m / 2^s | `AveragePool` then `Mul(n · m / 2^s)` | on ties, and where float `sum / n · n` is inexact next to one |
+/// | hard-sigmoid: relu6(x + 3) · 2731 / 2^14 | `Clip(x + 3, 0, 6) · (2731 / 16384)` | on ties |
+/// | hard-swish: x · hsigmoid(x), inner value at fix position 7 | the hard-sigmoid form, `Q/DQ` at 2^-7, `Mul` by x | on ties |
+///
+/// These rewrites apply to the nodes the DPU computes: all of them in a power-of-two plan
+/// of an unpartitioned graph, only those inside `dpu_subgraph` nodes otherwise; a float
+/// plan keeps the model's own arithmetic.
+enum QDQDPUForms {
+    /// The ops whose DPU arithmetic differs from ONNX's.
+    static let rewrittenOps: Set<OpKind> = [.leakyRelu, .averagePool, .globalAveragePool, .hardSigmoid, .hardSwish]
+
+    /// Names of the nodes to rewrite.
+    static func dpuNodes(_ graph: Graph, isFromSubgraph: [Bool], plan: QuantizationPlan) -> Set<String> {
+        guard plan.scale == .pow2 else { return [] }
+        let partitioned = isFromSubgraph.contains(true)
+        var names: Set<String> = []
+        for (index, node) in graph.nodes.enumerated()
+        where rewrittenOps.contains(node.op) && (!partitioned || isFromSubgraph[index]) {
+            names.insert(node.name)
+        }
+        return names
+    }
+
+    /// The nodes that compute `node` the DPU's way.
+    static func rewrite(_ node: Node, in builder: inout QDQBuilder) throws -> [Node] {
+        switch node.op {
+        case .leakyRelu:
+            var copy = node
+            copy.attributes["alpha"] = .float(FixedPoint.leakyReluSlopeValue)
+            return [copy]
+        case .averagePool, .globalAveragePool:
+            return try averagePool(node, &builder)
+        case .hardSigmoid:
+            guard let x = node.input(0), let y = node.outputs.first ?? nil else { return [node] }
+            return hardSigmoid(x, into: y, name: node.name, &builder)
+        case .hardSwish:
+            return try hardSwish(node, &builder)
+        default:
+            return [node]
+        }
+    }
+
+    /// `AveragePool(x)` (the mean of each window) times `n · m / 2^s`: the DPU's window sum
+    /// times its multiplier.
+    private static func averagePool(_ node: Node, _ builder: inout QDQBuilder) throws -> [Node] {
+        guard let x = node.input(0), let y = node.outputs.first ?? nil else { return [node] }
+        let kernel: [Int]
+        if node.op == .globalAveragePool {
+            guard let shape = builder.graph[x].type.staticShape, shape.count == 4 else { return [node] }
+            kernel = Array(shape[2...])
+        } else {
+            guard let shape = try node.attributes.ints("kernel_shape"), shape.count == 2 else { return [node] }
+            kernel = shape
+        }
+        let (multiplier, shift) = FixedPoint.averagePoolMultiplier(kernelHeight: kernel[0], kernelWidth: kernel[1])
+        let count = kernel[0] * kernel[1]
+        let factor = Float(count * multiplier) / Float(1 << shift)
+        guard factor != 1 else { return [node] }
+        let mean = builder.addValue("\(builder.graph[y].name)_window_mean", like: y)
+        var pool = node
+        pool.outputs = [mean]
+        let constant = builder.addConstant(Tensor(scalar: factor), name: "\(node.name)_dpu_multiplier")
+        let scale = Node(name: "\(node.name)_dpu_multiplier", op: .mul, inputs: [mean, constant], outputs: [y])
+        return [pool, scale]
+    }
+
+    /// `Clip(x + 3, 0, 6) · 2731 / 2^14` into `y`.
+    private static func hardSigmoid(_ x: ValueID, into y: ValueID, name: String, _ builder: inout QDQBuilder) -> [Node] {
+        let shifted = builder.addValue("\(name)_plus_3", like: x)
+        let clipped = builder.addValue("\(name)_relu6", like: x)
+        let three = builder.addConstant(Tensor(scalar: Float(3)), name: "\(name)_three")
+        let zero = builder.addConstant(Tensor(scalar: Float(0)), name: "\(name)_zero")
+        let six = builder.addConstant(Tensor(scalar: Float(6)), name: "\(name)_six")
+        let (numerator, shift) = FixedPoint.hardSigmoidMultiplier
+        let multiplier = builder.addConstant(Tensor(scalar: Float(numerator) / Float(1 << shift)), name: "\(name)_dpu_multiplier")
+        return [
+            Node(name: "\(name)_plus_3", op: .add, inputs: [x, three], outputs: [shifted]),
+            Node(name: "\(name)_relu6", op: .clip, inputs: [shifted, zero, six], outputs: [clipped]),
+            Node(name: name, op: .mul, inputs: [clipped, multiplier], outputs: [y]),
+        ]
+    }
+
+    /// `x · hsigmoid(x)` with the inner hard-sigmoid quantized at fix position 7.
+    private static func hardSwish(_ node: Node, _ builder: inout QDQBuilder) throws -> [Node] {
+        guard let x = node.input(0), let y = node.outputs.first ?? nil else { return [node] }
+        let gate = builder.addValue("\(builder.graph[y].name)_hard_sigmoid", like: y)
+        builder.extraQuantizations[gate] = .fixPosition(7, roundMode: .halfUp)
+        var nodes = hardSigmoid(x, into: gate, name: "\(node.name)_hard_sigmoid", &builder)
+        nodes.append(Node(name: node.name, op: .mul, inputs: [x, gate], outputs: [y]))
+        return nodes
+    }
+}
