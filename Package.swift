@@ -82,7 +82,8 @@ let package = Package(
         ),
         .testTarget(name: "KilnTargetsTests", dependencies: ["KilnTargets"]),
         .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnInterpreter", "KilnTestSupport"]),
-        .testTarget(name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
     ]
 )

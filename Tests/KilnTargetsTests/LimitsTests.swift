@@ -31,6 +31,9 @@ import Testing
         (.volumeChannelBlocks(align: 16, block: 2048, max: 64), LayerGeometry(kernelWidth: 3, kernelHeight: 3, kernelDepth: 3, inputChannels: 17), true),
         (.strideSquaredTimesInputChannels(max: 4096), LayerGeometry(strideWidth: 2, strideHeight: 2, inputChannels: 1025), false),
         (.nearestScale(banks: 8, channelParallel: 16, max: 2048), LayerGeometry(inputChannels: 4096, scale: 2), true),
+        (.unitStrideWhenDilated, LayerGeometry(strideWidth: 1, strideHeight: 1, dilation: 3), true),
+        (.unitStrideWhenDilated, LayerGeometry(strideWidth: 2, strideHeight: 2, dilation: 3), false),
+        (.unitStrideWhenDilated, LayerGeometry(strideWidth: 2, strideHeight: 2, dilation: 1), true),
     ]
 
     @Test(arguments: cases)

@@ -71,6 +71,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let badArch = ErrorCode(4002, "badArch", "an arch.json file is malformed")
     /// A DPU fingerprint matches no catalog entry.
     public static let unknownFingerprint = ErrorCode(4003, "unknownFingerprint", "a DPU fingerprint matches no catalog entry")
+    /// `kiln inspect --svg` needs Graphviz's `dot`, which is not on `PATH`.
+    public static let graphvizMissing = ErrorCode(4004, "graphvizMissing", "Graphviz's dot is not on PATH (needed to render SVG)")
 
     // MARK: 7xxx runtime
 
@@ -98,7 +100,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .notONNX, .unsupportedOp, .unsupportedOpVersion, .invalidModel, .externalDataMissing,
         .unsupportedAttribute, .unsupportedOpset,
         .verificationFailed, .shapeMismatch,
-        .unknownTarget, .badArch, .unknownFingerprint,
+        .unknownTarget, .badArch, .unknownFingerprint, .graphvizMissing,
         .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
         .unknownInput,
         .badArgument,

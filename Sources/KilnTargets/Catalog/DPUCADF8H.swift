@@ -55,7 +55,7 @@ enum DPUCADF8H {
             conv: WindowLimits(
                 kernel: .range(IntRange(1, 16)), stride: IntRange(1, 8), padding: SharedLimits.convPadding,
                 activations: convActivations,
-                constraints: [.outputChannels(max: channels), .dilationTimesInputChannels(max: channels)]),
+                constraints: [.outputChannels(max: channels), .dilationTimesInputChannels(max: channels), .unitStrideWhenDilated]),
             transposedConv: SharedLimits.transposedConv(channelParallel: cp, activations: convActivations),
             maxPool: pool,
             averagePool: pool,

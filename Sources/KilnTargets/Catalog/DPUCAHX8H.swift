@@ -66,7 +66,7 @@ enum DPUCAHX8H {
             conv: WindowLimits(
                 kernel: .range(IntRange(1, 16)), stride: IntRange(1, 4), padding: SharedLimits.convPadding,
                 activations: convActivations,
-                constraints: [.outputChannels(max: channels), .dilationTimesInputChannels(max: channels)]),
+                constraints: [.outputChannels(max: channels), .dilationTimesInputChannels(max: channels), .unitStrideWhenDilated]),
             depthwiseConv: depthwise
                 ? WindowLimits(
                     kernel: depthwiseKernels, stride: IntRange(1, 4), padding: SharedLimits.convPadding,

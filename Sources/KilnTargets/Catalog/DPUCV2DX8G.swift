@@ -45,7 +45,7 @@ enum DPUCV2DX8G {
                     .kernelArea(max: 53),  // 256·kh·kw ≤ 13760
                     .kernelAreaTimesChannelGroups(channelParallel: cp, max: bankDepth),
                     .inputChannels(max: channels), .outputChannels(max: channels),
-                    .dilationTimesInputChannels(max: channels),
+                    .dilationTimesInputChannels(max: channels), .unitStrideWhenDilated,
                 ]),
             depthwiseConv: WindowLimits(
                 kernel: .range(IntRange(1, 256)), stride: IntRange(1, 256), padding: SharedLimits.aluPadding,

@@ -77,7 +77,7 @@ enum DPUCVDX8G {
                     .kernelAreaTimesChannelBlocks(block: 2048, max: 64),
                     .kernelAreaTimesChannelGroups(channelParallel: cp, max: bankDepth),
                     .inputChannels(max: channels), .outputChannels(max: channels),
-                    .dilationTimesInputChannels(max: channels),
+                    .dilationTimesInputChannels(max: channels), .unitStrideWhenDilated,
                 ]),
             // Table 28 states no size rule for DPUCVDX8G depthwise conv.
             depthwiseConv: WindowLimits(

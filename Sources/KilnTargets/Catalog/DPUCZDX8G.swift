@@ -218,7 +218,7 @@ enum DPUCZDX8G {
                 constraints: [
                     .kernelAreaTimesChannelGroups(channelParallel: cp, max: bankDepth),
                     .inputChannels(max: channels), .outputChannels(max: channels),
-                    .dilationTimesInputChannels(max: channels),
+                    .dilationTimesInputChannels(max: channels), .unitStrideWhenDilated,
                 ]),
             // UG1414 3.5: kernel and stride 1..256 (ISA0 of Vitis AI 1.4 had 1..16 and 1..8).
             depthwiseConv: WindowLimits(

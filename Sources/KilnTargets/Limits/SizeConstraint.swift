@@ -71,6 +71,13 @@ public enum SizeConstraint: Codable, Sendable, Hashable, CustomStringConvertible
     case strideSquaredTimesInputChannels(max: Int)
     /// `ceil(scale/banks)·scale·ceil(ic/channelParallel) ≤ max` (nearest resize).
     case nearestScale(banks: Int, channelParallel: Int, max: Int)
+    /// `dilation > 1 ⇒ stride = 1`: a dilated convolution must not also be strided.
+    ///
+    /// Not a row of UG1414 Table 28 (Kiln's conservative reading): the guide maps dilated
+    /// convolutions only through TensorFlow's SpaceToBatchND + Conv2D + BatchToSpaceND
+    /// pattern, which expresses stride 1 only, and TensorFlow's `conv2d` rejects dilation
+    /// with stride. A partition that keeps such a layer on the CPU is slower, never wrong.
+    case unitStrideWhenDilated
 
     // JSON: {"kernel_area_times_channel_groups": {"channel_parallel": 16, "max": 2048}}.
     private enum CodingKeys: String, CodingKey {
@@ -86,6 +93,7 @@ public enum SizeConstraint: Codable, Sendable, Hashable, CustomStringConvertible
         case volumeChannelBlocks = "volume_channel_blocks"
         case strideSquaredTimesInputChannels = "stride_squared_times_input_channels"
         case nearestScale = "nearest_scale"
+        case unitStrideWhenDilated = "unit_stride_when_dilated"
     }
 
     private enum KernelAreaTimesChannelGroupsCodingKeys: String, CodingKey {
@@ -129,6 +137,8 @@ public enum SizeConstraint: Codable, Sendable, Hashable, CustomStringConvertible
             return layer.strideWidth * layer.strideHeight * layer.inputChannels <= max
         case .nearestScale(let banks, let channelParallel, let max):
             return ceilDivide(layer.scale, banks) * layer.scale * ceilDivide(layer.inputChannels, channelParallel) <= max
+        case .unitStrideWhenDilated:
+            return layer.dilation == 1 || (layer.strideWidth == 1 && layer.strideHeight == 1)
         }
     }
 
@@ -150,6 +160,7 @@ public enum SizeConstraint: Codable, Sendable, Hashable, CustomStringConvertible
         case .strideSquaredTimesInputChannels(let max): "stride²·ic ≤ \(max)"
         case .nearestScale(let banks, let channelParallel, let max):
             "ceil(scale/\(banks))·scale·ceil(ic/\(channelParallel)) ≤ \(max)"
+        case .unitStrideWhenDilated: "dilation > 1 needs stride 1"
         }
     }
 }
