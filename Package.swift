@@ -70,7 +70,8 @@ let package = Package(
         ),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
-        .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnInterpreter", "KilnPasses", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnInterpreter", "KilnPasses", "KilnTargets", "KilnTestSupport"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "KilnTestSupport"]),
         .testTarget(
             name: "KilnInterpreterTests",

@@ -3,6 +3,7 @@ import KilnCore
 import KilnIR
 import KilnInterpreter
 import KilnPasses
+import KilnTargets
 import KilnONNX
 import KilnONNXProto
 import KilnTestSupport
@@ -207,6 +208,26 @@ import Testing
         #expect(GraphComparison.differences(back, canonical) == [], "\(entry.name)")
         for (inputs, _) in try entry.inputSets() {
             try ExporterTests.expectSameOutputs(back, canonical, inputs)
+        }
+    }
+}
+
+/// Partitioned graphs export as their regions' nodes: the exported model has no composite
+/// node, canonicalizes to the same nodes (by name) as the graph before partitioning, and
+/// computes its outputs.
+@Suite struct PartitionedExportTests {
+    @Test(arguments: ReferenceModels.manifest)
+    func dpuSubgraphsAreInlined(_ entry: ReferenceModels.Entry) throws {
+        let original = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
+        let target = try Catalog.architecture(named: "DPUCZDX8G_ISA1_B4096")
+        let inspection = try InspectPipeline.inspect(original, target: target)
+        let partitioned = inspection.partition.graph
+        let back = try ExporterTests.roundTrip(partitioned, opset: entry.opset)
+        #expect(!back.nodes.contains { $0.op == .dpuSubgraph })
+        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(back)  // silu is Mul(x, Sigmoid(x)) in ONNX
+        #expect(Set(canonical.nodes.map(\.name)) == Set(inspection.graph.nodes.map(\.name)), "\(entry.name)")
+        for (inputs, _) in try entry.inputSets() {
+            try ExporterTests.expectSameOutputs(back, inspection.graph, inputs)
         }
     }
 }
