@@ -1,22 +1,24 @@
+import Foundation
 import KilnCore
 import KilnIR
 
-/// The closest standard-ONNX forms of DPU arithmetic that plain QDQ cannot state.
+/// The closest standard-ONNX forms of DPU arithmetic that plain QDQ cannot state
+/// (`docs/onnx-export.md` lists what each differs in: rounding ties, essentially).
 ///
-/// | DPU | exported as | differs from the DPU |
-/// | --- | --- | --- |
-/// | rounding half up (−2.5 → −2) | `QuantizeLinear` (half to even) | on exact ties only |
-/// | LeakyReLU slope 26/256 | `LeakyRelu(alpha: 0.1015625)` (exact) | never (the slope is the DPU's) |
-/// | average pool: window sum · m / 2^s | `AveragePool` then `Mul(n · m / 2^s)` | on ties, and where float `sum / n · n` is inexact next to one |
-/// | hard-sigmoid: relu6(x + 3) · 2731 / 2^14 | `Clip(x + 3, 0, 6) · (2731 / 16384)` | on ties |
-/// | hard-swish: x · hsigmoid(x), inner value at fix position 7 | the hard-sigmoid form, `Q/DQ` at 2^-7, `Mul` by x | on ties |
+/// | DPU | exported as |
+/// | --- | --- |
+/// | LeakyReLU slope 26/256 | `LeakyRelu(alpha: 0.1015625)` |
+/// | average pool: window sum · m / 2^s, padding counted | `AveragePool(count_include_pad: 1)` then `Mul(n · m / 2^s)` |
+/// | hard-sigmoid: relu6(x + 3) · 2731 / 2^14 | `Clip(x + 3, 0, 6) · (2731 / 16384)` |
+/// | hard-swish: x · hsigmoid(x), inner value at fix position 7 | the hard-sigmoid form, `Q/DQ` at 2^-7, `Mul` by x |
+/// | ReLU6 clamps at 96 when the output position p ≤ 4 | `Clip(x, 0, 96 · 2^-p)` (6 at p = 4) |
 ///
 /// These rewrites apply to the nodes the DPU computes: all of them in a power-of-two plan
 /// of an unpartitioned graph, only those inside `dpu_subgraph` nodes otherwise; a float
 /// plan keeps the model's own arithmetic.
 enum QDQDPUForms {
     /// The ops whose DPU arithmetic differs from ONNX's.
-    static let rewrittenOps: Set<OpKind> = [.leakyRelu, .averagePool, .globalAveragePool, .hardSigmoid, .hardSwish]
+    static let rewrittenOps: Set<OpKind> = [.leakyRelu, .averagePool, .globalAveragePool, .hardSigmoid, .hardSwish, .relu6]
 
     /// Names of the nodes to rewrite.
     static func dpuNodes(_ graph: Graph, isFromSubgraph: [Bool], plan: QuantizationPlan) -> Set<String> {
@@ -44,6 +46,8 @@ enum QDQDPUForms {
             return hardSigmoid(x, into: y, name: node.name, &builder)
         case .hardSwish:
             return try hardSwish(node, &builder)
+        case .relu6:
+            return relu6(node, &builder)
         default:
             return [node]
         }
@@ -68,9 +72,20 @@ enum QDQDPUForms {
         let mean = builder.addValue("\(builder.graph[y].name)_window_mean", like: y)
         var pool = node
         pool.outputs = [mean]
+        if node.op == .averagePool { pool.attributes["count_include_pad"] = .int(1) }
         let constant = builder.addConstant(Tensor(scalar: factor), name: "\(node.name)_dpu_multiplier")
         let scale = Node(name: "\(node.name)_dpu_multiplier", op: .mul, inputs: [mean, constant], outputs: [y])
         return [pool, scale]
+    }
+
+    /// ReLU6 whose output sits at a fix position ≤ 3: the DPU clamps at 96 units, not 6.
+    private static func relu6(_ node: Node, _ builder: inout QDQBuilder) -> [Node] {
+        guard let x = node.input(0), let y = node.outputs.first ?? nil,
+            let position = builder.quantization(of: y)?.fixPosition, position < 4
+        else { return [node] }
+        let zero = builder.addConstant(Tensor(scalar: Float(0)), name: "\(node.name)_zero")
+        let ceiling = builder.addConstant(Tensor(scalar: Float(96) * exp2f(Float(-position))), name: "\(node.name)_dpu_ceiling")
+        return [Node(name: node.name, op: .clip, inputs: [x, zero, ceiling], outputs: [y])]
     }
 
     /// `Clip(x + 3, 0, 6) · 2731 / 2^14` into `y`.

@@ -19,7 +19,7 @@ import KilnONNX
 /// - Power-of-two scales are written as exact floats (`2^-p`) with zero point 0.
 ///
 /// What plain QDQ cannot state exactly about the DPU is exported in its closest standard
-/// form (``QDQDPUForms`` and `docs/quantization.md` list them): onnxruntime then agrees
+/// form (`docs/onnx-export.md` lists them): onnxruntime then agrees
 /// with ``QuantSim`` except where a value lies exactly halfway between two integers —
 /// `QuantizeLinear` rounds those half to even, the DPU half up.
 ///
