@@ -53,10 +53,12 @@ let package = Package(
             name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets", "KilnONNX"]
         ),
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
+        // The DPU back end; for now the performance model, which reads partitioned graphs.
+        .target(name: "KilnDPU", dependencies: ["KilnIR", "KilnTargets", "KilnPasses"]),
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant",
+                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -85,6 +87,8 @@ let package = Package(
         .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnInterpreter", "KilnTestSupport"]),
         .testTarget(
             name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
+        .testTarget(
+            name: "KilnDPUTests", dependencies: ["KilnDPU", "KilnIR", "KilnPasses", "KilnONNX", "KilnTargets", "KilnTestSupport"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
     ]
 )

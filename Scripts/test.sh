@@ -7,17 +7,20 @@
 #      (build-data/onnx/node, ~1,900 cases, never committed);
 #   3. the whole-model checks: models built with onnx.helper and their onnxruntime outputs
 #      (build-data/models);
-#   4. the digits calibration and test images for Examples/digits_cnn.onnx (build-data/digits,
+#   4. the model-zoo architectures the DPU performance model is checked against
+#      (build-data/zoo: ResNet-50, MobileNetV2, ResNet-18 at 224x224, random weights);
+#   5. the digits calibration and test images for Examples/digits_cnn.onnx (build-data/digits,
 #      from scikit-learn's bundled load_digits);
-#   5. swift build and swift test (XCTest and Swift Testing).
+#   6. swift build and swift test (XCTest and Swift Testing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 Scripts/setup-python.sh
 .venv/bin/python Scripts/gen_node_tests.py build-data/onnx
 .venv/bin/python Scripts/make_models.py build-data/models
+.venv/bin/python Scripts/make_zoo_models.py build-data/zoo
 .venv/bin/python Scripts/train_digits_cnn.py --data-only --data build-data/digits
 
 swift build --build-tests
 KILN_ONNX_NODE_DATA="$PWD/build-data/onnx/node" KILN_MODEL_DATA="$PWD/build-data/models" \
-    KILN_DIGITS_DATA="$PWD/build-data/digits" swift test
+    KILN_ZOO_DATA="$PWD/build-data/zoo" KILN_DIGITS_DATA="$PWD/build-data/digits" swift test

@@ -47,7 +47,7 @@ extension OpKind {
     /// The operator's name as users know it: the ONNX op type (`Conv`, `MaxPool`, `LSTM`),
     /// or Kiln's name for the ops canonicalization and partitioning create (`ReLU6`,
     /// `SiLU`, `DPUSubgraph`).
-    var displayName: String {
+    package var displayName: String {
         switch self {
         case .lstm: "LSTM"
         case .gru: "GRU"

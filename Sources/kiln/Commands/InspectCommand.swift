@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KilnCore
+import KilnDPU
 import KilnONNX
 import KilnPasses
 import KilnTargets
@@ -15,7 +16,11 @@ struct InspectCommand: ParsableCommand {
             nodes and estimated ops (2 × MACs) on the DPU and the CPU, the number of DPU \
             subgraphs, and the tensors crossing between CPU and DPU. --json prints one JSON \
             document instead. --dot writes the graph for Graphviz (nodes coloured by device, \
-            subgraphs boxed); --svg renders it with Graphviz's 'dot', which must be on PATH.
+            subgraphs boxed); --svg renders it with Graphviz's 'dot', which must be on PATH. \
+            --perf adds the DPU performance model: per subgraph the predicted latency, FPS \
+            and DDR traffic (vaitrace's summary columns), and the model's end-to-end latency \
+            and FPS on the board (--board, or the board a target alias names); with --json, \
+            a "device" object and the details under "performance".
             """
     )
 
@@ -34,12 +39,20 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "Render the partitioned graph as SVG to this file (needs Graphviz's 'dot').")
     var svg: String?
 
+    @Flag(help: "Predict device latency and FPS with the DPU performance model.")
+    var perf = false
+
+    @Option(help: "The board for --perf (ZCU102, ZCU104, KV260, …), which sets clock and cores.")
+    var board: String?
+
     func run() throws {
+        if board != nil && !perf { throw KilnError(.badArgument, "--board applies only with --perf") }
         let architecture = try Catalog.architecture(matching: target)
         let renderer = try svg.map { _ in try Graphviz.dotExecutable() }
         let imported = try ONNXImporter.importModel(contentsOf: URL(fileURLWithPath: model))
         let inspection = try InspectPipeline.inspect(imported.graph, target: architecture)
         let report = inspection.report
+        let prediction = try perf ? predict(inspection, on: architecture) : nil
         if dot != nil || svg != nil {
             let text = report.dot(for: inspection.graph)
             if let dot { try FileIO.writeAtomically(Data(text.utf8), to: URL(fileURLWithPath: dot)) }
@@ -48,10 +61,51 @@ struct InspectCommand: ParsableCommand {
             }
         }
         if json {
-            print(try JSONOutput.encode(report))
+            print(try prediction.map { try JSONOutput.encode(InspectPerformanceDocument(report: report, prediction: $0)) }
+                ?? JSONOutput.encode(report))
         } else {
             print("model \(model)")
             print(report.text)
+            if let prediction { print("\n" + prediction.text) }
         }
+    }
+
+    /// The performance model's prediction for the partitioned graph.
+    private func predict(_ inspection: InspectPipeline.Inspection, on architecture: DPUArchitecture) throws -> PerformancePrediction {
+        let chosen = try selectedBoard(of: architecture)
+        guard let costModel = DPUCostModel(architecture: architecture, board: chosen) else {
+            let missing = DPUCostModel.missingFigures(architecture: architecture, board: chosen)
+            throw KilnError(
+                .badArgument,
+                "--perf: the performance model needs \(missing.joined(separator: ", ")) of \(architecture.name), which no source publishes")
+        }
+        return PerformanceModel.predict(inspection.partition.graph, with: costModel)
+    }
+
+    /// `--board`, else the board the target alias names (`DPUCZDX8G-zcu102`), else none.
+    private func selectedBoard(of architecture: DPUArchitecture) throws -> BoardConfiguration? {
+        guard let board else { return architecture.board(forAlias: target) }
+        if let match = architecture.boards.first(where: { $0.name.lowercased() == board.lowercased() }) { return match }
+        let known = architecture.boards.map(\.name)
+        throw KilnError(
+            .badArgument,
+            "unknown board '\(board)' for \(architecture.name)"
+                + (known.isEmpty ? " (it lists no boards)" : "; it ships on \(known.joined(separator: ", "))"))
+    }
+}
+
+/// `kiln inspect --perf --json`: the report's keys, plus `device` (DESIGN.md's object) and
+/// `performance` (per subgraph, the vaitrace columns; bandwidth, host time, assumptions).
+struct InspectPerformanceDocument: Encodable {
+    let report: InspectorReport
+    let prediction: PerformancePrediction
+
+    private enum CodingKeys: String, CodingKey { case device, performance }
+
+    func encode(to encoder: any Encoder) throws {
+        try report.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(prediction.device, forKey: .device)
+        try container.encode(prediction, forKey: .performance)
     }
 }
