@@ -4,6 +4,10 @@ import KilnIR
 /// Sees (and may replace) each value the interpreter computes; see ``Interpreter/valueHook``.
 public typealias ValueHook = @Sendable (_ name: String, _ tensor: Tensor) throws -> Tensor?
 
+/// Chooses, for a node about to run, an evaluator to use instead of the table's; see
+/// ``Interpreter/evaluatorOverride``.
+public typealias EvaluatorOverride = @Sendable (_ node: Node) -> Evaluator?
+
 /// The reference float executor: walks a ``Graph`` node by node with concrete tensors.
 ///
 /// It handles dynamic shapes (every shape is computed from the data) and control flow
@@ -25,6 +29,10 @@ public struct Interpreter: Sendable {
     /// returning `nil` keeps it (observation, e.g. calibration). Value names are unique
     /// across a graph and its subgraphs, so the name identifies the tensor.
     public var valueHook: ValueHook?
+    /// Consulted before each top-level node runs (not in subgraphs): a non-nil evaluator
+    /// runs instead of ``Evaluators/table``'s. Fake quantization uses it to run chosen
+    /// nodes with integer semantics; ``valueHook`` still sees their outputs.
+    public var evaluatorOverride: EvaluatorOverride?
 
     /// Prepares a graph for execution.
     ///
@@ -79,7 +87,7 @@ public struct Interpreter: Sendable {
                     "input '\(value.name)' (\(value.type)) was not provided")
             }
         }
-        let results = try execute(graph, inputs: bound, outer: { _ in nil })
+        let results = try execute(graph, inputs: bound, outer: { _ in nil }, isTopLevel: true)
         var outputs: [String: Tensor] = [:]
         for (id, tensor) in zip(graph.outputs, results) { outputs[graph[id].name] = tensor }
         return outputs
@@ -109,7 +117,7 @@ public struct Interpreter: Sendable {
 
     /// Runs `graph` with `inputs` bound to its graph inputs; `outer` resolves captures.
     func execute(
-        _ graph: Graph, inputs: [Tensor], outer: @escaping (String) -> Tensor?
+        _ graph: Graph, inputs: [Tensor], outer: @escaping (String) -> Tensor?, isTopLevel: Bool = false
     ) throws -> [Tensor] {
         var environment = [Tensor?](repeating: nil, count: graph.values.count)
         for (id, tensor) in graph.initializers { environment[id.index] = tensor }
@@ -137,7 +145,8 @@ public struct Interpreter: Sendable {
         for output in graph.outputs { lastUse[output.index] = Int.max }
 
         for (index, node) in graph.nodes.enumerated() {
-            guard let evaluator = Evaluators.table[node.op] else {
+            let replacement = isTopLevel ? evaluatorOverride?(node) : nil
+            guard let evaluator = replacement ?? Evaluators.table[node.op] else {
                 throw KilnError(.kernelMissing, "[\(node.op)] node '\(node.name)': no CPU implementation yet")
             }
             let operands = node.inputs.map { $0.flatMap { environment[$0.index] } }

@@ -74,6 +74,22 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// `kiln inspect --svg` needs Graphviz's `dot`, which is not on `PATH`.
     public static let graphvizMissing = ErrorCode(4004, "graphvizMissing", "Graphviz's dot is not on PATH (needed to render SVG)")
 
+    // MARK: 5xxx quantization
+
+    /// Calibration data does not fit the model: unknown or missing input names, wrong shapes or
+    /// element types, differing sample counts, files that are neither `.npy` nor `.npz`.
+    public static let badCalibrationData = ErrorCode(5001, "badCalibrationData", "calibration data does not fit the model's inputs")
+    /// The calibration set holds no sample.
+    public static let emptyCalibrationSet = ErrorCode(5002, "emptyCalibrationSet", "the calibration set holds no sample")
+    /// A calibration sample holds NaN or an infinity.
+    public static let nonFiniteCalibrationData = ErrorCode(5003, "nonFiniteCalibrationData", "a calibration sample holds NaN or an infinity")
+    /// A quantization tool the configuration asks for (CLE, bias correction, fast finetune) is not available.
+    public static let quantizationToolUnavailable = ErrorCode(5004, "quantizationToolUnavailable", "a requested quantization tool is not available yet")
+    /// Quantization options contradict each other (e.g. per-channel weights with power-of-two scales).
+    public static let invalidQuantizationConfig = ErrorCode(5005, "invalidQuantizationConfig", "quantization options contradict each other")
+    /// A quantization plan does not match the graph it is applied to (a tensor it needs has no entry).
+    public static let planMismatch = ErrorCode(5006, "planMismatch", "a quantization plan does not match its graph")
+
     // MARK: 7xxx runtime
 
     /// A graph input was not provided.
@@ -101,6 +117,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .unsupportedAttribute, .unsupportedOpset,
         .verificationFailed, .shapeMismatch,
         .unknownTarget, .badArch, .unknownFingerprint, .graphvizMissing,
+        .badCalibrationData, .emptyCalibrationSet, .nonFiniteCalibrationData, .quantizationToolUnavailable,
+        .invalidQuantizationConfig, .planMismatch,
         .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
         .unknownInput,
         .badArgument,
