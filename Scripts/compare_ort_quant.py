@@ -2,7 +2,7 @@
 """Kiln's quantizer side by side with onnxruntime's, on the reference models.
 
 Usage: compare_ort_quant.py [--kiln PATH] [--models build-data/models] [--only NAME ...]
-                            [--calib-samples 32] [--eval-samples 8] [--work DIR] [--json]
+                            [--symmetric] [--calib-samples 32] [--eval-samples 8] [--work DIR] [--json]
 
 For every model of MODELS/manifest.json (Scripts/make_models.py) with float inputs:
 
@@ -12,9 +12,12 @@ For every model of MODELS/manifest.json (Scripts/make_models.py) with float inpu
    axis, as `kiln quantize --calib` reads it).
 2. onnxruntime: onnxruntime.quantization.quantize_static with quant_format=QDQ,
    per_channel=False, calibrate_method=MinMax, int8 activations and int8 weights
-   (QInt8/QInt8: signed activations, like Kiln's symmetric ones; see below).
-3. Kiln: `kiln quantize MODEL --calib CALIB.npz --scale float --method M -o OUT.onnx` for
-   M in minmax, percentile, entropy and mse.
+   (QInt8/QInt8). Its activations are asymmetric by default (a zero point, the whole
+   [min, max] range on 256 levels), so Kiln runs with --asymmetric too; with --symmetric,
+   both quantize activations symmetrically (onnxruntime's ActivationSymmetric, Kiln's
+   default).
+3. Kiln: `kiln quantize MODEL --calib CALIB.npz --scale float [--asymmetric] --method M
+   -o OUT.onnx` for M in minmax, percentile, entropy and mse.
 4. Every QDQ model runs in onnxruntime with graph optimizations off, so each
    QuantizeLinear/DequantizeLinear computes exactly what the operator defines and the
    comparison measures the quantization choices, not kernels. (With optimizations on,
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import subprocess
@@ -83,7 +87,7 @@ def evaluate(model_path: str, feeds: list[dict[str, np.ndarray]]) -> list[dict[s
     return [run(model, feed) for feed in feeds]
 
 
-def quantize_onnxruntime(model_path: str, calib: list[dict[str, np.ndarray]], output: str) -> None:
+def quantize_onnxruntime(model_path: str, calib: list[dict[str, np.ndarray]], output: str, symmetric: bool) -> None:
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
@@ -95,14 +99,14 @@ def quantize_onnxruntime(model_path: str, calib: list[dict[str, np.ndarray]], ou
 
     quantize_static(
         model_path, output, Reader(), quant_format=QuantFormat.QDQ, per_channel=False,
-        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+        extra_options={"ActivationSymmetric": symmetric})
 
 
-def quantize_kiln(kiln: str, model_path: str, calib_path: str, method: str, output: str) -> str | None:
+def quantize_kiln(kiln: str, model_path: str, calib_path: str, method: str, output: str, symmetric: bool) -> str | None:
     """None on success, else kiln's error line."""
-    result = subprocess.run(
-        [kiln, "quantize", model_path, "--calib", calib_path, "--scale", "float", "--method", method, "-o", output, "--json"],
-        capture_output=True, text=True)
+    command = [kiln, "quantize", model_path, "--calib", calib_path, "--scale", "float", "--method", method, "-o", output]
+    result = subprocess.run(command + ([] if symmetric else ["--asymmetric"]) + ["--json"], capture_output=True, text=True)
     if result.returncode != 0:
         return (result.stderr.strip().splitlines() or ["kiln failed"])[-1]
     return None
@@ -125,13 +129,13 @@ def compare(entry: dict, args, work: str) -> dict:
 
     ort_path = os.path.join(work, f"{name}.ort.onnx")
     try:
-        quantize_onnxruntime(model_path, calib, ort_path)
+        quantize_onnxruntime(model_path, calib, ort_path, args.symmetric)
         row["onnxruntime"] = sqnr(reference, evaluate(ort_path, feeds))
     except Exception as error:  # quantize_static raises many kinds
         row["onnxruntime_error"] = str(error).splitlines()[0][:120]
     for method in METHODS:
         out = os.path.join(work, f"{name}.kiln.{method}.onnx")
-        error = quantize_kiln(args.kiln, model_path, calib_path, method, out)
+        error = quantize_kiln(args.kiln, model_path, calib_path, method, out, args.symmetric)
         if error:
             row[f"kiln_{method}_error"] = error
             continue
@@ -157,8 +161,10 @@ def main() -> int:
     parser.add_argument("--calib-samples", type=int, default=32)
     parser.add_argument("--eval-samples", type=int, default=8)
     parser.add_argument("--work")
+    parser.add_argument("--symmetric", action="store_true", help="symmetric activations in both quantizers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_static's advice to pre-process
     with open(os.path.join(args.models, "manifest.json")) as handle:
         manifest = json.load(handle)
     if args.only:
@@ -173,7 +179,8 @@ def main() -> int:
     if args.json:
         print(json.dumps({"rows": rows, "kiln_minmax_below_onnxruntime": worse}, indent=2, sort_keys=True, default=str))
         return 1 if worse else 0
-    print(f"output SQNR vs float (dB), {args.calib_samples} calibration / {args.eval_samples} evaluation samples, "
+    print(f"output SQNR vs float (dB), {'symmetric' if args.symmetric else 'asymmetric'} int8 activations, "
+          f"{args.calib_samples} calibration / {args.eval_samples} evaluation samples, "
           "QDQ models run by onnxruntime with graph optimizations off")
     header = f"{'model':<20} {'onnxruntime':>12} {'kiln minmax':>12}   kiln best"
     print(header)

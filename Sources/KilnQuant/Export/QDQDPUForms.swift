@@ -3,7 +3,7 @@ import KilnCore
 import KilnIR
 
 /// The closest standard-ONNX forms of DPU arithmetic that plain QDQ cannot state
-/// (`docs/onnx-export.md` lists what each differs in: rounding ties, essentially).
+/// (`docs/onnx-export.md`), and the rounding shifts that let ties round up as on the DPU.
 ///
 /// | DPU | exported as |
 /// | --- | --- |
@@ -13,9 +13,9 @@ import KilnIR
 /// | hard-swish: x · hsigmoid(x), inner value at fix position 7 | the hard-sigmoid form, `Q/DQ` at 2^-7, `Mul` by x |
 /// | ReLU6 clamps at 96 when the output position p ≤ 4 | `Clip(x, 0, 96 · 2^-p)` (6 at p = 4) |
 ///
-/// These rewrites apply to the nodes the DPU computes: all of them in a power-of-two plan
-/// of an unpartitioned graph, only those inside `dpu_subgraph` nodes otherwise; a float
-/// plan keeps the model's own arithmetic.
+/// These rewrites apply to the nodes the DPU computes: the nodes of the plan's DPU layers;
+/// for a power-of-two plan without layers (hand-made), every such node of an unpartitioned
+/// graph, or those inside `dpu_subgraph` nodes. A float plan keeps the model's own arithmetic.
 enum QDQDPUForms {
     /// The ops whose DPU arithmetic differs from ONNX's.
     static let rewrittenOps: Set<OpKind> = [.leakyRelu, .averagePool, .globalAveragePool, .hardSigmoid, .hardSwish, .relu6]
@@ -23,6 +23,11 @@ enum QDQDPUForms {
     /// Names of the nodes to rewrite.
     static func dpuNodes(_ graph: Graph, isFromSubgraph: [Bool], plan: QuantizationPlan) -> Set<String> {
         guard plan.scale == .pow2 else { return [] }
+        if !plan.layers.isEmpty {
+            // The plan says which nodes the DPU computes.
+            let layerNodes = Set(plan.layers.flatMap(\.nodes))
+            return Set(graph.nodes.filter { rewrittenOps.contains($0.op) && layerNodes.contains($0.name) }.map(\.name))
+        }
         let partitioned = isFromSubgraph.contains(true)
         var names: Set<String> = []
         for (index, node) in graph.nodes.enumerated()
@@ -30,6 +35,49 @@ enum QDQDPUForms {
             names.insert(node.name)
         }
         return names
+    }
+
+    /// For each DPU layer's output (by value name), the fraction bits `k` of its exact result
+    /// in units of the output's step: the DPU rounds `total · 2^-k` half up. A tie is then
+    /// exactly `n + 1/2`, and adding `2^-(k+1)` steps before `QuantizeLinear` (which rounds
+    /// half to even) sends it up without moving any other value across a boundary.
+    static func roundingShifts(_ graph: Graph, plan: QuantizationPlan) -> [String: Int] {
+        guard plan.scale == .pow2 else { return [:] }
+        let nodes = Dictionary(graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        func position(_ name: String?) -> Int? { name.flatMap { plan.tensors[$0]?.fixPosition } }
+        var shifts: [String: Int] = [:]
+        for layer in plan.layers {
+            guard let output = position(layer.output) else { continue }
+            let inputs = layer.inputs.compactMap { position($0) }
+            guard inputs.count == layer.inputs.count, let input = inputs.first else { continue }
+            var shift: Int
+            switch layer.kind {
+            case .conv, .gemm:
+                guard let weight = position(layer.weight) else { continue }
+                shift = input + weight - output + 1  // (2·acc + aligned bias) · 2^-(shift_cut + 1)
+            case .add: shift = (inputs.max() ?? input) - output
+            case .mul: shift = inputs.reduce(0, +) - output
+            case .averagePool:
+                guard let node = layer.nodes.first.flatMap({ nodes[$0] }), let kernel = poolKernel(node, graph) else { continue }
+                shift = FixedPoint.averagePoolMultiplier(kernelHeight: kernel.0, kernelWidth: kernel.1).shift + input - output
+            case .hardSigmoid: shift = FixedPoint.hardSigmoidMultiplier.shift + input - output
+            case .hardSwish: shift = input + FixedPoint.hardSwishGatePosition - output
+            case .activation: shift = input - output
+            }
+            if layer.activation == .leakyRelu { shift += FixedPoint.leakyReluSlope.shift }
+            if shift > 0 { shifts[layer.output] = shift }
+        }
+        return shifts
+    }
+
+    /// The 2-D window of an average pool (the input's spatial size for a global one).
+    static func poolKernel(_ node: Node, _ graph: Graph) -> (Int, Int)? {
+        if node.op == .globalAveragePool {
+            guard let x = node.input(0), let shape = graph[x].type.staticShape, shape.count == 4 else { return nil }
+            return (shape[2], shape[3])
+        }
+        guard let kernel = (try? node.attributes.ints("kernel_shape")) ?? nil, kernel.count == 2 else { return nil }
+        return (kernel[0], kernel[1])
     }
 
     /// The nodes that compute `node` the DPU's way.
@@ -56,17 +104,10 @@ enum QDQDPUForms {
     /// `AveragePool(x)` (the mean of each window) times `n · m / 2^s`: the DPU's window sum
     /// times its multiplier.
     private static func averagePool(_ node: Node, _ builder: inout QDQBuilder) throws -> [Node] {
-        guard let x = node.input(0), let y = node.outputs.first ?? nil else { return [node] }
-        let kernel: [Int]
-        if node.op == .globalAveragePool {
-            guard let shape = builder.graph[x].type.staticShape, shape.count == 4 else { return [node] }
-            kernel = Array(shape[2...])
-        } else {
-            guard let shape = try node.attributes.ints("kernel_shape"), shape.count == 2 else { return [node] }
-            kernel = shape
-        }
-        let (multiplier, shift) = FixedPoint.averagePoolMultiplier(kernelHeight: kernel[0], kernelWidth: kernel[1])
-        let count = kernel[0] * kernel[1]
+        guard node.input(0) != nil, let y = node.outputs.first ?? nil else { return [node] }
+        guard let kernel = poolKernel(node, builder.graph) else { return [node] }
+        let (multiplier, shift) = FixedPoint.averagePoolMultiplier(kernelHeight: kernel.0, kernelWidth: kernel.1)
+        let count = kernel.0 * kernel.1
         let factor = Float(count * multiplier) / Float(1 << shift)
         guard factor != 1 else { return [node] }
         let mean = builder.addValue("\(builder.graph[y].name)_window_mean", like: y)
@@ -108,7 +149,11 @@ enum QDQDPUForms {
     private static func hardSwish(_ node: Node, _ builder: inout QDQBuilder) throws -> [Node] {
         guard let x = node.input(0), let y = node.outputs.first ?? nil else { return [node] }
         let gate = builder.addValue("\(builder.graph[y].name)_hard_sigmoid", like: y)
-        builder.extraQuantizations[gate] = .fixPosition(7, roundMode: .halfUp)
+        let gatePosition = FixedPoint.hardSwishGatePosition
+        builder.extraQuantizations[gate] = .fixPosition(gatePosition, roundMode: .halfUp)
+        if let input = builder.quantization(of: x)?.fixPosition {
+            builder.roundingShifts[builder.graph[gate].name] = FixedPoint.hardSigmoidMultiplier.shift + input - gatePosition
+        }
         var nodes = hardSigmoid(x, into: gate, name: "\(node.name)_hard_sigmoid", &builder)
         nodes.append(Node(name: node.name, op: .mul, inputs: [x, gate], outputs: [y]))
         return nodes

@@ -18,10 +18,11 @@ import KilnONNX
 ///   the weight is), as onnxruntime's quantizer does.
 /// - Power-of-two scales are written as exact floats (`2^-p`) with zero point 0.
 ///
-/// What plain QDQ cannot state exactly about the DPU is exported in its closest standard
-/// form (`docs/onnx-export.md` lists them): onnxruntime then agrees
-/// with ``QuantSim`` except where a value lies exactly halfway between two integers —
-/// `QuantizeLinear` rounds those half to even, the DPU half up.
+/// What plain QDQ cannot state about the DPU is exported in standard ONNX forms
+/// (`docs/onnx-export.md` lists them). The DPU rounds half up and `QuantizeLinear` half to
+/// even, so each DPU layer's output gets half a step of its result's resolution added before
+/// quantizing: its ties then round up too, and onnxruntime computes the integers ``QuantSim``
+/// does.
 ///
 /// ```swift
 /// let onnx = try QDQExporter.export(graph, plan: plan, opset: 13)
@@ -29,6 +30,18 @@ import KilnONNX
 /// try FileIO.writeAtomically(try plan.jsonData(), to: URL(fileURLWithPath: "model.qdq.quant.json"))
 /// ```
 public enum QDQExporter {
+    /// Serializes a quantized model as ONNX QDQ: ``export(_:plan:opset:)`` of its graph and plan.
+    ///
+    /// - Parameters:
+    ///   - model: The quantized model (``Quantizer/quantize(_:calibration:config:progress:)``).
+    ///   - opset: The default-domain opset (``ONNXExporter/oldestOpset`` or newer).
+    /// - Returns: The ONNX model's bytes.
+    /// - Throws: `invalidModel` when the plan does not fit the graph; the errors of
+    ///   ``ONNXExporter/export(_:opset:)``.
+    public static func export(_ model: QuantizedModel, opset: Int) throws -> Data {
+        try export(model.graph, plan: model.plan, opset: opset)
+    }
+
     /// Serializes the QDQ form of `graph` quantized by `plan`.
     ///
     /// - Parameters:
@@ -52,6 +65,7 @@ public enum QDQExporter {
         let (flat, isFromSubgraph) = try graph.inliningDPUSubgraphs()
         var builder = QDQBuilder(graph: flat, plan: plan)
         let dpuNodes = QDQDPUForms.dpuNodes(flat, isFromSubgraph: isFromSubgraph, plan: plan)
+        builder.roundingShifts = QDQDPUForms.roundingShifts(flat, plan: plan)
         try builder.quantizeWeights()
         try builder.quantizeBiases()
         for id in flat.inputs where flat.initializers[id] == nil {
@@ -83,6 +97,9 @@ struct QDQBuilder {
     let plan: QuantizationPlan
     /// Quantizations of values the DPU forms add (not in the plan).
     var extraQuantizations: [ValueID: TensorQuantization] = [:]
+    /// Fraction bits of DPU results rounded half up, by value name
+    /// (``QDQDPUForms/roundingShifts(_:plan:)``).
+    var roundingShifts: [String: Int] = [:]
     /// For each quantized value, the value its readers read instead.
     private var replacement: [ValueID: ValueID] = [:]
     private var nodes: [Node] = []
@@ -175,9 +192,17 @@ struct QDQBuilder {
         let integer = graph.addValue(
             Value(name: graph.uniqueName("\(name)_quantized"), type: TensorType(dtype: quantization.dtype, shape: graph[id].type.shape)))
         let dequantized = addValue("\(name)_dequantized", like: id)
+        var source = id
+        if let shift = roundingShifts[name], let position = quantization.fixPosition, quantization.roundMode == .halfUp {
+            // Half a step of the result's resolution, so that QuantizeLinear's half-to-even
+            // rounds the DPU's ties (exactly n + 1/2) up, as the DPU does.
+            let nudge = addConstant(Tensor(scalar: exp2f(Float(-(position + shift + 1)))), name: "\(name)_tie_break")
+            source = addValue("\(name)_tie_broken", like: id)
+            nodes.append(Node(name: graph.uniqueName("\(name)_tie_break"), op: .add, inputs: [id, nudge], outputs: [source]))
+        }
         nodes.append(
             Node(
-                name: graph.uniqueName("\(name)_QuantizeLinear"), op: .quantizeLinear, inputs: [id, scale, zeroPoint],
+                name: graph.uniqueName("\(name)_QuantizeLinear"), op: .quantizeLinear, inputs: [source, scale, zeroPoint],
                 outputs: [integer], attributes: axisAttribute(quantization)))
         nodes.append(
             Node(
