@@ -50,7 +50,9 @@ private struct SubgraphInliner {
     init(graph: Graph) {
         takenNames = Set(graph.values.map(\.name))
         var ids: [String: ValueID] = [:]
-        for (index, value) in graph.values.enumerated() where ids[value.name] == nil { ids[value.name] = ValueID(index) }
+        for (index, value) in graph.values.enumerated() where ids[value.name] == nil {
+            ids[value.name] = ValueID(index)
+        }
         outerIDs = ids
         var defined = Set(graph.inputs + graph.captures + Array(graph.initializers.keys))
         for node in graph.nodes where node.op != .dpuSubgraph {
@@ -83,7 +85,9 @@ private struct SubgraphInliner {
             if map[bodyOutput] != nil || resultFor[bodyOutput] != nil {
                 // A pass-through (or twice-listed) output: copy it.
                 extra.append(
-                    Node(name: "\(node.name)/output_\(index)", op: .identity, inputs: [bodyOutput], outputs: [outerResult]))
+                    Node(
+                        name: "\(node.name)/output_\(index)", op: .identity, inputs: [bodyOutput],
+                        outputs: [outerResult]))
             } else {
                 resultFor[bodyOutput] = outerResult
             }

@@ -29,11 +29,13 @@ public enum GraphComparison {
         for name in Set(actualConstants.keys).union(expectedConstants.keys).sorted()
         where actualConstants[name] != expectedConstants[name] {
             let describe = { (tensor: Tensor?) in tensor.map { "\($0.dtype)\($0.shape)" } ?? "none" }
-            lines.append("initializer \(name): \(describe(actualConstants[name])) != \(describe(expectedConstants[name]))")
+            lines.append(
+                "initializer \(name): \(describe(actualConstants[name])) != \(describe(expectedConstants[name]))")
         }
         guard actual.nodes.count == expected.nodes.count else {
             lines.append(
-                "\(actual.nodes.count) nodes \(actual.nodes.map(\.op)) != \(expected.nodes.count) \(expected.nodes.map(\.op))")
+                "\(actual.nodes.count) nodes \(actual.nodes.map(\.op)) != \(expected.nodes.count) \(expected.nodes.map(\.op))"
+            )
             return lines
         }
         for (a, e) in zip(actual.nodes, expected.nodes) {
@@ -44,16 +46,22 @@ public enum GraphComparison {
             if operands(actual, a.inputs) != operands(expected, e.inputs) {
                 lines.append("\(label): inputs \(operands(actual, a.inputs)) != \(operands(expected, e.inputs))")
             }
-            let results = { (graph: Graph, ids: [ValueID?]) in ids.map { $0.map { "\(graph[$0].name): \(graph[$0].type)" } ?? "_" } }
+            let results = { (graph: Graph, ids: [ValueID?]) in
+                ids.map { $0.map { "\(graph[$0].name): \(graph[$0].type)" } ?? "_" }
+            }
             if results(actual, a.outputs) != results(expected, e.outputs) {
                 lines.append("\(label): outputs \(results(actual, a.outputs)) != \(results(expected, e.outputs))")
             }
             for key in Set(a.attributes.values.keys).union(e.attributes.values.keys).sorted() {
                 switch (a.attributes[key], e.attributes[key]) {
                 case (.graph(let bodyA)?, .graph(let bodyB)?):
-                    lines += differences(bodyA, bodyB, compareNodeNames: compareNodeNames).map { "\(label).\(key): \($0)" }
+                    lines += differences(bodyA, bodyB, compareNodeNames: compareNodeNames).map {
+                        "\(label).\(key): \($0)"
+                    }
                 case (let x, let y) where x != y:
-                    lines.append("\(label): attribute \(key) \(x.map { "\($0)" } ?? "absent") != \(y.map { "\($0)" } ?? "absent")")
+                    lines.append(
+                        "\(label): attribute \(key) \(x.map { "\($0)" } ?? "absent") != \(y.map { "\($0)" } ?? "absent")"
+                    )
                 default: break
                 }
             }

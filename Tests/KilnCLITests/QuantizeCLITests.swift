@@ -25,7 +25,8 @@ import Testing
         let output = directory.appendingPathComponent("digits.qdq.onnx")
         let svg = directory.appendingPathComponent("report.svg")
         let result = try CLITests.kiln([
-            "quantize", Self.digits, "--calib", calib.path, "--method", "mse", "-o", output.path, "--report-svg", svg.path,
+            "quantize", Self.digits, "--calib", calib.path, "--method", "mse", "-o", output.path, "--report-svg",
+            svg.path,
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty, "no progress bar when stderr is not a terminal: \(result.stderr)")
@@ -33,8 +34,9 @@ import Testing
         #expect(result.stdout.contains("conv1"))
         let model = try Data(contentsOf: output)
         #expect(!model.isEmpty)
-        let plan = try JSONSerialization.jsonObject(
-            with: try Data(contentsOf: directory.appendingPathComponent("digits.qdq.quant.json"))) as? [String: Any]
+        let plan =
+            try JSONSerialization.jsonObject(
+                with: try Data(contentsOf: directory.appendingPathComponent("digits.qdq.quant.json"))) as? [String: Any]
         #expect(plan?["scale"] as? String == "pow2")
         #expect(plan?["method"] as? String == "mse")
         #expect(plan?["calibration_samples"] as? Int == 16)
@@ -90,7 +92,9 @@ import Testing
         try NPZ.write(["input": Tensor(zeros: [4, 1, 8, 8], dtype: .float64)], to: wrongType)
         try expectFailure(wrongType, .badCalibrationData)
         let nonFinite = directory.appendingPathComponent("nan.npz")
-        try NPZ.write(["input": Tensor(shape: [1, 1, 8, 8], scalars: [Float.nan] + [Float](repeating: 0, count: 63))], to: nonFinite)
+        try NPZ.write(
+            ["input": Tensor(shape: [1, 1, 8, 8], scalars: [Float.nan] + [Float](repeating: 0, count: 63))],
+            to: nonFinite)
         try expectFailure(nonFinite, .nonFiniteCalibrationData)
         let empty = directory.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
@@ -104,12 +108,17 @@ import Testing
         let calib = try Self.calibration(in: directory)
         let output = directory.appendingPathComponent("out.onnx")
         let base = ["quantize", Self.digits, "--calib", calib.path, "-o", output.path]
-        CLITests.expectFailure(try CLITests.kiln(base + ["--per-channel"]), code: .invalidQuantizationConfig, noFileAt: output)
         CLITests.expectFailure(
-            try CLITests.kiln(base + ["--scale", "float", "--target", "DPUCZDX8G_ISA1_B4096"]), code: .invalidQuantizationConfig,
+            try CLITests.kiln(base + ["--per-channel"]), code: .invalidQuantizationConfig, noFileAt: output)
+        CLITests.expectFailure(
+            try CLITests.kiln(base + ["--scale", "float", "--target", "DPUCZDX8G_ISA1_B4096"]),
+            code: .invalidQuantizationConfig,
             noFileAt: output)
-        CLITests.expectFailure(try CLITests.kiln(base + ["--target", "DPUCZDX8G_ISA1_B4095"]), code: .unknownTarget, noFileAt: output)
-        CLITests.expectFailure(try CLITests.kiln(base + ["--method", "kl"]), code: .badArgument, status: 2, noFileAt: output)
-        CLITests.expectFailure(try CLITests.kiln(base + ["--threads", "0"]), code: .badArgument, status: 2, noFileAt: output)
+        CLITests.expectFailure(
+            try CLITests.kiln(base + ["--target", "DPUCZDX8G_ISA1_B4095"]), code: .unknownTarget, noFileAt: output)
+        CLITests.expectFailure(
+            try CLITests.kiln(base + ["--method", "kl"]), code: .badArgument, status: 2, noFileAt: output)
+        CLITests.expectFailure(
+            try CLITests.kiln(base + ["--threads", "0"]), code: .badArgument, status: 2, noFileAt: output)
     }
 }

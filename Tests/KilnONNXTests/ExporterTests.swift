@@ -2,10 +2,10 @@ import Foundation
 import KilnCore
 import KilnIR
 import KilnInterpreter
-import KilnPasses
-import KilnTargets
 import KilnONNX
 import KilnONNXProto
+import KilnPasses
+import KilnTargets
 import KilnTestSupport
 import Testing
 
@@ -23,7 +23,8 @@ import Testing
 
     /// Runs both graphs on `inputs` and expects equal outputs.
     static func expectSameOutputs(
-        _ actual: Graph, _ expected: Graph, _ inputs: [String: Tensor], sourceLocation: SourceLocation = #_sourceLocation
+        _ actual: Graph, _ expected: Graph, _ inputs: [String: Tensor],
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let a = try Interpreter(graph: actual).run(inputs)
         let e = try Interpreter(graph: expected).run(inputs)
@@ -224,7 +225,8 @@ import Testing
         let partitioned = inspection.partition.graph
         let back = try ExporterTests.roundTrip(partitioned, opset: entry.opset)
         #expect(!back.nodes.contains { $0.op == .dpuSubgraph })
-        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(back)  // silu is Mul(x, Sigmoid(x)) in ONNX
+        // silu is Mul(x, Sigmoid(x)) in ONNX: canonicalize again before comparing.
+        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(back)
         #expect(Set(canonical.nodes.map(\.name)) == Set(inspection.graph.nodes.map(\.name)), "\(entry.name)")
         for (inputs, _) in try entry.inputSets() {
             try ExporterTests.expectSameOutputs(back, inspection.graph, inputs)

@@ -3,9 +3,10 @@ import KilnCore
 import KilnIR
 import KilnInterpreter
 import KilnONNX
-@testable import KilnQuant
 import KilnTestSupport
 import Testing
+
+@testable import KilnQuant
 
 /// The issue's accuracy check on real data: the digits CNN (`Examples/digits_cnn.onnx`,
 /// trained by `Scripts/train_digits_cnn.py` on scikit-learn's `load_digits`) quantized with
@@ -35,7 +36,8 @@ import Testing
         let calibURL = Self.dataDirectory.appendingPathComponent("calib.npz")
         let testURL = Self.dataDirectory.appendingPathComponent("test.npz")
         guard FileManager.default.fileExists(atPath: testURL.path) else {
-            let message = "digits data missing in \(Self.dataDirectory.path): run Scripts/train_digits_cnn.py --data-only (Scripts/test.sh does)"
+            let message =
+                "digits data missing in \(Self.dataDirectory.path): run Scripts/train_digits_cnn.py --data-only (Scripts/test.sh does)"
             if PythonReference.isCI { Issue.record(Comment(rawValue: message)) }
             return
         }

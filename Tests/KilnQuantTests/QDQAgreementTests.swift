@@ -3,9 +3,10 @@ import KilnCore
 import KilnIR
 import KilnInterpreter
 import KilnONNX
-@testable import KilnQuant
 import KilnTestSupport
 import Testing
+
+@testable import KilnQuant
 
 /// The QDQ export run by onnxruntime agrees with the fake-quant simulation (`QuantSim`):
 /// the integers of every quantized activation, compared tensor by tensor, are identical
@@ -19,13 +20,16 @@ import Testing
     }
 
     /// The CNN reference models and the digits CNN, in both schemes.
-    static let cases: [Case] = ["digits_cnn", "resnet_tiny", "mobilenetv2_tiny", "hardswish_net", "detector_head", "silu_net"]
-        .flatMap { model in [Case(model: model, scale: .pow2), Case(model: model, scale: .float)] }
+    static let cases: [Case] = [
+        "digits_cnn", "resnet_tiny", "mobilenetv2_tiny", "hardswish_net", "detector_head", "silu_net",
+    ]
+    .flatMap { model in [Case(model: model, scale: .pow2), Case(model: model, scale: .float)] }
 
     /// The model's graph, opset and a template input feed.
     static func load(_ name: String) throws -> (graph: Graph, opset: Int, template: [String: Tensor])? {
         if name == "digits_cnn" {
-            let model = try ONNXImporter.importModel(contentsOf: PythonReference.root.appendingPathComponent("Examples/digits_cnn.onnx"))
+            let model = try ONNXImporter.importModel(
+                contentsOf: PythonReference.root.appendingPathComponent("Examples/digits_cnn.onnx"))
             return (model.graph, model.opset, ["input": Tensor(zeros: [1, 1, 8, 8], dtype: .float32)])
         }
         guard let entry = ReferenceModels.manifest.first(where: { $0.name == name }) else { return nil }
@@ -45,7 +49,9 @@ import Testing
         /// Compares one tensor: the simulated (dequantized) values against the QDQ run's integers.
         mutating func add(_ name: String, simulated: Tensor, quantization: TensorQuantization, integers actual: [Int]) {
             let scale = quantization.scales[0]
-            let expected = simulated.scalars(as: Float.self).map { Int(($0 / scale).rounded()) + quantization.zeroPoints[0] }
+            let expected = simulated.scalars(as: Float.self).map {
+                Int(($0 / scale).rounded()) + quantization.zeroPoints[0]
+            }
             // A tensor of the wrong size counts as entirely different.
             let same = expected.count == actual.count ? zip(expected, actual).filter { $0 == $1 }.count : 0
             identical += same
@@ -57,7 +63,8 @@ import Testing
 
         var summary: String {
             String(
-                format: "%d of %d integers identical (%.4f%%), max |difference| %d, lowest tensor %@ %.4f%%", identical, total,
+                format: "%d of %d integers identical (%.4f%%), max |difference| %d, lowest tensor %@ %.4f%%", identical,
+                total,
                 share * 100, worst, lowest?.name ?? "-", (lowest?.share ?? 1) * 100)
         }
     }
@@ -73,7 +80,8 @@ import Testing
         }
         var config = QuantizationConfig()
         config.scale = testCase.scale
-        let calibration = try CalibrationSet(samples: QuantTestData.samples(like: template, count: 8, seed: 11), for: graph)
+        let calibration = try CalibrationSet(
+            samples: QuantTestData.samples(like: template, count: 8, seed: 11), for: graph)
         let model = try Quantizer.quantize(graph, calibration: calibration, config: config)
         let qdq = try QDQExporter.qdqGraph(model.graph, plan: model.plan)
         let onnx = try ONNXExporter.export(qdq, opset: max(opset, ONNXExporter.oldestOpset))
@@ -100,10 +108,12 @@ import Testing
             let ort = hasPython ? try OnnxruntimeRun.quantizedTensors(of: onnx, inputs: inputs) : [:]
             for (name, quantization) in activations.sorted(by: { $0.key < $1.key }) {
                 let expected = try #require(simulated.tensors[name], "\(name) not simulated")
-                let integers = try #require(kilnRun.tensors["\(name)_quantized"]?.integerScalars(), "\(name) not in the QDQ graph")
+                let integers = try #require(
+                    kilnRun.tensors["\(name)_quantized"]?.integerScalars(), "\(name) not in the QDQ graph")
                 kiln.add(name, simulated: expected, quantization: quantization, integers: integers)
                 if hasPython {
-                    let fromOnnxruntime = try #require(ort["\(name)_quantized"]?.integerScalars(), "\(name) not in the ONNX model")
+                    let fromOnnxruntime = try #require(
+                        ort["\(name)_quantized"]?.integerScalars(), "\(name) not in the ONNX model")
                     onnxruntime.add(name, simulated: expected, quantization: quantization, integers: fromOnnxruntime)
                 }
             }

@@ -21,7 +21,9 @@ import Testing
         builder.initializer("b2", Self.pattern([3], scale: 0.5))
         builder.node("Conv", ["x", "w", "b"], ["c"], name: "conv", attributes: ["pads": .ints([1, 1, 1, 1])])
         builder.node("Relu", ["c"], ["r"], name: "relu")
-        builder.node("MaxPool", ["r"], ["p"], name: "pool", attributes: ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])])
+        builder.node(
+            "MaxPool", ["r"], ["p"], name: "pool",
+            attributes: ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])])
         builder.node("Flatten", ["p"], ["f"], name: "flatten")
         builder.node("Gemm", ["f", "w2", "b2"], ["y"], name: "fc", attributes: ["transB": .int(1)])
         builder.output("y", .float32, [1, 3])
@@ -31,10 +33,12 @@ import Testing
     /// Deterministic values in about ±scale with an irregular pattern.
     static func pattern(_ shape: [Int], scale: Float, seed: Int = 1) -> Tensor {
         let count = shape.reduce(1, *)
-        return Tensor(shape: shape, scalars: (0..<count).map { index -> Float in
-            let phase = Float((index * 7919 + seed * 104_729) % 1000) / 1000
-            return (phase * 2 - 1) * scale
-        })
+        return Tensor(
+            shape: shape,
+            scalars: (0..<count).map { index -> Float in
+                let phase = Float((index * 7919 + seed * 104_729) % 1000) / 1000
+                return (phase * 2 - 1) * scale
+            })
     }
 
     static func dpuPlan() -> QuantizationPlan {
@@ -51,7 +55,9 @@ import Testing
     /// The float graph with weights replaced by their quantized values and every planned
     /// activation fake-quantized by the interpreter's value hook, rounding as `roundMode`
     /// says: a reference for what the QDQ model computes.
-    static func fakeQuantized(_ graph: Graph, _ plan: QuantizationPlan, _ inputs: [String: Tensor], roundMode: RoundMode? = nil)
+    static func fakeQuantized(
+        _ graph: Graph, _ plan: QuantizationPlan, _ inputs: [String: Tensor], roundMode: RoundMode? = nil
+    )
         throws -> [String: Tensor]
     {
         var weighted = graph
@@ -67,9 +73,13 @@ import Testing
             seen.record(name, result)
             return result
         }
-        let quantizedInputs = Dictionary(uniqueKeysWithValues: inputs.map { name, tensor in
-            (name, plan.tensors[name].map { fakeQuantize(tensor, $0, roundMode: roundMode ?? $0.roundMode) } ?? tensor)
-        })
+        let quantizedInputs = Dictionary(
+            uniqueKeysWithValues: inputs.map { name, tensor in
+                (
+                    name,
+                    plan.tensors[name].map { fakeQuantize(tensor, $0, roundMode: roundMode ?? $0.roundMode) } ?? tensor
+                )
+            })
         _ = try interpreter.run(quantizedInputs)
         for (name, tensor) in quantizedInputs where plan.tensors[name] != nil { seen.record(name, tensor) }
         return seen.tensors
@@ -243,7 +253,8 @@ enum OnnxruntimeRun {
         let outputURL = directory.appendingPathComponent("outputs.npz")
         try model.write(to: modelURL)
         try NPZ.write(inputs, to: inputURL)
-        let run = try PythonReference.run("run_onnxruntime.py", [modelURL.path, inputURL.path, outputURL.path, "--quantized"])
+        let run = try PythonReference.run(
+            "run_onnxruntime.py", [modelURL.path, inputURL.path, outputURL.path, "--quantized"])
         guard run.status == 0 else {
             throw KilnError(.invalidArgument, "run_onnxruntime.py failed: \(run.stdout)\(run.stderr)")
         }

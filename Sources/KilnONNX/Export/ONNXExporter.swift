@@ -52,7 +52,8 @@ public enum ONNXExporter {
     package static func modelProto(_ graph: Graph, opset: Int) throws -> Onnx_ModelProto {
         guard (oldestOpset...ONNXImporter.newestOpset).contains(opset) else {
             throw KilnError(
-                .unsupportedOpset, "cannot export opset \(opset): Kiln exports opsets \(oldestOpset)…\(ONNXImporter.newestOpset)")
+                .unsupportedOpset,
+                "cannot export opset \(opset): Kiln exports opsets \(oldestOpset)…\(ONNXImporter.newestOpset)")
         }
         let (flat, _) = try graph.inliningDPUSubgraphs()
         var emitter = GraphEmitter(opset: opset, names: NameAllocator(collecting: flat))
@@ -160,7 +161,9 @@ struct GraphEmitter {
         var read = Set(proto.input.map(\.name) + proto.output.map(\.name))
         Self.collectReads(proto.node, into: &read)
         for id in graph.initializers.keys.sorted() where read.contains(graph[id].name) {
-            if let tensor = graph.initializers[id] { proto.initializer.append(TensorProtoEncoder.encode(tensor, name: graph[id].name)) }
+            if let tensor = graph.initializers[id] {
+                proto.initializer.append(TensorProtoEncoder.encode(tensor, name: graph[id].name))
+            }
         }
         for (name, tensor) in scope.addedConstants where read.contains(name) {
             proto.initializer.append(TensorProtoEncoder.encode(tensor, name: name))
@@ -201,7 +204,9 @@ struct GraphEmitter {
     private mutating func nodeProto(_ node: ONNXNode, _ scope: inout ExportScope) throws -> Onnx_NodeProto {
         guard let since = OpsetHistory.versions[node.opType]?.first, since <= opset else {
             let first = OpsetHistory.versions[node.opType]?.first.map { " (it exists from opset \($0))" } ?? ""
-            throw node.error(.unsupportedOpVersion, "\(node.opType) does not exist in opset \(opset)\(first); export at a newer opset")
+            throw node.error(
+                .unsupportedOpVersion,
+                "\(node.opType) does not exist in opset \(opset)\(first); export at a newer opset")
         }
         var proto = Onnx_NodeProto()
         proto.opType = node.opType

@@ -129,7 +129,9 @@ enum OpExporters {
                 node.attributes["output_dtype"] = .int(Int(try onnxCode(name, node)))
             } else {
                 let zeroPoint = node.inputs.count > 2 && !node.inputs[2].isEmpty ? node.inputs[2] : nil
-                let implied = isQuantize ? zeroPoint.map { scope.dtype(of: $0).rawValue } ?? DType.uint8.rawValue : DType.float32.rawValue
+                let implied =
+                    isQuantize
+                    ? zeroPoint.map { scope.dtype(of: $0).rawValue } ?? DType.uint8.rawValue : DType.float32.rawValue
                 guard name == implied else {
                     throw node.error(.unsupportedOpVersion, "output_dtype \(name) needs opset \(since)")
                 }
@@ -218,7 +220,8 @@ enum OpExporters {
             node.attributes["keep_aspect_ratio_policy"] = nil
         }
         if scope.opset < 19,
-            try node.attributes.string("coordinate_transformation_mode", default: "half_pixel") == "half_pixel_symmetric"
+            try node.attributes.string("coordinate_transformation_mode", default: "half_pixel")
+                == "half_pixel_symmetric"
         {
             throw node.error(.unsupportedOpVersion, "half_pixel_symmetric needs opset 19")
         }

@@ -12,13 +12,15 @@ extension QDQBuilder {
         var channelOf: (Int) -> Int = { _ in 0 }
         if quantization.scales.count > 1 {
             guard let axis = quantization.axis, tensor.rank > 0 else {
-                throw KilnError(.invalidModel, "quantization of '\(name)' has \(quantization.scales.count) scales but no axis")
+                throw KilnError(
+                    .invalidModel, "quantization of '\(name)' has \(quantization.scales.count) scales but no axis")
             }
             let normalized = axis < 0 ? axis + tensor.rank : axis
             guard (0..<tensor.rank).contains(normalized), tensor.shape[normalized] == quantization.scales.count else {
                 throw KilnError(
                     .invalidModel,
-                    "quantization of '\(name)' has \(quantization.scales.count) scales on axis \(axis) of shape \(tensor.shape)")
+                    "quantization of '\(name)' has \(quantization.scales.count) scales on axis \(axis) of shape \(tensor.shape)"
+                )
             }
             let inner = tensor.shape[(normalized + 1)...].reduce(1, *)
             let channels = tensor.shape[normalized]

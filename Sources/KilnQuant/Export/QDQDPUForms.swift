@@ -18,7 +18,9 @@ import KilnIR
 /// graph, or those inside `dpu_subgraph` nodes. A float plan keeps the model's own arithmetic.
 enum QDQDPUForms {
     /// The ops whose DPU arithmetic differs from ONNX's.
-    static let rewrittenOps: Set<OpKind> = [.leakyRelu, .averagePool, .globalAveragePool, .hardSigmoid, .hardSwish, .relu6]
+    static let rewrittenOps: Set<OpKind> = [
+        .leakyRelu, .averagePool, .globalAveragePool, .hardSigmoid, .hardSwish, .relu6,
+    ]
 
     /// Names of the nodes to rewrite.
     static func dpuNodes(_ graph: Graph, isFromSubgraph: [Bool], plan: QuantizationPlan) -> Set<String> {
@@ -58,8 +60,12 @@ enum QDQDPUForms {
             case .add: shift = (inputs.max() ?? input) - output
             case .mul: shift = inputs.reduce(0, +) - output
             case .averagePool:
-                guard let node = layer.nodes.first.flatMap({ nodes[$0] }), let kernel = poolKernel(node, graph) else { continue }
-                shift = FixedPoint.averagePoolMultiplier(kernelHeight: kernel.0, kernelWidth: kernel.1).shift + input - output
+                guard let node = layer.nodes.first.flatMap({ nodes[$0] }), let kernel = poolKernel(node, graph) else {
+                    continue
+                }
+                shift =
+                    FixedPoint.averagePoolMultiplier(kernelHeight: kernel.0, kernelWidth: kernel.1).shift + input
+                    - output
             case .hardSigmoid: shift = FixedPoint.hardSigmoidMultiplier.shift + input - output
             case .hardSwish: shift = input + FixedPoint.hardSwishGatePosition - output
             case .activation: shift = input - output
@@ -125,19 +131,22 @@ enum QDQDPUForms {
             let position = builder.quantization(of: y)?.fixPosition, position < 4
         else { return [node] }
         let zero = builder.addConstant(Tensor(scalar: Float(0)), name: "\(node.name)_zero")
-        let ceiling = builder.addConstant(Tensor(scalar: Float(96) * exp2f(Float(-position))), name: "\(node.name)_dpu_ceiling")
+        let ceiling = builder.addConstant(
+            Tensor(scalar: Float(96) * exp2f(Float(-position))), name: "\(node.name)_dpu_ceiling")
         return [Node(name: node.name, op: .clip, inputs: [x, zero, ceiling], outputs: [y])]
     }
 
     /// `Clip(x + 3, 0, 6) · 2731 / 2^14` into `y`.
-    private static func hardSigmoid(_ x: ValueID, into y: ValueID, name: String, _ builder: inout QDQBuilder) -> [Node] {
+    private static func hardSigmoid(_ x: ValueID, into y: ValueID, name: String, _ builder: inout QDQBuilder) -> [Node]
+    {
         let shifted = builder.addValue("\(name)_plus_3", like: x)
         let clipped = builder.addValue("\(name)_relu6", like: x)
         let three = builder.addConstant(Tensor(scalar: Float(3)), name: "\(name)_three")
         let zero = builder.addConstant(Tensor(scalar: Float(0)), name: "\(name)_zero")
         let six = builder.addConstant(Tensor(scalar: Float(6)), name: "\(name)_six")
         let (numerator, shift) = FixedPoint.hardSigmoidMultiplier
-        let multiplier = builder.addConstant(Tensor(scalar: Float(numerator) / Float(1 << shift)), name: "\(name)_dpu_multiplier")
+        let multiplier = builder.addConstant(
+            Tensor(scalar: Float(numerator) / Float(1 << shift)), name: "\(name)_dpu_multiplier")
         return [
             Node(name: "\(name)_plus_3", op: .add, inputs: [x, three], outputs: [shifted]),
             Node(name: "\(name)_relu6", op: .clip, inputs: [shifted, zero, six], outputs: [clipped]),
@@ -152,7 +161,8 @@ enum QDQDPUForms {
         let gatePosition = FixedPoint.hardSwishGatePosition
         builder.extraQuantizations[gate] = .fixPosition(gatePosition, roundMode: .halfUp)
         if let input = builder.quantization(of: x)?.fixPosition {
-            builder.roundingShifts[builder.graph[gate].name] = FixedPoint.hardSigmoidMultiplier.shift + input - gatePosition
+            builder.roundingShifts[builder.graph[gate].name] =
+                FixedPoint.hardSigmoidMultiplier.shift + input - gatePosition
         }
         var nodes = hardSigmoid(x, into: gate, name: "\(node.name)_hard_sigmoid", &builder)
         nodes.append(Node(name: node.name, op: .mul, inputs: [x, gate], outputs: [y]))

@@ -167,7 +167,9 @@ struct QDQBuilder {
     }
 
     /// Replaces constant `id` by integers and a `DequantizeLinear` producing `id`.
-    private mutating func dequantizedConstant(_ id: ValueID, _ tensor: Tensor, _ quantization: TensorQuantization) throws {
+    private mutating func dequantizedConstant(_ id: ValueID, _ tensor: Tensor, _ quantization: TensorQuantization)
+        throws
+    {
         let name = graph[id].name
         let integers = try QDQBuilder.quantize(tensor, quantization, name: name)
         let stored = addConstant(integers, name: "\(name)_quantized")
@@ -190,19 +192,24 @@ struct QDQBuilder {
         let name = graph[id].name
         let (scale, zeroPoint) = try parameters(quantization, name: name, rank: graph[id].type.shape?.count)
         let integer = graph.addValue(
-            Value(name: graph.uniqueName("\(name)_quantized"), type: TensorType(dtype: quantization.dtype, shape: graph[id].type.shape)))
+            Value(
+                name: graph.uniqueName("\(name)_quantized"),
+                type: TensorType(dtype: quantization.dtype, shape: graph[id].type.shape)))
         let dequantized = addValue("\(name)_dequantized", like: id)
         var source = id
-        if let shift = roundingShifts[name], let position = quantization.fixPosition, quantization.roundMode == .halfUp {
+        if let shift = roundingShifts[name], let position = quantization.fixPosition, quantization.roundMode == .halfUp
+        {
             // Half a step of the result's resolution, so that QuantizeLinear's half-to-even
             // rounds the DPU's ties (exactly n + 1/2) up, as the DPU does.
             let nudge = addConstant(Tensor(scalar: exp2f(Float(-(position + shift + 1)))), name: "\(name)_tie_break")
             source = addValue("\(name)_tie_broken", like: id)
-            nodes.append(Node(name: graph.uniqueName("\(name)_tie_break"), op: .add, inputs: [id, nudge], outputs: [source]))
+            nodes.append(
+                Node(name: graph.uniqueName("\(name)_tie_break"), op: .add, inputs: [id, nudge], outputs: [source]))
         }
         nodes.append(
             Node(
-                name: graph.uniqueName("\(name)_QuantizeLinear"), op: .quantizeLinear, inputs: [source, scale, zeroPoint],
+                name: graph.uniqueName("\(name)_QuantizeLinear"), op: .quantizeLinear,
+                inputs: [source, scale, zeroPoint],
                 outputs: [integer], attributes: axisAttribute(quantization)))
         nodes.append(
             Node(
@@ -212,9 +219,14 @@ struct QDQBuilder {
     }
 
     /// The scale and zero-point constants of a quantization.
-    private mutating func parameters(_ quantization: TensorQuantization, name: String, rank: Int?) throws -> (ValueID, ValueID) {
+    private mutating func parameters(_ quantization: TensorQuantization, name: String, rank: Int?) throws -> (
+        ValueID, ValueID
+    ) {
         guard !quantization.scales.isEmpty, quantization.zeroPoints.count == quantization.scales.count else {
-            throw KilnError(.invalidModel, "quantization of '\(name)' has \(quantization.scales.count) scales and \(quantization.zeroPoints.count) zero points")
+            throw KilnError(
+                .invalidModel,
+                "quantization of '\(name)' has \(quantization.scales.count) scales and \(quantization.zeroPoints.count) zero points"
+            )
         }
         if let axis = quantization.axis, let rank, !(-rank..<rank).contains(axis) {
             throw KilnError(.invalidModel, "quantization of '\(name)' has axis \(axis) for rank \(rank)")
@@ -224,7 +236,9 @@ struct QDQBuilder {
         let scales = perChannel ? quantization.scales : [quantization.scales[0]]
         let zeroPoints = perChannel ? quantization.zeroPoints : [quantization.zeroPoints[0]]
         let scale = addConstant(Tensor(shape: shape, scalars: scales), name: "\(name)_scale")
-        let zeroPoint = addConstant(try QDQBuilder.integerTensor(zeroPoints, shape: shape, dtype: quantization.dtype), name: "\(name)_zero_point")
+        let zeroPoint = addConstant(
+            try QDQBuilder.integerTensor(zeroPoints, shape: shape, dtype: quantization.dtype),
+            name: "\(name)_zero_point")
         return (scale, zeroPoint)
     }
 

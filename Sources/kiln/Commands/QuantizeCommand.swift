@@ -57,10 +57,14 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(name: .customLong("bias-correction"), help: "Correct biases for the quantization error's mean shift.")
     var biasCorrection = false
 
-    @Flag(name: .customLong("fast-finetune"), help: "AdaQuant-style layer-wise finetuning of weights on the calibration data.")
+    @Flag(
+        name: .customLong("fast-finetune"),
+        help: "AdaQuant-style layer-wise finetuning of weights on the calibration data.")
     var fastFinetune = false
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "The QDQ model to write (OUT.onnx; the plan goes to OUT.quant.json).")
+    @Option(
+        name: [.customShort("o"), .customLong("output")],
+        help: "The QDQ model to write (OUT.onnx; the plan goes to OUT.quant.json).")
     var output: String
 
     @Option(name: .customLong("report-svg"), help: "Write the per-layer SQNR bar chart to this SVG file.")
@@ -81,7 +85,8 @@ struct QuantizeCommand: ParsableCommand {
         logger.info("calibrating \(model) on \(calibration.samples.count) samples")
 
         let bar = ProgressBar(label: "quantize", unit: "samples")
-        let quantized = try Quantizer.quantize(imported.graph, calibration: calibration, config: config) { done, total in
+        let quantized = try Quantizer.quantize(imported.graph, calibration: calibration, config: config) {
+            done, total in
             bar?.update(done: done, total: total)
         }
         bar?.finish()
@@ -100,12 +105,14 @@ struct QuantizeCommand: ParsableCommand {
                 try JSONOutput.encode(
                     QuantizeSummary(
                         model: model, output: output, plan: planURL.path, reportSVG: reportSVG, scale: config.scale,
-                        method: config.method, target: config.target?.name, calibrationSamples: quantized.plan.calibrationSamples,
+                        method: config.method, target: config.target?.name,
+                        calibrationSamples: quantized.plan.calibrationSamples,
                         report: quantized.report)))
         } else {
-            print("model \(model): \(config.scale == .pow2 ? "power-of-two" : "float") scales, \(config.method.rawValue) "
-                + "calibration on \(quantized.plan.calibrationSamples) samples"
-                + (config.target.map { ", target \($0.name)" } ?? ""))
+            print(
+                "model \(model): \(config.scale == .pow2 ? "power-of-two" : "float") scales, \(config.method.rawValue) "
+                    + "calibration on \(quantized.plan.calibrationSamples) samples"
+                    + (config.target.map { ", target \($0.name)" } ?? ""))
             print(quantized.report.text)
             print("wrote \(output) and \(planURL.path)" + (reportSVG.map { " and \($0)" } ?? ""))
         }
@@ -147,8 +154,11 @@ struct QuantizeSummary: Encodable {
     let report: QuantReport
 
     enum CodingKeys: String, CodingKey {
-        case model, output, plan, reportSVG = "report_svg", scale, method, target
-        case calibrationSamples = "calibration_samples", report
+        case model, output, plan
+        case reportSVG = "report_svg"
+        case scale, method, target
+        case calibrationSamples = "calibration_samples"
+        case report
     }
 
     func encode(to encoder: any Encoder) throws {
