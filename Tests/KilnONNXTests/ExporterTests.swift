@@ -2,7 +2,7 @@ import Foundation
 import KilnCore
 import KilnIR
 import KilnInterpreter
-import KilnONNX
+@testable import KilnONNX
 import KilnONNXProto
 import KilnPasses
 import KilnTargets
@@ -142,6 +142,12 @@ import Testing
         #expect(GraphComparison.differences(inlined, flat) == [])
         let back = try Self.roundTrip(partitioned, opset: 13)
         #expect(GraphComparison.differences(back, flat) == [])
+    }
+
+    /// Every op the IR has leaves as an ONNX op (composites are inlined first).
+    @Test func everyOpKindHasAnONNXName() {
+        let missing = OpKind.allCases.filter { $0 != .dpuSubgraph && OpExporters.onnxNames[$0] == nil }
+        #expect(missing == [])
     }
 
     @Test func opsTheOpsetLacksAreErrors() throws {
