@@ -3,9 +3,9 @@ import KilnCore
 import KilnONNXProto
 
 /// Conversion of tensors to ONNX `TensorProto`s: the inverse of ``TensorProtoDecoder``.
-enum TensorProtoEncoder {
+package enum TensorProtoEncoder {
     /// The ONNX `TensorProto.DataType` number of `dtype`.
-    static func code(_ dtype: DType) -> Int32 {
+    package static func code(_ dtype: DType) -> Int32 {
         switch dtype {
         case .float32: 1
         case .uint8: 2
@@ -24,7 +24,7 @@ enum TensorProtoEncoder {
 
     /// A tensor as `raw_data` (little-endian, as Kiln stores it on every platform it
     /// builds for).
-    static func encode(_ tensor: Tensor, name: String) -> Onnx_TensorProto {
+    package static func encode(_ tensor: Tensor, name: String) -> Onnx_TensorProto {
         var proto = Onnx_TensorProto()
         proto.name = name
         proto.dataType = code(tensor.dtype)
