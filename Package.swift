@@ -49,7 +49,11 @@ let package = Package(
         // against the target catalog (see docs/architecture.md).
         .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnTargets", "KilnInterpreter"]),
         // The quantizer calibrates by running the interpreter, and reads partition results.
-        .target(name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets"]),
+        // QDQ export lives here too: it needs the plan (KilnQuant) and the ONNX writer (KilnONNX, which
+        // sits beside KilnIR), so the arrow points down.
+        .target(
+            name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets", "KilnONNX"]
+        ),
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
         // The DPU back end; for now the performance model, which reads partitioned graphs.
         .target(name: "KilnDPU", dependencies: ["KilnIR", "KilnTargets", "KilnPasses"]),
@@ -79,7 +83,8 @@ let package = Package(
         ),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
-        .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnInterpreter", "KilnPasses", "KilnTargets", "KilnTestSupport"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "KilnTestSupport"]),
         .testTarget(
             name: "KilnInterpreterTests",
@@ -90,7 +95,7 @@ let package = Package(
             dependencies: ["KilnInterpreter", "KilnONNX", "KilnTestSupport"]
         ),
         .testTarget(name: "KilnTargetsTests", dependencies: ["KilnTargets"]),
-        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnTestSupport"]),
+        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnONNX", "KilnInterpreter", "KilnTestSupport"]),
         .testTarget(
             name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
         .testTarget(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the repository's Python environment for reference checking: .venv at the
-# repository root with pinned onnx, onnxruntime and numpy (used by Scripts/*.py).
+# repository root with pinned onnx, onnxruntime, numpy and scikit-learn (used by
+# Scripts/*.py; scikit-learn for its bundled digits data set, Scripts/train_digits_cnn.py).
 #
 # Usage: Scripts/setup-python.sh        then run scripts with .venv/bin/python
 #
@@ -12,6 +13,7 @@ set -euo pipefail
 ONNX_VERSION=1.23.2
 ORT_VERSION=1.31.1
 NUMPY_VERSION=2.4.6  # pinned too: the generated references are only bit-reproducible with one numpy
+SKLEARN_VERSION=1.9.1
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"
@@ -19,11 +21,11 @@ python="$venv/bin/python"
 
 # Exits 0 iff the venv already has exactly the pinned packages.
 installed() {
-    "$python" - "$ONNX_VERSION" "$ORT_VERSION" "$NUMPY_VERSION" 2>/dev/null <<'EOF'
+    "$python" - "$ONNX_VERSION" "$ORT_VERSION" "$NUMPY_VERSION" "$SKLEARN_VERSION" 2>/dev/null <<'EOF'
 import sys
-import numpy, onnx, onnxruntime
+import numpy, onnx, onnxruntime, sklearn
 want = sys.argv[1:]
-have = [onnx.__version__, onnxruntime.__version__, numpy.__version__]
+have = [onnx.__version__, onnxruntime.__version__, numpy.__version__, sklearn.__version__]
 sys.exit(0 if have == want else 1)
 EOF
 }
@@ -40,10 +42,10 @@ if [ ! -x "$python" ]; then
 fi
 
 "$python" -m pip install --quiet --disable-pip-version-check \
-    "onnx==$ONNX_VERSION" "onnxruntime==$ORT_VERSION" "numpy==$NUMPY_VERSION"
+    "onnx==$ONNX_VERSION" "onnxruntime==$ORT_VERSION" "numpy==$NUMPY_VERSION" "scikit-learn==$SKLEARN_VERSION"
 
 if ! installed; then
-    echo "setup-python: $venv still lacks onnx $ONNX_VERSION / onnxruntime $ORT_VERSION / numpy $NUMPY_VERSION" >&2
+    echo "setup-python: $venv still lacks onnx $ONNX_VERSION / onnxruntime $ORT_VERSION / numpy $NUMPY_VERSION / scikit-learn $SKLEARN_VERSION" >&2
     exit 1
 fi
-echo "setup-python: $venv ready (onnx $ONNX_VERSION, onnxruntime $ORT_VERSION, numpy $NUMPY_VERSION)"
+echo "setup-python: $venv ready (onnx $ONNX_VERSION, onnxruntime $ORT_VERSION, numpy $NUMPY_VERSION, scikit-learn $SKLEARN_VERSION)"

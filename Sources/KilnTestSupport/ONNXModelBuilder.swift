@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnONNX
 import KilnONNXProto
 import SwiftProtobuf
 
@@ -97,20 +98,7 @@ public struct ONNXModelBuilder {
     }
 
     static func onnxType(_ dtype: DType) -> Int32 {
-        switch dtype {
-        case .float32: 1
-        case .uint8: 2
-        case .int8: 3
-        case .uint16: 4
-        case .int16: 5
-        case .int32: 6
-        case .int64: 7
-        case .bool: 9
-        case .float16: 10
-        case .float64: 11
-        case .uint32: 12
-        case .uint64: 13
-        }
+        TensorProtoEncoder.code(dtype)
     }
 
     static func valueInfo(_ name: String, _ dtype: DType, _ shape: [ShapeEntry]) -> Onnx_ValueInfoProto {
@@ -134,11 +122,6 @@ public struct ONNXModelBuilder {
 
     /// A `TensorProto` with raw data.
     public static func tensorProto(_ name: String, _ tensor: Tensor) -> Onnx_TensorProto {
-        var proto = Onnx_TensorProto()
-        proto.name = name
-        proto.dataType = onnxType(tensor.dtype)
-        proto.dims = tensor.shape.map { Int64($0) }
-        proto.rawData = tensor.withUnsafeBytes { Data($0) }
-        return proto
+        TensorProtoEncoder.encode(tensor, name: name)
     }
 }

@@ -14,7 +14,10 @@ struct Kiln: ParsableCommand {
             KILN_LOG_LEVEL=debug|info|warning sets the log level (default warning).
             """,
         version: KilnVersion.string,
-        subcommands: [RunCommand.self, InspectCommand.self, ShowCommand.self, TargetsCommand.self, QueryCommand.self]
+        subcommands: [
+            RunCommand.self, QuantizeCommand.self, InspectCommand.self, ShowCommand.self, TargetsCommand.self,
+            QueryCommand.self,
+        ]
     )
 }
 
