@@ -314,29 +314,14 @@ private enum LayoutRules {
                 result[axis] = .unknown
                 continue
             }
-            result[axis] = .known(sliceCount(start: starts[index], end: ends[index], step: steps[index], dim: dim).count)
+            result[axis] = .known(try SliceBounds.range(start: starts[index], end: ends[index], step: steps[index], dim: dim).count)
         }
         var shapeValue: [Dim]?
         if shape.count == 1, let values = context.dims(0), starts.count == 1, steps[0] != 0 {
-            let range = sliceCount(start: starts[0], end: ends[0], step: steps[0], dim: values.count)
+            let range = try SliceBounds.range(start: starts[0], end: ends[0], step: steps[0], dim: values.count)
             shapeValue = (0..<range.count).map { values[range.start + $0 * steps[0]] }
         }
         return [InferredOutput(TensorType(dtype: input.dtype, shape: result), shapeValue: shapeValue)]
-    }
-
-    /// Slice's clamping rules for one axis of a known extent.
-    static func sliceCount(start: Int, end: Int, step rawStep: Int, dim: Int) -> (start: Int, count: Int) {
-        let step = Swift.min(Swift.max(rawStep, -(dim + 1)), dim + 1)
-        var first = start < 0 ? start &+ dim : start
-        var last = end < 0 ? end &+ dim : end
-        if step > 0 {
-            first = Swift.min(Swift.max(first, 0), dim)
-            last = Swift.min(Swift.max(last, 0), dim)
-            return (first, last > first ? (last - first + step - 1) / step : 0)
-        }
-        first = Swift.min(Swift.max(first, 0), dim - 1)
-        last = Swift.min(Swift.max(last, -1), dim - 1)
-        return (first, first > last ? (first - last - step - 1) / -step : 0)
     }
 
     static func expand(_ context: ShapeContext) throws -> [InferredOutput] {

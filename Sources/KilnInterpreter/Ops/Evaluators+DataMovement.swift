@@ -231,7 +231,7 @@ private enum Layout {
             // A step beyond the extent picks at most one element; clamping keeps the math in range.
             let dim = data.shape[axis]
             let step = Swift.min(Swift.max(steps[index], -(dim + 1)), dim + 1)
-            let (start, count) = try sliceRange(start: starts[index], end: ends[index], step: step, dim: dim)
+            let (start, count) = try SliceBounds.range(start: starts[index], end: ends[index], step: step, dim: dim)
             shape[axis] = count
             viewStrides[axis] = strides[axis] * step
             if count > 0 { offset += start * strides[axis] }
@@ -244,21 +244,6 @@ private enum Layout {
             }
         }
         return [output]
-    }
-
-    /// Slice's clamping rules: the first index and the element count along one axis.
-    static func sliceRange(start: Int, end: Int, step: Int, dim: Int) throws -> (start: Int, count: Int) {
-        guard step != 0 else { throw KilnError(.invalidArgument, "Slice step must not be 0") }
-        var first = start < 0 ? start &+ dim : start
-        var last = end < 0 ? end &+ dim : end
-        if step > 0 {
-            first = Swift.min(Swift.max(first, 0), dim)
-            last = Swift.min(Swift.max(last, 0), dim)
-            return (first, last > first ? (last - first + step - 1) / step : 0)
-        }
-        first = Swift.min(Swift.max(first, 0), dim - 1)
-        last = Swift.min(Swift.max(last, -1), dim - 1)
-        return (first, first > last ? (first - last + (-step) - 1) / (-step) : 0)
     }
 
     static func expand(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
