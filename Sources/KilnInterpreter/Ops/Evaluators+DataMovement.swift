@@ -114,7 +114,8 @@ private enum Layout {
         guard permutation.count == data.rank, Set(permutation) == Set(0..<data.rank) else {
             throw KilnError(.invalidArgument, "perm \(permutation) is not a permutation of \(data.rank) axes")
         }
-        let output = try Operands.make(permutation.map { data.shape[$0] }, data.dtype) { out in
+        var output = context.makeOutput(0, zeros: permutation.map { data.shape[$0] }, dtype: data.dtype)
+        try Operands.fill(&output) { out in
             try Operands.read(data) { source in
                 StridedCopy.transpose(
                     source, shape: data.shape, permutation: permutation, elementSize: data.dtype.byteSize,
@@ -139,7 +140,8 @@ private enum Layout {
         shape[axis] = parts.map { $0.shape[axis] }.reduce(0, +)
         let outer = Tensor.elementCount(Array(first.shape.prefix(axis)))
         let inner = Tensor.elementCount(Array(first.shape.dropFirst(axis + 1)))
-        let output = try Operands.make(shape, first.dtype) { out in
+        var output = context.makeOutput(0, zeros: shape, dtype: first.dtype)
+        try Operands.fill(&output) { out in
             try withBaseAddresses(parts) { pointers in
                 Concat.concat(
                     pointers, axisDims: parts.map { $0.shape[axis] }, outer: outer, inner: inner,
