@@ -106,6 +106,7 @@ let package = Package(
                 "KilnRuntime", "KilnIR", "KilnTargets", "KilnQuant", "KilnONNX", "KilnPasses", "KilnInterpreter", "KilnTestSupport",
             ],
             exclude: ["Goldens"]),
-        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnRuntime", "KilnONNX", "KilnTestSupport"]),
     ]
 )

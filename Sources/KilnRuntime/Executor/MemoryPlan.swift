@@ -30,12 +30,19 @@ public struct MemoryPlan: Sendable, Equatable, Codable {
     /// Intermediate values left out of the arena (unknown shape or dtype, accelerator outputs).
     public let unplannedCount: Int
 
+    /// JSON keys (snake case, as the CLI's other documents).
+    enum CodingKeys: String, CodingKey {
+        case arenaBytes = "arena_bytes", intermediateBytes = "intermediate_bytes"
+        case intermediateCount = "intermediate_count", inPlaceCount = "in_place_count", aliasCount = "alias_count"
+        case unplannedCount = "unplanned_count"
+    }
+
     /// `arenaBytes / intermediateBytes` (1 when there is nothing to plan).
     public var ratio: Double {
         intermediateBytes == 0 ? 1 : Double(arenaBytes) / Double(intermediateBytes)
     }
 
-    /// `arena 12.3 KiB for 45.6 KiB of intermediates (27.0%), 3 in place, 2 aliases`.
+    /// `arena 131072 bytes for 401536 bytes of 21 intermediate tensors (32.6%), 7 in place, …`.
     public var summary: String {
         String(
             format: "arena %d bytes for %d bytes of %d intermediate tensors (%.1f%%), %d in place, %d aliases, %d unplanned",
