@@ -34,9 +34,12 @@ import Testing
             }
             let executor = try artifact.makeExecutor(.graph, inputShapes: shapes)
             let plan = try #require(executor.plannedMemory)
-            print("\(entry.name): \(plan.summary)")
             #expect(plan.arenaBytes <= plan.intermediateBytes)
-            let graphOutputs = try executor.run(inputs)
+            let context = try #require(executor as? GraphExecutor).makeContext()
+            let graphOutputs = try context.run(inputs)
+            print(
+                "\(entry.name): \(plan.summary); at run time \(context.unplannedOutputs) outputs "
+                    + "allocated by their evaluator, \(context.copiedOutputs) copied into their slot")
             #expect(
                 ExecutorFixtures.identical(graphOutputs, reference),
                 "\(entry.name) set \(index): graph executor differs from the interpreter")

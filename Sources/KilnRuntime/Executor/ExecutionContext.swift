@@ -104,6 +104,7 @@ public final class ExecutionContext {
     public func run() throws {
         values = plan.initialValues
         for input in plan.inputs {
+            if input.hasDefault && bound[input.slot] == nil { continue }
             guard let tensor = bound[input.slot] else {
                 throw KilnError(.missingInput, "input '\(input.name)' was not set")
             }

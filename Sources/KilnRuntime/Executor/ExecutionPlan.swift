@@ -34,6 +34,8 @@ public final class ExecutionPlan: Sendable {
         let slot: Int
         let dtype: DType?
         let shape: [Int]
+        /// Whether an initializer shadows the input (its default; a caller may override it).
+        let hasDefault: Bool
     }
 
     /// The graph after shape inference with the bound input shapes.
@@ -48,8 +50,6 @@ public final class ExecutionPlan: Sendable {
     let initialValues: [Tensor?]
     let inputs: [Input]
     let outputs: [(name: String, slot: Int)]
-    let inputSlotByName: [String: Int]
-    let outputSlotByName: [String: Int]
 
     /// Ops whose output is a view of input 0.
     static let aliasOps: Set<OpKind> = [.reshape, .flatten, .squeeze, .unsqueeze, .identity]
@@ -80,20 +80,22 @@ public final class ExecutionPlan: Sendable {
         valueCount = graph.values.count
 
         var inputs: [Input] = []
-        for id in graph.inputs where graph.initializers[id] == nil {
+        for id in graph.inputs {
             let value = graph[id]
+            if let initializer = graph.initializers[id] {
+                inputs.append(Input(name: value.name, slot: id.index, dtype: initializer.dtype, shape: initializer.shape, hasDefault: true))
+                continue
+            }
             guard let shape = value.type.staticShape else {
                 throw KilnError(
                     .executorUnsupported,
                     "input '\(value.name)' has dynamic shape \(value.type); the graph executor needs static shapes "
                         + "(bind the input's shape, or use the VM)")
             }
-            inputs.append(Input(name: value.name, slot: id.index, dtype: value.type.dtype, shape: shape))
+            inputs.append(Input(name: value.name, slot: id.index, dtype: value.type.dtype, shape: shape, hasDefault: false))
         }
         self.inputs = inputs
-        inputSlotByName = Dictionary(inputs.map { ($0.name, $0.slot) }, uniquingKeysWith: { first, _ in first })
         outputs = graph.outputs.map { (graph[$0].name, $0.index) }
-        outputSlotByName = Dictionary(outputs.map { ($0.name, $0.slot) }, uniquingKeysWith: { first, _ in first })
         var initialValues = [Tensor?](repeating: nil, count: graph.values.count)
         for (id, tensor) in graph.initializers { initialValues[id.index] = tensor }
         self.initialValues = initialValues

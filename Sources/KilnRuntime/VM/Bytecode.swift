@@ -76,5 +76,7 @@ struct Bytecode: Sendable {
     var constants: [(register: Int, tensor: Tensor)] = []
     /// The top-level graph's non-initializer inputs and outputs.
     var inputs: [(name: String, register: Int, value: Value)] = []
+    /// Top-level inputs an initializer shadows (the initializer is the default).
+    var defaultedInputs: [(name: String, register: Int, value: Value)] = []
     var outputs: [(name: String, register: Int)] = []
 }

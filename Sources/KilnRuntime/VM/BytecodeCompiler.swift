@@ -15,8 +15,13 @@ struct BytecodeCompiler {
     static func compile(_ graph: Graph, runner: any SubgraphRunner) throws -> Bytecode {
         var compiler = BytecodeCompiler(runner: runner)
         let registers = try compiler.compileScope(graph, outer: [:])
-        for id in graph.inputs where graph.initializers[id] == nil {
-            compiler.code.inputs.append((graph[id].name, registers[id.index], graph[id]))
+        for id in graph.inputs {
+            let input = (graph[id].name, registers[id.index], graph[id])
+            if graph.initializers[id] == nil {
+                compiler.code.inputs.append(input)
+            } else {
+                compiler.code.defaultedInputs.append(input)
+            }
         }
         compiler.code.outputs = graph.outputs.map { (graph[$0].name, registers[$0.index]) }
         return compiler.code

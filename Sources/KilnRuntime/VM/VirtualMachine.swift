@@ -65,10 +65,10 @@ public struct VirtualMachine: ModelExecutor {
             machine.registers[input.register] = tensor
         }
         // An input an initializer shadows takes the caller's tensor when given.
-        for id in graph.inputs where graph.initializers[id] != nil {
-            if let tensor = inputs[graph[id].name], let register = code.constants.first(where: { $0.tensor == graph.initializers[id] })?.register {
-                machine.registers[register] = tensor
-            }
+        for input in code.defaultedInputs {
+            guard let tensor = inputs[input.name] else { continue }
+            try VirtualMachine.check(tensor, against: input.value)
+            machine.registers[input.register] = tensor
         }
         try machine.execute()
         var outputs: [String: Tensor] = [:]
