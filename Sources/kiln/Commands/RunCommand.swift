@@ -29,7 +29,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "auto, graph (static shapes, memory plan) or vm (dynamic shapes, If/Loop).")
     var executor: ExecutorKind?
 
-    @Option(help: "Write a Chrome trace-event JSON (Perfetto, chrome://tracing) with one slice per kernel or subgraph call.")
+    @Option(help: "Write a Chrome trace-event JSON (Perfetto, chrome://tracing) with one slice per kernel or subgraph call (runs under --executor, auto by default).")
     var profile: String?
 
     @Option(name: [.customShort("i"), .customLong("input")], help: "An input as NAME=FILE.npy (repeatable); FILE.npy alone for a single-input model.")
