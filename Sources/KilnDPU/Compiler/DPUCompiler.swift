@@ -145,12 +145,12 @@ struct CompilerState {
         guard let position = quantization?.fixPosition else {
             throw KilnError(.dpuNoFixPosition, "\(node): value '\(name)' has no fix position in the plan")
         }
+        let constant = body.initializers[id]
         var buffer = DPUBuffer(
-            name: name, shape: try shape(id, node), fixPosition: position,
+            name: name, shape: try constant?.shape ?? shape(id, node), fixPosition: position,
             roundMode: quantization?.roundMode ?? .halfUp, constant: nil)
-        if let constant = body.initializers[id], let quantization {
+        if let constant, let quantization {
             let values = Self.quantized(constant, quantization)
-            buffer.shape = constant.shape
             buffer.constant = append(Self.stored(values, shape: constant.shape))
         }
         program.buffers.append(buffer)

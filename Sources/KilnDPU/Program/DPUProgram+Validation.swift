@@ -37,13 +37,25 @@ extension DPUProgram {
             else { throw fail("instruction \(index) names nothing") }
             let output = buffers[layers[instruction.layer].output]
             let view = EngineView(output)
-            if instruction.opcode != .load, instruction.opcode != .save {
-                guard instruction.rows.upperBound <= view.rows, instruction.channels.upperBound <= view.channels
-                    || instruction.opcode == .misc || instruction.opcode == .elew
-                else { throw fail("instruction \(index) reaches beyond its layer's output") }
-                if instruction.opcode == .misc || instruction.opcode == .elew {
-                    guard instruction.rows.upperBound <= output.rows else { throw fail("instruction \(index) reaches beyond its output") }
+            switch instruction.opcode {
+            case .load, .save:
+                break
+            case .conv, .dwconv, .pool:
+                guard instruction.rows.upperBound <= view.rows, instruction.channels.upperBound <= view.channels else {
+                    throw fail("instruction \(index) reaches beyond its layer's output")
                 }
+            case .elew, .misc:
+                guard instruction.rows.upperBound <= output.rows else {
+                    throw fail("instruction \(index) reaches beyond its layer's output")
+                }
+            }
+            // A compute instruction runs its layer's operation on the engine that computes it.
+            switch (instruction.opcode, layers[instruction.layer].operation) {
+            case (.load, _), (.save, _), (.conv, .conv), (.dwconv, .conv), (.pool, .pool), (.elew, .elementwise),
+                (.misc, .unary), (.misc, .copy), (.misc, .transpose), (.misc, .concat), (.misc, .remap):
+                break
+            default:
+                throw fail("instruction \(index) runs its layer on the wrong engine")
             }
         }
     }
