@@ -91,6 +91,8 @@ import Testing
         var compiled = 0
         var refused: [String] = []
         var instructions = 0
+        var everyCompared = 0
+        var everyMismatch = 0
         for node in partitioned.graph.nodes where node.op == .dpuSubgraph {
             let body = try #require(try node.attributes.graph("body"))
             let program: DPUProgram
@@ -109,24 +111,36 @@ import Testing
                 let value = try #require(captured.get(buffer.name), "no simulated value for '\(buffer.name)'")
                 inputs[buffer.name] = Self.integers(value, position: buffer.fixPosition)
             }
-            let outputs = try emulator.run(inputs)
-            for index in program.outputs {
-                let buffer = program.buffers[index]
-                let expected = Self.integers(try #require(captured.get(buffer.name)), position: buffer.fixPosition)
-                let actual = try #require(outputs[buffer.name])
+            // Every feature map of the program (intermediates too), against the simulation's value.
+            let dumped = try emulator.dump(inputs)
+            let outputNames = Set(program.outputs.map { program.buffers[$0].name })
+            for buffer in program.buffers where buffer.constant == nil {
+                guard let simulated = captured.get(buffer.name) else { continue }
+                let expected = Self.integers(simulated, position: buffer.fixPosition)
+                let actual = try #require(dumped[buffer.name])
                 #expect(actual.shape == expected.shape)
                 let (a, e) = (actual.scalars(as: Int8.self), expected.scalars(as: Int8.self))
-                compared += e.count
                 let bad = zip(a, e).filter { $0 != $1 }.count
                 if bad > 0 { print("  \(testCase): '\(buffer.name)' \(bad) of \(e.count) integers differ") }
-                mismatches += bad
+                if outputNames.contains(buffer.name) {
+                    compared += e.count
+                    mismatches += bad
+                }
+                everyCompared += e.count
+                everyMismatch += bad
             }
         }
         print(
             "bit-exactness \(testCase.model) @ \(testCase.target): \(compiled) subgraph(s) compiled, "
-                + "\(instructions) instructions, \(compared) integers compared, \(mismatches) mismatching"
+                + "\(instructions) instructions; subgraph outputs: \(compared) integers compared, \(mismatches) mismatching; "
+                + "all feature maps: \(everyCompared) compared, \(everyMismatch) mismatching"
                 + (refused.isEmpty ? "" : "; not compiled: " + refused.joined(separator: "; ")))
+        let unquantizable = quantized.report.warnings.filter { $0.contains("without an integer pipeline") }
+        if !unquantizable.isEmpty {
+            print("  \(testCase): quantizer warnings: " + unquantizable.joined(separator: "; "))
+        }
         #expect(mismatches == 0)
+        #expect(everyMismatch == 0)
         if Self.mustCompile.contains(testCase.model) {
             #expect(refused.isEmpty)
             #expect(compared > 0)

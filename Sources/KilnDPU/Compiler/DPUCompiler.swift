@@ -33,7 +33,16 @@ public enum DPUCompiler {
     public static func compile(subgraph: Graph, plan: QuantizationPlan, architecture: DPUArchitecture) throws
         -> DPUProgram
     {
+        try compile(subgraph: subgraph, plan: plan, architecture: architecture, geometry: nil)
+    }
+
+    /// ``compile(subgraph:plan:architecture:)`` with the tiling figures replaced (tests use
+    /// small banks to force many tiles).
+    static func compile(subgraph: Graph, plan: QuantizationPlan, architecture: DPUArchitecture, geometry: DPUGeometry?)
+        throws -> DPUProgram
+    {
         var compiler = CompilerState(body: subgraph, plan: plan, architecture: architecture)
+        if let geometry { compiler.program.geometry = geometry }
         try compiler.run()
         return compiler.program
     }

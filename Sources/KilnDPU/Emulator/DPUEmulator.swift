@@ -52,6 +52,30 @@ public struct DPUEmulator: Sendable {
     /// - Throws: `missingInput`, `inputDTypeMismatch`, `inputShapeMismatch`; `invalidArgument`
     ///   when a data-movement op produces an unexpected shape.
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        let memory = try execute(inputs)
+        var outputs: [String: Tensor] = [:]
+        for index in program.outputs {
+            let buffer = program.buffers[index]
+            outputs[buffer.name] = Tensor(shape: buffer.shape, scalars: memory.logical(index))
+        }
+        return outputs
+    }
+
+    /// Runs the program and returns every feature map it holds — inputs, intermediates and
+    /// outputs, not constants — int8 in the graph's layout, by value name (a dump for
+    /// comparing layer by layer against the fake-quant simulation; fix positions are the
+    /// buffers' in ``DPUProgram/buffers``).
+    public func dump(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        let memory = try execute(inputs)
+        var values: [String: Tensor] = [:]
+        for (index, buffer) in program.buffers.enumerated() where buffer.constant == nil {
+            values[buffer.name] = Tensor(shape: buffer.shape, scalars: memory.logical(index))
+        }
+        return values
+    }
+
+    /// Binds the inputs and runs every instruction.
+    func execute(_ inputs: [String: Tensor]) throws -> FeatureMemory {
         var memory = FeatureMemory(program)
         for index in program.inputs {
             let buffer = program.buffers[index]
@@ -69,12 +93,7 @@ public struct DPUEmulator: Sendable {
         for instruction in program.instructions {
             try execute(instruction, &memory)
         }
-        var outputs: [String: Tensor] = [:]
-        for index in program.outputs {
-            let buffer = program.buffers[index]
-            outputs[buffer.name] = Tensor(shape: buffer.shape, scalars: memory.logical(index))
-        }
-        return outputs
+        return memory
     }
 
     /// Runs the program on float inputs: each is quantized with its buffer's fix position and
