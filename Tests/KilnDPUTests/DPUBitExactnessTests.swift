@@ -99,6 +99,8 @@ import Testing
             do {
                 program = try DPUCompiler.compile(subgraph: body, plan: quantized.plan, architecture: architecture)
             } catch let error as KilnError {
+                // Only nodes the quantizer left float (no integer pipeline) may be refused.
+                #expect(error.code == .dpuUnsupportedNode, "\(error)")
                 refused.append("\(node.name): \(error.message)")
                 continue
             }

@@ -57,4 +57,33 @@ import Testing
             try DPUCompiler.compile(subgraph: h.graph, plan: h.plan, architecture: architecture, geometry: tooSmall)
         }
     }
+
+    /// A ResNet-sized layer tiles differently on B512 and B4096, with the same integers.
+    @Test func architecturesTileDifferently() throws {
+        var h = DPUOpHarness(seed: 8080)
+        let (c, size) = (64, 28)
+        let x = h.activation("x", [1, c, size, size], position: 4)
+        let w = h.constant("w", [c, c, 3, 3], h.integers(c * c * 9, in: -20...20), position: 8)
+        let y = h.activation("y", [1, c, size, size], position: 3)
+        h.node("conv", .conv, [x, w], [y], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])])
+        h.graph.inputs = [x]
+        h.graph.outputs = [y]
+        h.plan.layers = [LayerQuantization(name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", output: "y")]
+        let input = Tensor(shape: [1, c, size, size], scalars: h.integers(c * size * size).map { Int8($0) })
+        var results: [[String: Tensor]] = []
+        var counts: [Int] = []
+        for target in ["DPUCZDX8G_ISA1_B512", "DPUCZDX8G_ISA1_B4096"] {
+            let architecture = try Catalog.architecture(named: target)
+            let program = try DPUCompiler.compile(subgraph: h.graph, plan: h.plan, architecture: architecture)
+            counts.append(program.instructions.count)
+            results.append(try DPUEmulator(program: program, architecture: architecture, threads: 2).run(["x": input]))
+            let cost = program.cost(on: architecture)
+            print(
+                "\(target): \(program.instructions.count) instructions \(cost.instructionCounts), load \(cost.loadBytes) B, "
+                    + "store \(cost.storeBytes) B, \(cost.computeCycles) cycles, predicted "
+                    + String(format: "%.3f ms", (cost.predictedSeconds ?? 0) * 1e3))
+        }
+        #expect(counts[0] != counts[1])
+        #expect(results[0] == results[1])
+    }
 }

@@ -106,8 +106,18 @@ struct CompilerState {
             }
             layerOf[main] = layer
         }
+        // Refuse nodes without an integer pipeline first: they are why values lack positions.
+        for (index, node) in body.nodes.enumerated() where !fused.contains(index) && layerOf[index] == nil {
+            guard Self.dataMovementOps.contains(node.op) else {
+                throw KilnError(
+                    .dpuUnsupportedNode,
+                    "\(label(node)): no integer pipeline on the DPU (the plan has no layer for it; the quantizer simulates it in float)")
+            }
+        }
+        let consumers = body.consumers()
         for id in body.inputs where body.initializers[id] == nil {
-            program.inputs.append(try buffer(for: id, node: "subgraph input"))
+            let reader = consumers[id.index].first.map { label(body.nodes[$0.index]) } ?? "subgraph input"
+            program.inputs.append(try buffer(for: id, node: reader))
         }
         for (index, node) in body.nodes.enumerated() where !fused.contains(index) {
             if let layer = layerOf[index] {
@@ -126,6 +136,12 @@ struct CompilerState {
     }
 
     // MARK: Values
+
+    /// The ops lowered as data movement when the plan has no layer for them.
+    static let dataMovementOps: Set<OpKind> = [
+        .concat, .reshape, .flatten, .squeeze, .unsqueeze, .identity, .transpose, .maxPool, .globalMaxPool, .slice,
+        .split, .pad, .resize,
+    ]
 
     /// A node label for messages: `[Conv] node 'conv1'`.
     func label(_ node: Node) -> String { "[\(node.op.rawValue)] node '\(node.name)'" }

@@ -13,7 +13,7 @@ extension DPUProgram {
         else { throw fail("bad geometry") }
         let positions = -64...64
         for (index, buffer) in buffers.enumerated() {
-            guard !buffer.shape.isEmpty || true, buffer.shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }),
+            guard buffer.shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }),
                 buffer.shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) <= 1 << 31,
                 positions.contains(buffer.fixPosition)
             else { throw fail("buffer \(index) has a bad shape or fix position") }
@@ -76,7 +76,9 @@ extension DPUProgram {
                 pairs(conv.kernel, 1), pairs(conv.strides, 1), pairs(conv.dilations, 1), pairs(conv.inputUpsampling, 1),
                 conv.padBegin.count == 2, conv.padBegin.allSatisfy({ abs($0) <= 1 << 16 }),
                 input.channels == conv.inputChannels, out.channels == conv.outputChannels,
-                input.images == out.images, conv.reduction <= CompilerState.reductionLimit,
+                input.images == out.images, conv.kernel[0] * conv.kernel[1] <= 1 << 20,
+                conv.paddedInputChannels >= 1, conv.paddedInputChannels <= 1 << 20,
+                conv.reduction <= CompilerState.reductionLimit,
                 positions.contains(conv.shiftCut), positions.contains(conv.shiftBias),
                 positions.contains(conv.outputPosition), inBlob(conv.weights)
             else { return false }
