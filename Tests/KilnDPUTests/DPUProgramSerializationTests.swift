@@ -49,6 +49,8 @@ import Testing
         #expect(cost.instructionCounts["CONV"] ?? 0 >= 1)
         #expect(cost.loadBytes > 0 && cost.storeBytes > 0 && cost.computeCycles > 0)
         #expect(cost.predictedSeconds != nil)
+        #expect(program.listing.contains("CONV"))
+        #expect(program.listing.split(separator: "\n").count == program.instructions.count + 3)
         _ = h
     }
 
