@@ -183,4 +183,38 @@ import Testing
             #expect(outputs["y"] == expected, "gemm seed \(seed) on \(target)")
         }
     }
+
+    /// MatMul with a constant `K × N` weight over rank-3 activations (a fully connected layer
+    /// per row), as the plan would give it once the quantizer lowers it as `gemm`.
+    @Test(arguments: 0..<3)
+    func matMulWithConstantWeight(_ seed: Int) throws {
+        var h = DPUOpHarness(seed: UInt64(2500 + seed))
+        var g = h.generator
+        let (batch, rows, k, m) = (g.next(in: 1...2), g.next(in: 1...9), g.next(in: 1...40), g.next(in: 1...19))
+        h.generator = g
+        let (px, pw, py) = (4, 7, 5)
+        let x = h.activation("x", [batch, rows, k], position: px)
+        let wValues = h.integers(k * m)
+        let w = h.constant("w", [k, m], wValues, position: pw)
+        let y = h.activation("y", [batch, rows, m], position: py)
+        h.node("mm", .matMul, [x, w], [y])
+        h.graph.inputs = [x]
+        h.graph.outputs = [y]
+        h.plan.layers = [LayerQuantization(name: "mm", kind: .gemm, nodes: ["mm"], inputs: ["x"], weight: "w", output: "y")]
+        let input = h.integers(batch * rows * k)
+        var expected: [Int] = []
+        for row in 0..<(batch * rows) {
+            for column in 0..<m {
+                var sum: Int64 = 0
+                for p in 0..<k { sum += Int64(input[row * k + p]) * Int64(wValues[p * m + column]) }
+                expected.append(
+                    FixedPoint.convolution(
+                        accumulator: sum, bias: nil, shiftBias: 0, shiftCut: px + pw - py, activation: nil, outputPosition: py))
+            }
+        }
+        for target in Self.targets {
+            let (_, outputs) = try h.run(["x": input], target: target)
+            #expect(outputs["y"] == expected, "matmul seed \(seed) on \(target)")
+        }
+    }
 }

@@ -32,12 +32,16 @@ extension CompilerState {
         var conv: DPUConvolution
         var weightAt: (_ oc: Int, _ ci: Int, _ ky: Int, _ kx: Int) -> Int
         switch node.op {
-        case .gemm:
-            guard inputShape.count == 2, outputShape.count == 2, weight.rank == 2 else {
-                throw KilnError(.dpuUnsupportedNode, "\(name): fully connected layers need rank-2 operands")
+        case .gemm, .matMul:
+            // Gemm: rank 2; MatMul with a constant K×N weight: any rank ≥ 2, rows = leading axes.
+            guard inputShape.count >= 2, outputShape.count == inputShape.count, weight.rank == 2,
+                node.op == .matMul || inputShape.count == 2, inputShape.dropLast() == outputShape.dropLast(),
+                !(node.op == .matMul && inputShape.count == 4)
+            else {
+                throw KilnError(.dpuUnsupportedNode, "\(name): fully connected layers need rank-2 (Gemm) or rank-2/3 (MatMul) operands")
             }
-            let transB = (try? attributes.int("transB", default: 0)) == 1
-            let (k, oc) = (inputShape[1], outputShape[1])
+            let transB = node.op == .gemm && (try? attributes.int("transB", default: 0)) == 1
+            let (k, oc) = (inputShape[inputShape.count - 1], outputShape[outputShape.count - 1])
             guard weight.shape == (transB ? [oc, k] : [k, oc]) else {
                 throw KilnError(.dpuUnsupportedNode, "\(name): weight shape \(weight.shape) does not match \(inputShape)")
             }

@@ -72,7 +72,7 @@ extension DPUProgram {
         case .conv(let conv):
             let (input, out) = (EngineView(first), EngineView(output))
             guard layer.inputs.count == 1, first.shape.count == output.shape.count,
-                first.shape.count == 4 || first.shape.count == 2,
+                first.shape.count >= 2,
                 pairs(conv.kernel, 1), pairs(conv.strides, 1), pairs(conv.dilations, 1), pairs(conv.inputUpsampling, 1),
                 conv.padBegin.count == 2, conv.padBegin.allSatisfy({ abs($0) <= 1 << 16 }),
                 input.channels == conv.inputChannels, out.channels == conv.outputChannels,
