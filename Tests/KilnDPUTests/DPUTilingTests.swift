@@ -86,4 +86,27 @@ import Testing
         #expect(counts[0] != counts[1])
         #expect(results[0] == results[1])
     }
+
+    /// A global average pool over ResNet-50's last map (7×7×2048) does not fit B512's image
+    /// banks in one piece: it is split into channel groups, with the same integers as B4096.
+    @Test func largePoolsSplitChannels() throws {
+        var h = DPUOpHarness(seed: 4242)
+        let x = h.activation("x", [1, 2048, 7, 7], position: 4)
+        let y = h.activation("y", [1, 2048, 1, 1], position: 4)
+        h.node("gap", .globalAveragePool, [x], [y])
+        h.graph.inputs = [x]
+        h.graph.outputs = [y]
+        h.plan.layers = [LayerQuantization(name: "gap", kind: .averagePool, nodes: ["gap"], inputs: ["x"], output: "y")]
+        let input = Tensor(shape: [1, 2048, 7, 7], scalars: h.integers(2048 * 49).map { Int8($0) })
+        var results: [[String: Tensor]] = []
+        var pools: [Int] = []
+        for target in ["DPUCZDX8G_ISA1_B512", "DPUCZDX8G_ISA1_B4096"] {
+            let architecture = try Catalog.architecture(named: target)
+            let program = try DPUCompiler.compile(subgraph: h.graph, plan: h.plan, architecture: architecture)
+            pools.append(program.instructions.filter { $0.opcode == .pool }.count)
+            results.append(try DPUEmulator(program: program, threads: 2).run(["x": input]))
+        }
+        #expect(pools[0] > pools[1])
+        #expect(results[0] == results[1])
+    }
 }

@@ -45,38 +45,48 @@ extension CompilerState {
         let icp = geometry.inputChannelParallelism
         let ocp = geometry.outputChannelParallelism
         let name = "[\(layer.op)] node '\(layer.name)'"
-        let inputRow = input.width * roundUp(input.channels, icp)
-        let outputRow = output.width * roundUp(output.channels, ocp)
+        let multiplier = max(1, conv.outputChannels / max(1, conv.inputChannels))
         func inRows(_ rows: Int) -> Int {
             Self.inputRows(
                 rows, kernel: conv.kernel[0], stride: conv.strides[0], dilation: conv.dilations[0],
                 upsampling: conv.inputUpsampling[0], height: input.height)
         }
-        let rowsPerTile = try fittingRows(output.rows, bank: geometry.featureBankBytes, name: name) { rows in
-            inRows(rows) * inputRow + rows * outputRow
+        // Input channels a tile of output channels reads: all (conv), its own (depthwise).
+        func inputChannels(_ tileChannels: Int) -> Int {
+            conv.isDepthwise ? min(input.channels, ceilDiv(tileChannels, multiplier) + 1) : input.channels
+        }
+        func featureBytes(_ rows: Int, _ tileChannels: Int) -> Int {
+            inRows(rows) * input.width * roundUp(inputChannels(tileChannels), icp)
+                + rows * output.width * roundUp(tileChannels, ocp)
         }
         let blockBytes = conv.reduction * ocp + (conv.bias == nil ? 0 : ocp)
         let bank = conv.isDepthwise ? geometry.depthwiseBankBytes : geometry.weightBankBytes
-        let blocksPerTile = bank / max(1, blockBytes)
+        let blocks = ceilDiv(conv.outputChannels, ocp)
+        var blocksPerTile = min(blocks, bank / max(1, blockBytes))
         guard blocksPerTile >= 1 else {
             throw KilnError(
                 .dpuTileTooLarge, "\(name): one block of \(ocp) output channels needs \(blockBytes) weight bytes, the bank holds \(bank)")
         }
-        let blocks = ceilDiv(conv.outputChannels, ocp)
+        // Fewer channels per tile when even one row of the whole channel tile overflows the image banks.
+        while blocksPerTile > 1, featureBytes(1, blocksPerTile * ocp) > geometry.featureBankBytes { blocksPerTile -= 1 }
+        let rowsPerTile = try fittingRows(output.rows, bank: geometry.featureBankBytes, name: name) { rows in
+            featureBytes(rows, min(conv.outputChannels, blocksPerTile * ocp))
+        }
         let opcode: DPUOpcode = conv.isDepthwise ? .dwconv : .conv
         for firstBlock in stride(from: 0, to: blocks, by: blocksPerTile) {
             let channels = (firstBlock * ocp)..<min(conv.outputChannels, (firstBlock + blocksPerTile) * ocp)
             let tileBlocks = ceilDiv(channels.count, ocp)
             let weightBytes = tileBlocks * conv.reduction * ocp + (conv.bias == nil ? 0 : channels.count)
+            let readChannels = conv.isDepthwise ? min(input.channels, ceilDiv(channels.count, multiplier)) : input.channels
             emit(.load, index, buffer: nil, rows: 0..<0, channels: channels, bytes: weightBytes)
             for first in stride(from: 0, to: output.rows, by: rowsPerTile) {
                 let rows = first..<min(output.rows, first + rowsPerTile)
                 let loaded = inRows(rows.count)
-                emit(.load, index, buffer: layer.inputs[0], rows: rows, channels: 0..<input.channels,
-                     bytes: loaded * input.width * input.channels)
+                emit(.load, index, buffer: layer.inputs[0], rows: rows, channels: 0..<readChannels,
+                     bytes: loaded * input.width * readChannels)
                 let operation = DPUOperation(
                     name: layer.name, op: layer.op, engine: opcode.engine,
-                    inputs: [FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: input.channels))],
+                    inputs: [FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: readChannels))],
                     output: FeatureShape(spatial: [rows.count, output.width], channels: channels.count),
                     kernel: conv.kernel,
                     strides: conv.inputUpsampling != [1, 1] ? conv.inputUpsampling : conv.strides,
@@ -90,6 +100,8 @@ extension CompilerState {
         }
     }
 
+    /// Pooling: output rows, and channel groups of ICP when one row of all channels does
+    /// not fit (a global pool over a large map).
     mutating func tileWindow(_ index: Int, _ layer: DPULayer, kernel: [Int], strides: [Int], dilations: [Int]) throws {
         let geometry = program.geometry
         let input = View(program.buffers[layer.inputs[0]])
@@ -99,23 +111,33 @@ extension CompilerState {
         func inRows(_ rows: Int) -> Int {
             Self.inputRows(rows, kernel: kernel[0], stride: strides[0], dilation: dilations[0], upsampling: 1, height: input.height)
         }
-        let rowsPerTile = try fittingRows(output.rows, bank: geometry.featureBankBytes, name: name) { rows in
-            (inRows(rows) * input.width + rows * output.width) * roundUp(output.channels, icp)
+        func featureBytes(_ rows: Int, _ channels: Int) -> Int {
+            (inRows(rows) * input.width + rows * output.width) * roundUp(channels, icp)
         }
-        for first in stride(from: 0, to: output.rows, by: rowsPerTile) {
-            let rows = first..<min(output.rows, first + rowsPerTile)
-            let loaded = inRows(rows.count)
-            emit(.load, index, buffer: layer.inputs[0], rows: rows, channels: 0..<input.channels,
-                 bytes: loaded * input.width * input.channels)
-            let operation = DPUOperation(
-                name: layer.name, op: layer.op, engine: .pool,
-                inputs: [FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: input.channels))],
-                output: FeatureShape(spatial: [rows.count, output.width], channels: output.channels),
-                kernel: kernel, strides: strides)
-            emit(.pool, index, buffer: nil, rows: rows, channels: 0..<output.channels, bytes: 0,
-                 cycles: costModel?.cycles(for: operation) ?? 0)
-            emit(.save, index, buffer: layer.output, rows: rows, channels: 0..<output.channels,
-                 bytes: rows.count * output.width * output.channels)
+        var groupChannels = output.channels
+        while groupChannels > icp, featureBytes(1, groupChannels) > geometry.featureBankBytes {
+            groupChannels = roundUp(groupChannels, icp) - icp
+        }
+        let rowsPerTile = try fittingRows(output.rows, bank: geometry.featureBankBytes, name: name) { rows in
+            featureBytes(rows, groupChannels)
+        }
+        for firstChannel in stride(from: 0, to: max(1, output.channels), by: max(1, groupChannels)) {
+            let channels = firstChannel..<min(output.channels, firstChannel + groupChannels)
+            for first in stride(from: 0, to: output.rows, by: rowsPerTile) {
+                let rows = first..<min(output.rows, first + rowsPerTile)
+                let loaded = inRows(rows.count)
+                emit(.load, index, buffer: layer.inputs[0], rows: rows, channels: channels,
+                     bytes: loaded * input.width * channels.count)
+                let operation = DPUOperation(
+                    name: layer.name, op: layer.op, engine: .pool,
+                    inputs: [FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: channels.count))],
+                    output: FeatureShape(spatial: [rows.count, output.width], channels: channels.count),
+                    kernel: kernel, strides: strides)
+                emit(.pool, index, buffer: nil, rows: rows, channels: channels, bytes: 0,
+                     cycles: costModel?.cycles(for: operation) ?? 0)
+                emit(.save, index, buffer: layer.output, rows: rows, channels: channels,
+                     bytes: rows.count * output.width * channels.count)
+            }
         }
     }
 

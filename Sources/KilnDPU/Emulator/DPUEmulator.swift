@@ -132,7 +132,7 @@ public struct DPUEmulator: Sendable {
                 conv, layer: layer, rows: instruction.rows, channels: instruction.channels, program: program, threads: threads)
         case .pool:
             guard case .pool(let pool) = layer.operation else { return }
-            memory.pooling(pool, layer: layer, rows: instruction.rows, threads: threads)
+            memory.pooling(pool, layer: layer, rows: instruction.rows, channels: instruction.channels, threads: threads)
         case .elew, .misc:
             switch layer.operation {
             case .elementwise, .unary:

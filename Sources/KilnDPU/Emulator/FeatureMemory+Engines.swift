@@ -124,9 +124,9 @@ extension FeatureMemory {
         }
     }
 
-    /// Output rows `rows` of a max or average pool (all channels). Max ignores padding;
-    /// average sums with padded zeros and multiplies by the DPU's `m / 2^s`.
-    mutating func pooling(_ pool: DPUPooling, layer: DPULayer, rows: Range<Int>, threads: Int) {
+    /// Output rows `rows` and channels `channels` of a max or average pool. Max ignores
+    /// padding; average sums with padded zeros and multiplies by the DPU's `m / 2^s`.
+    mutating func pooling(_ pool: DPUPooling, layer: DPULayer, rows: Range<Int>, channels: Range<Int>, threads: Int) {
         let input = EngineView(buffers[layer.inputs[0]])
         let output = EngineView(buffers[layer.output])
         let source = storage[layer.inputs[0]]
@@ -140,7 +140,7 @@ extension FeatureMemory {
                         let (image, oy) = (row / output.height, row % output.height)
                         for ox in 0..<output.width {
                             let pixel = (image * output.height + oy) * output.width + ox
-                            for c in 0..<output.channels {
+                            for c in channels {
                                 var maximum = Int.min
                                 var sum: Int64 = 0
                                 for ky in 0..<kh {
