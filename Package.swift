@@ -55,8 +55,9 @@ let package = Package(
             name: "KilnQuant", dependencies: ["KilnIR", "KilnKernels", "KilnInterpreter", "KilnPasses", "KilnTargets", "KilnONNX"]
         ),
         .target(name: "KilnInterpreter", dependencies: ["KilnIR", "KilnKernels"]),
-        // The DPU back end; for now the performance model, which reads partitioned graphs.
-        .target(name: "KilnDPU", dependencies: ["KilnIR", "KilnTargets", "KilnPasses"]),
+        // The DPU back end: the compiler (quantized dpu_subgraph → DPUProgram), the bit-exact
+        // emulator (int8 kernels of KilnKernels) and the performance model.
+        .target(name: "KilnDPU", dependencies: ["KilnIR", "KilnTargets", "KilnPasses", "KilnQuant", "KilnKernels", "KilnInterpreter"]),
         // The module tree and the `.kiln` artifact (docs/artifact-format.md); the executors
         // and the session come later.
         .target(
@@ -99,7 +100,11 @@ let package = Package(
         .testTarget(
             name: "KilnPassesTests", dependencies: ["KilnPasses", "KilnONNX", "KilnTestSupport"], exclude: ["Goldens"]),
         .testTarget(
-            name: "KilnDPUTests", dependencies: ["KilnDPU", "KilnIR", "KilnPasses", "KilnONNX", "KilnTargets", "KilnTestSupport"]),
+            name: "KilnDPUTests",
+            dependencies: [
+                "KilnDPU", "KilnIR", "KilnPasses", "KilnONNX", "KilnTargets", "KilnTestSupport", "KilnQuant", "KilnKernels",
+                "KilnInterpreter",
+            ]),
         .testTarget(
             name: "KilnRuntimeTests",
             dependencies: [

@@ -90,6 +90,19 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// A quantization plan does not match the graph it is applied to (a tensor it needs has no entry).
     public static let planMismatch = ErrorCode(5006, "planMismatch", "a quantization plan does not match its graph")
 
+    // MARK: 6xxx DPU compiler and emulator
+
+    /// A value a DPU subgraph computes or reads has no fix position in the quantization plan.
+    public static let dpuNoFixPosition = ErrorCode(6001, "dpuNoFixPosition", "a DPU subgraph value has no fix position in the plan")
+    /// A DPU subgraph node has no integer pipeline the DPU compiler lowers (or a form it does not lower).
+    public static let dpuUnsupportedNode = ErrorCode(6002, "dpuUnsupportedNode", "a DPU subgraph node has no integer pipeline the compiler lowers")
+    /// A tile of a layer (one output row, one output-channel block) does not fit the target's on-chip banks.
+    public static let dpuTileTooLarge = ErrorCode(6003, "dpuTileTooLarge", "a layer's smallest tile does not fit the DPU's on-chip banks")
+    /// DPU program bytes do not decode (bad magic, version, lengths, or inconsistent contents).
+    public static let dpuProgramMalformed = ErrorCode(6004, "dpuProgramMalformed", "DPU program bytes do not decode")
+    /// A DPU program was compiled for another DPU configuration than the one it is run for.
+    public static let dpuTargetMismatch = ErrorCode(6005, "dpuTargetMismatch", "the DPU program was compiled for another DPU target")
+
     // MARK: 7xxx runtime
 
     /// A graph input was not provided.
@@ -141,6 +154,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .unknownTarget, .badArch, .unknownFingerprint, .graphvizMissing,
         .badCalibrationData, .emptyCalibrationSet, .nonFiniteCalibrationData, .quantizationToolUnavailable,
         .invalidQuantizationConfig, .planMismatch,
+        .dpuNoFixPosition, .dpuUnsupportedNode, .dpuTileTooLarge, .dpuProgramMalformed, .dpuTargetMismatch,
         .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
         .unknownInput, .notArtifact, .artifactTooNew, .artifactTruncated, .artifactCorrupt,
         .artifactMalformed, .fingerprintMismatch, .constantMissing, .unknownModuleKind,

@@ -1,0 +1,226 @@
+import Foundation
+import KilnCore
+import KilnIR
+import KilnInterpreter
+import KilnTargets
+
+/// Runs a ``DPUProgram`` with the DPU's integer arithmetic, instruction by instruction and
+/// tile by tile: int8 feature maps, int32 accumulators (``KilnKernels/Int8GEMM`` for the
+/// conv engine), and the output stages of `FixedPoint` — the same functions the quantizer's
+/// fake-quant simulation calls, so the two agree bit for bit.
+///
+/// Tensors cross the API in the graph's layout (`N×C×H×W` for rank 4): ``run(_:)`` takes and
+/// returns int8 tensors holding the integers; ``runDequantized(_:)`` takes floats,
+/// quantizes them with each input's fix position and round mode, and returns the outputs'
+/// real values (`q · 2^-p`), as the CPU graph passes them across a `dpu_subgraph` node.
+///
+/// ```swift
+/// let program = try DPUCompiler.compile(subgraph: body, plan: plan, architecture: arch)
+/// let emulator = try DPUEmulator(program: program, architecture: arch, threads: 2)
+/// let outputs = try emulator.runDequantized(["input": x])
+/// ```
+public struct DPUEmulator: Sendable {
+    /// The program.
+    public let program: DPUProgram
+    /// Threads the engines split each tile over.
+    public var threads: Int
+    /// Per layer: its prepared tables and interpreters.
+    let prepared: [PreparedLayer]
+
+    /// Prepares `program` (checked with ``DPUProgram/validate()``).
+    ///
+    /// - Throws: `dpuProgramMalformed`.
+    public init(program: DPUProgram, threads: Int = 1) throws {
+        try program.validate()
+        self.program = program
+        self.threads = max(1, threads)
+        prepared = try program.layers.map { try PreparedLayer($0, program) }
+    }
+
+    /// Prepares `program` for `architecture`.
+    ///
+    /// - Throws: `dpuTargetMismatch` when the program was compiled for another
+    ///   configuration (recompile it), `dpuProgramMalformed`.
+    public init(program: DPUProgram, architecture: DPUArchitecture, threads: Int = 1) throws {
+        try program.check(for: architecture)
+        try self.init(program: program, threads: threads)
+    }
+
+    /// Runs the program on int8 inputs in the graph's layout, by value name.
+    ///
+    /// - Returns: the outputs, int8 in the graph's layout, by value name.
+    /// - Throws: `missingInput`, `inputDTypeMismatch`, `inputShapeMismatch`; `invalidArgument`
+    ///   when a data-movement op produces an unexpected shape.
+    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        let memory = try execute(inputs)
+        var outputs: [String: Tensor] = [:]
+        for index in program.outputs {
+            let buffer = program.buffers[index]
+            outputs[buffer.name] = Tensor(shape: buffer.shape, scalars: memory.logical(index))
+        }
+        return outputs
+    }
+
+    /// Runs the program and returns every feature map it holds — inputs, intermediates and
+    /// outputs, not constants — int8 in the graph's layout, by value name (a dump for
+    /// comparing layer by layer against the fake-quant simulation; fix positions are the
+    /// buffers' in ``DPUProgram/buffers``).
+    public func dump(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        let memory = try execute(inputs)
+        var values: [String: Tensor] = [:]
+        for (index, buffer) in program.buffers.enumerated() where buffer.constant == nil {
+            values[buffer.name] = Tensor(shape: buffer.shape, scalars: memory.logical(index))
+        }
+        return values
+    }
+
+    /// Binds the inputs and runs every instruction.
+    func execute(_ inputs: [String: Tensor]) throws -> FeatureMemory {
+        var memory = FeatureMemory(program)
+        for index in program.inputs {
+            let buffer = program.buffers[index]
+            guard let tensor = inputs[buffer.name] else {
+                throw KilnError(.missingInput, "DPU program '\(program.name)': input '\(buffer.name)' was not provided")
+            }
+            guard tensor.dtype == .int8 else {
+                throw KilnError(.inputDTypeMismatch, "DPU input '\(buffer.name)' is \(tensor.dtype), expected int8")
+            }
+            guard tensor.shape == buffer.shape else {
+                throw KilnError(.inputShapeMismatch, "DPU input '\(buffer.name)' has shape \(tensor.shape), expected \(buffer.shape)")
+            }
+            memory.store(logical: tensor.scalars(as: Int8.self), into: index)
+        }
+        for instruction in program.instructions {
+            try execute(instruction, &memory)
+        }
+        return memory
+    }
+
+    /// Runs the program on float inputs: each is quantized with its buffer's fix position and
+    /// round mode; the outputs are dequantized (`q · 2^-p`, float32).
+    public func runDequantized(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        var quantized: [String: Tensor] = [:]
+        for index in program.inputs {
+            let buffer = program.buffers[index]
+            guard let tensor = inputs[buffer.name] else { continue }
+            let values = tensor.doubleScalars().map {
+                Int8(FixedPoint.quantize(Float($0), fixPosition: buffer.fixPosition, mode: buffer.roundMode))
+            }
+            quantized[buffer.name] = Tensor(shape: tensor.shape, scalars: values)
+        }
+        let outputs = try run(quantized)
+        var result: [String: Tensor] = [:]
+        for index in program.outputs {
+            let buffer = program.buffers[index]
+            guard let tensor = outputs[buffer.name] else { continue }
+            let scale = exp2f(Float(-buffer.fixPosition))
+            result[buffer.name] = Tensor(shape: tensor.shape, scalars: tensor.scalars(as: Int8.self).map { Float($0) * scale })
+        }
+        return result
+    }
+
+    /// One instruction. LOAD and SAVE check their ranges (the emulator's feature maps live
+    /// in one memory, so they move no bytes); compute instructions run their tile.
+    func execute(_ instruction: DPUInstruction, _ memory: inout FeatureMemory) throws {
+        let layer = program.layers[instruction.layer]
+        switch instruction.opcode {
+        case .load, .save:
+            return
+        case .conv, .dwconv:
+            guard case .conv(let conv) = layer.operation else { return }
+            memory.convolution(
+                conv, layer: layer, rows: instruction.rows, channels: instruction.channels, program: program, threads: threads)
+        case .pool:
+            guard case .pool(let pool) = layer.operation else { return }
+            memory.pooling(pool, layer: layer, rows: instruction.rows, channels: instruction.channels, threads: threads)
+        case .elew, .misc:
+            switch layer.operation {
+            case .elementwise, .unary:
+                memory.pointwise(layer, prepared[instruction.layer], rows: instruction.rows, threads: threads)
+            case .copy, .transpose, .concat, .remap:
+                try memory.move(layer, prepared[instruction.layer])
+            case .conv, .pool:
+                return
+            }
+        }
+    }
+}
+
+/// Per-layer state prepared once: lookup tables of the element-wise output stages (every
+/// int8 operand pair or value, computed with `FixedPoint`) and data-movement interpreters.
+struct PreparedLayer: Sendable {
+    /// `table[(a + 128) · 256 + (b + 128)]` (two operands) or `table[a + 128]` (one).
+    var table: [Int8] = []
+    /// The interpreter of a remap layer and the name of its output.
+    var remap: (interpreter: Interpreter, output: String, input: [String])?
+
+    init(_ layer: DPULayer, _ program: DPUProgram) throws {
+        switch layer.operation {
+        case .elementwise(let op):
+            let (pa, pb) = (op.inputPositions[0], op.inputPositions[1])
+            table = [Int8](repeating: 0, count: 65_536)
+            for a in -128...127 {
+                for b in -128...127 {
+                    let value =
+                        op.isAdd
+                        ? FixedPoint.add(
+                            [(Int64(a), pa), (Int64(b), pb)], activation: op.activation, outputPosition: op.outputPosition)
+                        : FixedPoint.multiply((Int64(a), pa), (Int64(b), pb), outputPosition: op.outputPosition)
+                    table[(a + 128) * 256 + (b + 128)] = Int8(value)
+                }
+            }
+        case .unary(let op):
+            table = (-128...127).map { value in
+                let x = Int64(value)
+                switch op.function {
+                case .hardSigmoid:
+                    return Int8(FixedPoint.hardSigmoid(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                case .hardSwish:
+                    return Int8(FixedPoint.hardSwish(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                case .activation:
+                    return Int8(
+                        FixedPoint.requantize(
+                            x, shift: op.inputPosition - op.outputPosition, activation: op.activation,
+                            outputPosition: op.outputPosition))
+                }
+            }
+        case .remap(let remap):
+            var constants: [String: Tensor] = [:]
+            for (symbol, constant) in remap.constants {
+                guard let dtype = DType(rawValue: constant.dtype), constant.shape.allSatisfy({ $0 >= 0 }),
+                    constant.shape.reduce(1, *) == constant.values.count
+                else { throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' is malformed") }
+                switch dtype {
+                case .float32: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Float($0) })
+                case .float64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values)
+                case .int64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Int64(clamping: Int($0.clamped)) })
+                case .int32: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Int32(clamping: Int($0.clamped)) })
+                default:
+                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' has type \(dtype)")
+                }
+            }
+            do {
+                let document = try JSONDecoder().decode(GraphDocument.self, from: Data(remap.graph.utf8))
+                let graph = try Graph(document: document, constants: constants)
+                try Verifier.verify(graph)
+                guard graph.outputs.indices.contains(remap.output), graph.inputs.count == layer.inputs.count else {
+                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not match the layer")
+                }
+                self.remap = (
+                    try Interpreter(graph: graph), graph[graph.outputs[remap.output]].name, graph.inputs.map { graph[$0].name }
+                )
+            } catch let error as KilnError where error.code == .dpuProgramMalformed {
+                throw error
+            } catch {
+                throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not decode (\(error))")
+            }
+        default:
+            break
+        }
+    }
+}
+
+extension Double {
+    /// The value clamped to ±2^53 and NaN as 0 (for converting decoded constants).
+    var clamped: Double { isNaN ? 0 : Swift.min(Swift.max(self, -9e15), 9e15) }
+}

@@ -1,0 +1,234 @@
+import KilnCore
+import KilnKernels
+
+/// The CONV / DWCONV, POOL and element-wise engines over one tile.
+extension FeatureMemory {
+    /// Output rows `rows` (of `images · height`) and channels `channels` of a convolution:
+    /// im2col of the tile's windows, then `Int8GEMM` per output-channel block (depthwise:
+    /// a direct loop), then `FixedPoint.convolution` per output.
+    mutating func convolution(
+        _ conv: DPUConvolution, layer: DPULayer, rows: Range<Int>, channels: Range<Int>, program: DPUProgram, threads: Int
+    ) {
+        let input = EngineView(buffers[layer.inputs[0]])
+        let output = EngineView(buffers[layer.output])
+        let ocp = program.geometry.outputChannelParallelism
+        let k = conv.reduction
+        let (kh, kw) = (conv.kernel[0], conv.kernel[1])
+        let source = storage[layer.inputs[0]]
+        let weights = Array(program.blob[conv.weights.offset..<(conv.weights.offset + conv.weights.count)])
+        let bias: [Int64]? = conv.bias.map { range in
+            program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) }
+        }
+        let multiplier = conv.isDepthwise ? max(1, conv.outputChannels / max(1, conv.inputChannels)) : 1
+        let firstBlock = channels.lowerBound / ocp
+        let lastBlock = ceilDiv(channels.upperBound, ocp)
+        // Where window tap (ky, kx) of output (oy, ox) reads, or -1 for padding.
+        @inline(__always) func inputPixel(_ image: Int, _ oy: Int, _ ox: Int, _ ky: Int, _ kx: Int) -> Int {
+            let vy = oy * conv.strides[0] + ky * conv.dilations[0] - conv.padBegin[0]
+            let vx = ox * conv.strides[1] + kx * conv.dilations[1] - conv.padBegin[1]
+            let (uy, ux) = (conv.inputUpsampling[0], conv.inputUpsampling[1])
+            guard vy >= 0, vx >= 0, vy % uy == 0, vx % ux == 0 else { return -1 }
+            let (iy, ix) = (vy / uy, vx / ux)
+            guard iy < input.height, ix < input.width else { return -1 }
+            return (image * input.height + iy) * input.width + ix
+        }
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            let targetAddress = UInt(bitPattern: target.baseAddress)
+            source.withUnsafeBufferPointer { x in
+                weights.withUnsafeBufferPointer { w in
+                    Parallel.forEach(rows.count, threads: threads) { chunk in
+                        guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
+                        let chunkRows = (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound)
+                        let m = chunkRows.count * output.width
+                        if conv.isDepthwise {
+                            for row in chunkRows {
+                                let (image, oy) = (row / output.height, row % output.height)
+                                for ox in 0..<output.width {
+                                    let pixel = (image * output.height + oy) * output.width + ox
+                                    for oc in channels {
+                                        let ic = oc / multiplier
+                                        let (block, lane) = (oc / ocp, oc % ocp)
+                                        var accumulator: Int32 = 0
+                                        for ky in 0..<kh {
+                                            for kx in 0..<kw {
+                                                let at = inputPixel(image, oy, ox, ky, kx)
+                                                guard at >= 0 else { continue }
+                                                accumulator &+= Int32(x[at * input.channels + ic])
+                                                    &* Int32(w[(block * k + ky * kw + kx) * ocp + lane])
+                                            }
+                                        }
+                                        out[pixel * output.channels + oc] = Int8(
+                                            FixedPoint.convolution(
+                                                accumulator: Int64(accumulator), bias: bias?[oc], shiftBias: conv.shiftBias,
+                                                shiftCut: conv.shiftCut, activation: conv.activation,
+                                                outputPosition: conv.outputPosition))
+                                    }
+                                }
+                            }
+                            return
+                        }
+                        // im2col: one row of K per output pixel of the chunk.
+                        var columns = [Int8](repeating: 0, count: m * k)
+                        var accumulators = [Int32](repeating: 0, count: m * ocp)
+                        columns.withUnsafeMutableBufferPointer { a in
+                            var r = 0
+                            for row in chunkRows {
+                                let (image, oy) = (row / output.height, row % output.height)
+                                for ox in 0..<output.width {
+                                    for ky in 0..<kh {
+                                        for kx in 0..<kw {
+                                            let at = inputPixel(image, oy, ox, ky, kx)
+                                            guard at >= 0 else { continue }
+                                            let base = r * k + (ky * kw + kx) * conv.paddedInputChannels
+                                            let from = at * input.channels
+                                            for ci in 0..<conv.inputChannels { a[base + ci] = x[from + ci] }
+                                        }
+                                    }
+                                    r += 1
+                                }
+                            }
+                        }
+                        columns.withUnsafeBufferPointer { a in
+                            accumulators.withUnsafeMutableBufferPointer { c in
+                                guard let aBase = a.baseAddress, let wBase = w.baseAddress, let cBase = c.baseAddress else {
+                                    return
+                                }
+                                for block in firstBlock..<lastBlock {
+                                    let low = max(channels.lowerBound, block * ocp)
+                                    let high = min(channels.upperBound, (block + 1) * ocp)
+                                    guard low < high else { continue }
+                                    Int8GEMM.multiply(
+                                        m: m, n: ocp, k: k, a: aBase, lda: k, b: wBase + block * k * ocp, ldb: ocp, c: cBase,
+                                        ldc: ocp, threads: 1)
+                                    var r = 0
+                                    for row in chunkRows {
+                                        let (image, oy) = (row / output.height, row % output.height)
+                                        for ox in 0..<output.width {
+                                            let pixel = (image * output.height + oy) * output.width + ox
+                                            for oc in low..<high {
+                                                out[pixel * output.channels + oc] = Int8(
+                                                    FixedPoint.convolution(
+                                                        accumulator: Int64(c[r * ocp + oc - block * ocp]), bias: bias?[oc],
+                                                        shiftBias: conv.shiftBias, shiftCut: conv.shiftCut,
+                                                        activation: conv.activation, outputPosition: conv.outputPosition))
+                                            }
+                                            r += 1
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output rows `rows` and channels `channels` of a max or average pool. Max ignores
+    /// padding; average sums with padded zeros and multiplies by the DPU's `m / 2^s`.
+    mutating func pooling(_ pool: DPUPooling, layer: DPULayer, rows: Range<Int>, channels: Range<Int>, threads: Int) {
+        let input = EngineView(buffers[layer.inputs[0]])
+        let output = EngineView(buffers[layer.output])
+        let source = storage[layer.inputs[0]]
+        let (kh, kw) = (pool.kernel[0], pool.kernel[1])
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            let targetAddress = UInt(bitPattern: target.baseAddress)
+            source.withUnsafeBufferPointer { x in
+                Parallel.forEach(rows.count, threads: threads) { chunk in
+                    guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
+                    for row in (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound) {
+                        let (image, oy) = (row / output.height, row % output.height)
+                        for ox in 0..<output.width {
+                            let pixel = (image * output.height + oy) * output.width + ox
+                            for c in channels {
+                                var maximum = Int.min
+                                var sum: Int64 = 0
+                                for ky in 0..<kh {
+                                    let iy = oy * pool.strides[0] + ky * pool.dilations[0] - pool.padBegin[0]
+                                    guard iy >= 0, iy < input.height else { continue }
+                                    for kx in 0..<kw {
+                                        let ix = ox * pool.strides[1] + kx * pool.dilations[1] - pool.padBegin[1]
+                                        guard ix >= 0, ix < input.width else { continue }
+                                        let value = Int(x[((image * input.height + iy) * input.width + ix) * input.channels + c])
+                                        maximum = max(maximum, value)
+                                        sum += Int64(value)
+                                    }
+                                }
+                                out[pixel * output.channels + c] =
+                                    pool.isMax
+                                    ? Int8(maximum == Int.min ? -128 : maximum)
+                                    : Int8(
+                                        FixedPoint.averagePool(
+                                            sum: sum, kernelHeight: kh, kernelWidth: kw, inputPosition: pool.inputPosition,
+                                            outputPosition: pool.outputPosition))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stored rows `rows` of an element-wise or one-operand layer, through its table.
+    mutating func pointwise(_ layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, threads: Int) {
+        let output = buffers[layer.output]
+        let length = output.rowLength
+        let outerShape = Array(output.storedShape.dropLast())
+        let strides = layer.inputs.map { Self.strides(of: buffers[$0], in: output) }
+        let sources = layer.inputs.map { storage[$0] }
+        let isBinary = layer.inputs.count == 2
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            let targetAddress = UInt(bitPattern: target.baseAddress)
+            sources[0].withUnsafeBufferPointer { a in
+                sources[isBinary ? 1 : 0].withUnsafeBufferPointer { b in
+                    prepared.table.withUnsafeBufferPointer { table in
+                        Parallel.forEach(rows.count, threads: threads, grain: 8) { chunk in
+                            guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
+                            for row in (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound) {
+                                // The row's stored index, then each operand's offset.
+                                var rest = row
+                                var offsetA = 0
+                                var offsetB = 0
+                                for axis in outerShape.indices.reversed() {
+                                    let index = rest % max(1, outerShape[axis])
+                                    rest /= max(1, outerShape[axis])
+                                    offsetA += index * strides[0][axis]
+                                    if isBinary { offsetB += index * strides[1][axis] }
+                                }
+                                let innerA = strides[0].last ?? 0
+                                let base = row * length
+                                if isBinary {
+                                    let innerB = strides[1].last ?? 0
+                                    for i in 0..<length {
+                                        let va = Int(a[offsetA + i * innerA]) + 128
+                                        let vb = Int(b[offsetB + i * innerB]) + 128
+                                        out[base + i] = table[va << 8 | vb]
+                                    }
+                                } else {
+                                    for i in 0..<length { out[base + i] = table[Int(a[offsetA + i * innerA]) + 128] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The memory strides of `operand`, broadcast to `output`'s shape, in the order of
+    /// `output`'s stored axes (0 along broadcast axes).
+    static func strides(of operand: DPUBuffer, in output: DPUBuffer) -> [Int] {
+        let rank = output.shape.count
+        let extended = [Int](repeating: 1, count: rank - operand.shape.count) + operand.shape
+        var memory: [Int]
+        if operand.isNHWC {
+            let (c, h, w) = (operand.shape[1], operand.shape[2], operand.shape[3])
+            memory = [h * w * c, 1, w * c, c]
+        } else {
+            memory = Tensor.strides(operand.shape)
+        }
+        memory = [Int](repeating: 0, count: rank - operand.shape.count) + memory
+        let logical = (0..<rank).map { extended[$0] == 1 && output.shape[$0] != 1 ? 0 : memory[$0] }
+        return output.isNHWC ? [logical[0], logical[2], logical[3], logical[1]] : logical
+    }
+}
