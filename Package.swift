@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "KilnRuntime",
             dependencies: [
-                "KilnCore", "KilnIR", "KilnTargets", "KilnQuant",
+                "KilnCore", "KilnIR", "KilnTargets", "KilnQuant", "KilnPasses", "KilnInterpreter", "KilnDPU", "KilnONNX",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -109,9 +109,11 @@ let package = Package(
             name: "KilnRuntimeTests",
             dependencies: [
                 "KilnRuntime", "KilnIR", "KilnTargets", "KilnQuant", "KilnONNX", "KilnPasses", "KilnInterpreter", "KilnTestSupport",
+                "KilnDPU",
             ],
             exclude: ["Goldens"]),
         .testTarget(
-            name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnRuntime", "KilnONNX", "KilnTestSupport"]),
+            name: "KilnCLITests",
+            dependencies: ["kiln", "KilnTargets", "KilnRuntime", "KilnONNX", "KilnTestSupport", "KilnQuant", "KilnCore"]),
     ]
 )

@@ -64,12 +64,30 @@ extension Artifact {
     }
 
     /// An executor for the artifact's entry function; accelerator subgraphs run through the
-    /// module tree (``ModuleSubgraphRunner``) unless `runner` is given.
+    /// module tree (``ModuleSubgraphRunner``: DPU programs on the emulator; in an
+    /// uncalibrated artifact, or for a subgraph without a program, the float body) unless
+    /// `runner` is given.
+    ///
+    /// - Throws: `dpuTargetMismatch` when the artifact was loaded with `allowRecompile` for
+    ///   another fingerprint and has DPU programs (``InferenceSession`` recompiles them);
+    ///   what ``CPUModule/makeExecutor(_:runner:inputShapes:threads:)`` throws.
     public func makeExecutor(
         _ kind: ExecutorKind = .auto, runner: (any SubgraphRunner)? = nil, inputShapes: [String: [Int]] = [:],
         threads: Int = 1
     ) throws -> any ModelExecutor {
-        try entryModule().makeExecutor(
-            kind, runner: runner ?? ModuleSubgraphRunner(tree: tree), inputShapes: inputShapes, threads: threads)
+        if runner == nil, needsRecompile, hasDPUPrograms {
+            throw KilnError(
+                .dpuTargetMismatch,
+                "the artifact's DPU programs were compiled for \(header.target) (fingerprint \(header.fingerprint)), "
+                    + "not the chosen target; recompile them (InferenceSession with allowRecompile, or kiln compile)")
+        }
+        return try entryModule().makeExecutor(
+            kind, runner: runner ?? ModuleSubgraphRunner(tree: tree, floatBodies: true), inputShapes: inputShapes,
+            threads: threads)
+    }
+
+    /// Whether any DPU module of the tree holds a program.
+    public var hasDPUPrograms: Bool {
+        tree.modules.contains { ($0 as? DPUModule).map { !$0.programs.isEmpty } ?? false }
     }
 }

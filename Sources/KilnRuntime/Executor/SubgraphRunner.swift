@@ -1,5 +1,6 @@
 import KilnCore
 import KilnIR
+import KilnInterpreter
 
 /// One call of an accelerator subgraph: what a `dpuSubgraph` node of the CPU graph asks for.
 public struct SubgraphCall: Sendable {
@@ -60,34 +61,46 @@ public protocol Executable: Sendable {
     func invoke(_ symbol: String, _ inputs: [Tensor]) throws -> [Tensor]
 }
 
-/// Runs subgraphs by calling the module of a ``ModuleTree`` that exports `dpu_subgraph_<id>`,
-/// when that module is ``Executable`` (or one of `executables` exports it).
+/// Runs subgraphs by calling the module of a ``ModuleTree`` that exports `dpu_subgraph_<id>`:
+/// a ``DPUModule`` runs its program on the DPU emulator; any other module must be
+/// ``Executable`` (or one of `executables` exports the symbol).
 ///
-/// Kiln's `DPUModule` holds programs but does not run them (the emulator lives in
-/// `KilnDPU`); so with the built-in back ends, calling a DPU subgraph is the clear error
-/// `subgraphRunnerMissing`, never a silent float fallback.
+/// A subgraph no module exports is the clear error `subgraphRunnerMissing`, unless
+/// `floatBodies` is set: then it runs its float `body` on the interpreter. That is what an
+/// uncalibrated artifact does (its DPU module holds no program yet) and what a subgraph the
+/// DPU compiler refused does; it is never silent: `kiln show` and the session's phase say so.
 public struct ModuleSubgraphRunner: SubgraphRunner {
     /// The tree the symbols resolve in.
     public let tree: ModuleTree
-    /// Callable modules supplied by the caller (e.g. a DPU module wrapped with its emulator),
-    /// consulted before the tree's own modules.
+    /// Callable modules supplied by the caller, consulted before the tree's own modules.
     public let executables: [any Executable]
+    /// Whether a subgraph without a program runs its float body.
+    public let floatBodies: Bool
 
     /// A runner over `tree`, with extra callable modules.
-    public init(tree: ModuleTree, executables: [any Executable] = []) {
+    public init(tree: ModuleTree, executables: [any Executable] = [], floatBodies: Bool = false) {
         self.tree = tree
         self.executables = executables
+        self.floatBodies = floatBodies
     }
 
-    /// Calls the module exporting `call.symbol`.
+    /// Calls the module exporting `call.symbol` (or interprets the body; see the type).
     public func run(_ call: SubgraphCall, inputs: [Tensor], threads: Int) throws -> [Tensor] {
         if let executable = executables.first(where: { $0.functionSymbols.contains(call.symbol) }) {
             return try executable.invoke(call.symbol, inputs)
         }
         guard let module = tree.module(exportingFunction: call.symbol) else {
+            if floatBodies, let body = call.body {
+                return try Self.runFloat(body, inputs: inputs, threads: threads)
+            }
             throw KilnError(
                 .subgraphRunnerMissing,
-                "node '\(call.nodeName)' calls \(call.symbol), which no module of the artifact exports")
+                "node '\(call.nodeName)' calls \(call.symbol), which no module of the artifact exports"
+                    + (call.body == nil ? "" : " (the artifact is not compiled for the DPU yet: calibrate it)"))
+        }
+        if let dpu = module as? DPUModule {
+            let names = call.body.map { body in body.inputs.map { body[$0].name } }
+            return try dpu.invoke(call.symbol, inputs, inputNames: names, threads: threads)
         }
         guard let executable = module as? any Executable else {
             throw KilnError(
@@ -96,6 +109,24 @@ public struct ModuleSubgraphRunner: SubgraphRunner {
                     + "which this build cannot run: no runner is registered for \(module.kind) programs")
         }
         return try executable.invoke(call.symbol, inputs)
+    }
+
+    /// Runs a float body on the interpreter, inputs in body-input order.
+    static func runFloat(_ body: Graph, inputs: [Tensor], threads: Int) throws -> [Tensor] {
+        guard body.inputs.count == inputs.count else {
+            throw KilnError(.missingInput, "subgraph '\(body.name)' takes \(body.inputs.count) inputs, got \(inputs.count)")
+        }
+        var feed: [String: Tensor] = [:]
+        for (id, tensor) in zip(body.inputs, inputs) where body.initializers[id] == nil {
+            feed[body[id].name] = tensor
+        }
+        let outputs = try Interpreter(graph: body, threads: threads).run(feed)
+        return try body.outputs.map { id in
+            guard let tensor = outputs[body[id].name] ?? body.initializers[id] ?? feed[body[id].name] else {
+                throw KilnError(.invalidModel, "subgraph '\(body.name)': output '\(body[id].name)' was not computed")
+            }
+            return tensor
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnDPU
 import KilnTargets
 
 /// The DPU programs of a compiled model, one per DPU subgraph, for one DPU configuration.
@@ -12,6 +13,12 @@ import KilnTargets
 /// `u64` little-endian length `M`, `M` bytes of JSON manifest
 /// (`{"version", "fingerprint", "constants", "programs": [{"subgraph", "offset", "length"}]}`),
 /// then the programs' bytes; each program's offset counts from the end of the manifest.
+///
+/// ## Running
+/// ``initialize(constants:)`` decodes each program once (``KilnDPU/DPUProgram/init(serialized:)``)
+/// and prepares an emulator per program; the module is then ``Executable``
+/// (see `DPUModule+Execution.swift`). A program that does not decode leaves the module
+/// loadable (`kiln show` still lists it) and calling it throws the decode error.
 public struct DPUModule: Module {
     /// The module's name.
     public let name: String
@@ -23,6 +30,9 @@ public struct DPUModule: Module {
     public let constantSymbols: [String]
     /// The constants handed to the module.
     public private(set) var constants: [String: Tensor]
+    /// Each program decoded and prepared for the emulator (or why it could not be), by
+    /// subgraph id; filled by ``initialize(constants:)``.
+    public private(set) var emulators: [Int: Result<DPUEmulator, KilnError>] = [:]
 
     /// Always ``ModuleKind/dpu``.
     public var kind: ModuleKind { .dpu }
@@ -63,9 +73,22 @@ public struct DPUModule: Module {
         ]
     }
 
-    /// Takes the constants the programs read.
+    /// Takes the constants the programs read and decodes each program once, preparing an
+    /// emulator for it.
     public mutating func initialize(constants: [String: Tensor]) throws {
         self.constants = constants
+        emulators = programs.mapValues(Self.prepare)
+    }
+
+    /// Decodes and prepares one program; a failure is kept for the first call.
+    private static func prepare(_ bytes: Data) -> Result<DPUEmulator, KilnError> {
+        do {
+            return .success(try DPUEmulator(program: DPUProgram(serialized: bytes)))
+        } catch let error as KilnError {
+            return .failure(error)
+        } catch {
+            return .failure(KilnError(.dpuProgramMalformed, "DPU program: \(error)"))
+        }
     }
 
     /// The manifest and the programs (see the type's documentation).
