@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnDPU
 import KilnIR
+import KilnInterpreter
 import KilnQuant
 import KilnRuntime
 import KilnTargets
@@ -133,7 +134,7 @@ import Testing
         // Plain execution of an uncalibrated artifact: the DPU subgraphs run their float bodies.
         for kind in [ExecutorKind.graph, .vm] {
             let outputs = try compiled.artifact.makeExecutor(kind).run(model.feed)
-            let reference = try KilnInterpreter.Interpreter(graph: model.graph).run(model.feed)
+            let reference = try Interpreter(graph: model.graph).run(model.feed)
             for (name, tensor) in reference {
                 #expect(SessionFixtures.maxDifference(tensor, try #require(outputs[name])) < 1e-4)
             }

@@ -60,17 +60,19 @@ import Testing
         #expect(trace.slices.filter { $0.op.hasPrefix("dpu_subgraph") }.count == calls)
     }
 
-    /// Without a runner for DPU programs, a call is `subgraphRunnerMissing`, naming the function.
+    /// A DPU program that does not decode is a clear error when called (`dpuProgramMalformed`,
+    /// naming the function), never a silent float fallback; without any runner a call is
+    /// `subgraphRunnerMissing`.
     @Test(arguments: [ExecutorKind.graph, .vm])
-    func aDPUCallWithoutARunnerIsAClearError(kind: ExecutorKind) throws {
+    func aDPUCallOfABadProgramIsAClearError(kind: ExecutorKind) throws {
         let (original, artifact, _) = try Self.partitionedArtifact()
         let executor = try artifact.makeExecutor(kind)
         let inputs = try Self.input(for: original)
         do {
             _ = try executor.run(inputs)
-            Issue.record("ran a DPU subgraph without a runner")
+            Issue.record("ran a DPU subgraph whose program does not decode")
         } catch let error as KilnError {
-            #expect(error.code == .subgraphRunnerMissing)
+            #expect(error.code == .dpuProgramMalformed)
             #expect(error.message.contains("dpu_subgraph_"))
         }
         #expect(errorCode { _ = try NoSubgraphRunner().run(SubgraphCall(id: 0, nodeName: "n", body: nil), inputs: [], threads: 1) }

@@ -35,7 +35,11 @@ extension DPUModule: Executable {
         guard let prepared = emulators[id] else {
             throw KilnError(.constantMissing, "DPU module '\(name)' is not initialized (its programs are not decoded)")
         }
-        var emulator = try prepared.get()
+        var emulator: DPUEmulator
+        switch prepared {
+        case .success(let prepared): emulator = prepared
+        case .failure(let error): throw KilnError(error.code, "\(symbol) of module '\(name)': \(error.message)")
+        }
         let program = emulator.program
         guard program.fingerprint == fingerprint else {
             throw KilnError(
