@@ -15,7 +15,7 @@ struct Kiln: ParsableCommand {
             """,
         version: KilnVersion.string,
         subcommands: [
-            RunCommand.self, QuantizeCommand.self, InspectCommand.self, ShowCommand.self, TargetsCommand.self,
+            RunCommand.self, CompileCommand.self, QuantizeCommand.self, InspectCommand.self, ShowCommand.self, TargetsCommand.self,
             QueryCommand.self,
         ]
     )

@@ -158,6 +158,35 @@ public enum ModelCompiler {
         return CompiledModel(header: header, tree: tree, subgraphs: subgraphs)
     }
 
+    /// Calibrates an uncalibrated compiled model offline (`kiln compile --calib`): the float
+    /// model it holds (``floatGraph(of:)``, the graph on-the-fly calibration observes too) is
+    /// quantized over `calibration` with `config` (its target set to `architecture`), then
+    /// compiled. On the same samples this gives the plan and programs an
+    /// ``InferenceSession`` gives after on-the-fly quantization.
+    ///
+    /// - Throws: the quantizer's and ``compile(_:modelSHA256:architecture:)``'s errors.
+    public static func calibrate(
+        _ artifact: Artifact, calibration: CalibrationSet, config: QuantizationConfig, architecture: DPUArchitecture,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> (compiled: CompiledModel, quantized: QuantizedModel) {
+        var config = config
+        config.target = architecture
+        let quantized = try Quantizer.quantize(
+            floatGraph(of: artifact), calibration: calibration, config: config, progress: progress)
+        return (try compile(quantized, modelSHA256: artifact.header.modelSHA256, architecture: architecture), quantized)
+    }
+
+    /// The float model an artifact holds: its CPU graph with every DPU subgraph's body inlined
+    /// (canonical, as partitioning left it).
+    ///
+    /// - Throws: `constantMissing` for an uninitialized CPU module; `invalidModel`.
+    public static func floatGraph(of artifact: Artifact) throws -> Graph {
+        guard let graph = try artifact.entryModule().graph else {
+            throw KilnError(.constantMissing, "the artifact's CPU module is not initialized")
+        }
+        return try graph.inliningDPUSubgraphs().graph
+    }
+
     /// The subgraphs of an artifact's CPU module and where each runs.
     public static func subgraphs(of artifact: Artifact) throws -> [CompiledSubgraph] {
         guard let graph = try artifact.entryModule().graph else { return [] }

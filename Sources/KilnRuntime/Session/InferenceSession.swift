@@ -210,7 +210,7 @@ public final class InferenceSession {
                 break
             }
         }
-        calibration = try CalibrationSession(graph: graph.inliningDPUSubgraphs().graph, config: config)
+        calibration = try CalibrationSession(graph: ModelCompiler.floatGraph(of: artifact), config: config)
         phase = .calibrating(observed: 0, of: options.quantSize)
         report(.info, "uncalibrated: the first \(options.quantSize) runs calibrate in float, then the DPU subgraphs switch on")
     }
@@ -270,10 +270,7 @@ public final class InferenceSession {
     /// Rebuilds an artifact for `architecture` from its graph (subgraphs inlined) and, when
     /// calibrated, its plan.
     static func recompile(_ artifact: Artifact, for architecture: DPUArchitecture, threads: Int) throws -> Artifact {
-        guard let graph = try artifact.entryModule().graph else {
-            throw KilnError(.constantMissing, "the artifact's CPU module is not initialized")
-        }
-        let inlined = try graph.inliningDPUSubgraphs().graph
+        let inlined = try ModelCompiler.floatGraph(of: artifact)
         let sha = artifact.header.modelSHA256
         switch artifact.header.quantization {
         case .uncalibrated:

@@ -71,7 +71,7 @@ public enum SessionPhase: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Wall-clock times of an ``InferenceSession``, in seconds.
-public struct SessionTimings: Sendable, Equatable {
+public struct SessionTimings: Codable, Sendable, Equatable {
     /// Float, observed runs of the calibration phase, summed.
     public var calibration: Double = 0
     /// Calibration runs.
@@ -82,6 +82,12 @@ public struct SessionTimings: Sendable, Equatable {
     public var accelerated: Double = 0
     /// Accelerated runs.
     public var acceleratedRuns = 0
+
+    enum CodingKeys: String, CodingKey {
+        case calibration = "calibration_seconds", calibrationRuns = "calibration_runs"
+        case quantizeAndCompile = "quantize_compile_seconds", accelerated = "accelerated_seconds"
+        case acceleratedRuns = "accelerated_runs"
+    }
 
     /// One line, e.g. `calibration 8 runs 1.20 s; quantize+compile 0.40 s; accelerated 4 runs 0.30 s (75.0 ms/run)`.
     public var summary: String {

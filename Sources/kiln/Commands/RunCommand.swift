@@ -19,7 +19,11 @@ struct RunCommand: ParsableCommand {
             whatever size the data has. Without -o, prints each output's shape and statistics. \
             An artifact (recognized by its magic) runs its CPU module with --executor (default \
             auto: the graph executor when every shape is static and there is no control flow, \
-            else the VM); an ONNX model runs on the interpreter unless --executor is given.
+            else the VM): DPU subgraphs run their programs on the DPU emulator, or their float \
+            bodies in an uncalibrated artifact; an ONNX model runs on the interpreter unless \
+            --executor is given. --calibrate runs the samples of --inputs through one session \
+            that quantizes on the fly (KILN_BUILD_DIR caches the result) and --export writes \
+            the calibrated artifact.
             """
     )
 
@@ -50,8 +54,27 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Intra-op threads.")
     var threads: Int = 1
 
+    @Flag(help: "Quantize on the fly: run every sample of --inputs (first axis = samples) through one session; the first N (the sample count, or KILN_QUANT_SIZE if smaller) calibrate in float, then the DPU subgraphs switch on.")
+    var calibrate = false
+
+    @Option(help: "With --calibrate: write the artifact as it is after the run (calibrated and compiled) to this .kiln file.")
+    var export: String?
+
+    @Option(help: "The DPU target (a name, alias or fingerprint): required to --calibrate an ONNX model; for an artifact compiled for another DPU, its programs are recompiled.")
+    var target: String?
+
+    @Flag(help: "With --calibrate: print one JSON document (phases, timings, events, export) instead of text.")
+    var json = false
+
     func run() throws {
         guard threads >= 1 else { throw KilnError(.badArgument, "--threads must be at least 1, got \(threads)") }
+        if calibrate {
+            try runCalibrating()
+            return
+        }
+        if export != nil || json {
+            throw KilnError(.badArgument, "--export and --json go with --calibrate")
+        }
         let logger = Logger(label: "kiln.run")
         let start = Date()
         let url = URL(fileURLWithPath: model)
@@ -77,7 +100,8 @@ struct RunCommand: ParsableCommand {
         let outputs: [String: Tensor]
         if let kind {
             let shapes = kind == .graph ? inputs.mapValues(\.shape) : [:]
-            let runner: any SubgraphRunner = artifact.map { ModuleSubgraphRunner(tree: $0.tree) } ?? NoSubgraphRunner()
+            let runner: any SubgraphRunner =
+                artifact.map { ModuleSubgraphRunner(tree: $0.tree, floatBodies: true) } ?? NoSubgraphRunner()
             let compiled = try kind.makeExecutor(for: graph, inputShapes: shapes, runner: runner, threads: threads)
             if let plan = compiled.plannedMemory { logger.info("memory plan: \(plan.summary)") }
             logger.info("executor: \(compiled.kindName)")
