@@ -50,11 +50,13 @@ struct ArtifactSummary: Encodable {
     let memoryPlan: MemoryPlan?
     /// Why there is no memory plan (control flow, dynamic shapes), when there is none.
     let memoryPlanNote: String?
+    /// Each DPU subgraph and where it runs (DPU program, or float body while uncalibrated).
+    let subgraphs: [CompileSummary.Subgraph]
 
     enum CodingKeys: String, CodingKey {
         case artifact, formatVersion = "format_version", fileBytes = "file_bytes", producer, target, fingerprint
         case modelSHA256 = "model_sha256", quantization, tree, sections
-        case memoryPlan = "memory_plan", memoryPlanNote = "memory_plan_note"
+        case memoryPlan = "memory_plan", memoryPlanNote = "memory_plan_note", subgraphs
     }
 
     init(path: String, artifact loaded: Artifact) {
@@ -80,6 +82,7 @@ struct ArtifactSummary: Encodable {
             Section(name: $0.name, offset: $0.offset, length: $0.length, sha256: Checksum.hex($0.sha256))
         }
         (memoryPlan, memoryPlanNote) = Self.plan(loaded)
+        subgraphs = ((try? ModelCompiler.subgraphs(of: loaded)) ?? []).map(CompileSummary.Subgraph.init)
     }
 
     /// The entry module's memory plan under the graph executor, or why there is none.
@@ -118,6 +121,16 @@ struct ArtifactSummary: Encodable {
             let indent = index == tree.children.count - 1 ? "      " : "  │   "
             if !child.functions.isEmpty {
                 lines.append("\(indent)functions: \(child.functions.joined(separator: ", "))")
+            }
+        }
+        if !subgraphs.isEmpty {
+            lines += ["", "subgraphs"]
+            for subgraph in subgraphs {
+                var line = "  dpu_subgraph_\(subgraph.id)  \(subgraph.nodes) nodes  \(subgraph.device)"
+                if let instructions = subgraph.instructions {
+                    line += "  \(instructions) instructions, \(subgraph.programBytes) program bytes"
+                }
+                lines.append(line)
             }
         }
         if let memoryPlan {
