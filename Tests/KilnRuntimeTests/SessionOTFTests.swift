@@ -44,7 +44,7 @@ import Testing
         let export = directory.appendingPathComponent("otf-\(executor.rawValue).kiln")
         try session.export(to: export)
         let quantized = try #require(session.quantizedModel)
-        print("OTF timings (resnet_tiny, N=\(quantSize), \(executor.rawValue) executor): \(session.timings.summary)")
+        print("OTF timings (\(uncalibrated.lastPathComponent), N=\(quantSize), \(executor.rawValue) executor): \(session.timings.summary)")
         for event in session.events { print("  session event: \(event)") }
         return Run(
             export: export, artifact: try ArtifactReader.read(contentsOf: export, expectedFingerprint: target.fingerprint),
