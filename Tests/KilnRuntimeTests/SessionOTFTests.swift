@@ -170,4 +170,35 @@ import Testing
         #expect(!SessionFixtures.programs(session.artifact).isEmpty)
         _ = try session.run(model.feed)
     }
+
+    /// OTF over N samples == offline quantization over the same N: the quantizer on the
+    /// imported ONNX graph gives the same plan, and `kiln compile --calib`'s path
+    /// (``ModelCompiler/calibrate(_:calibration:config:architecture:progress:)``) the same
+    /// header and program bytes.
+    @Test func otfEqualsOfflineQuantizationOnTheSameSamples() throws {
+        let target = try Catalog.architecture(named: SessionFixtures.targetName)
+        let model = try SessionFixtures.model("resnet_tiny")
+        let samples = SessionFixtures.samples(from: model.feed, count: Self.quantSize)
+        let uncalibrated = try ModelCompiler.compile(model.graph, modelSHA256: model.sha256, architecture: target)
+        let session = try InferenceSession(
+            artifact: uncalibrated.artifact, target: target, options: SessionFixtures.options(.auto, quantSize: Self.quantSize))
+        for sample in samples { _ = try session.run(sample) }
+        let otf = try #require(session.quantizedModel)
+
+        var config = QuantizationConfig()
+        config.target = target
+        let calibration = try CalibrationSet(samples: samples, for: model.graph)
+        let offline = try Quantizer.quantize(model.graph, calibration: calibration, config: config)
+        #expect(offline.plan == otf.plan)
+        let fromOriginal = try ModelCompiler.compile(offline, modelSHA256: model.sha256, architecture: target)
+        #expect(fromOriginal.header == session.artifact.header)
+        #expect(SessionFixtures.programs(fromOriginal.artifact) == SessionFixtures.programs(session.artifact))
+
+        let (compiled, _) = try ModelCompiler.calibrate(
+            uncalibrated.artifact, calibration: calibration, config: config, architecture: target)
+        #expect(compiled.header == session.artifact.header)
+        #expect(
+            try ArtifactWriter.encode(compiled.tree, header: compiled.header)
+                == ArtifactWriter.encode(session.artifact.tree, header: session.artifact.header))
+    }
 }
