@@ -129,7 +129,8 @@ public struct DPUEmulator: Sendable {
         case .conv, .dwconv:
             guard case .conv(let conv) = layer.operation else { return }
             memory.convolution(
-                conv, layer: layer, rows: instruction.rows, channels: instruction.channels, program: program, threads: threads)
+                conv, layer: layer, prepared[instruction.layer], rows: instruction.rows, channels: instruction.channels,
+                program: program, threads: threads)
         case .pool:
             guard case .pool(let pool) = layer.operation else { return }
             memory.pooling(pool, layer: layer, rows: instruction.rows, channels: instruction.channels, threads: threads)
@@ -153,6 +154,14 @@ struct PreparedLayer: Sendable {
     var table: [Int8] = []
     /// The interpreter of a remap layer and the name of its output.
     var remap: (interpreter: Interpreter, output: String, input: [String])?
+    /// A convolution's packed weights (OCP blocks, as in the program).
+    var weights: [Int8] = []
+    /// The same weights as one row-major `K × gemmColumns` matrix (column = output channel).
+    var gemmWeights: [Int8] = []
+    /// Columns of ``gemmWeights`` (output channels rounded up to OCP).
+    var gemmColumns = 0
+    /// A convolution's int8 biases, widened.
+    var bias: [Int64]?
 
     init(_ layer: DPULayer, _ program: DPUProgram) throws {
         switch layer.operation {
@@ -182,6 +191,22 @@ struct PreparedLayer: Sendable {
                         FixedPoint.requantize(
                             x, shift: op.inputPosition - op.outputPosition, activation: op.activation,
                             outputPosition: op.outputPosition))
+                }
+            }
+        case .conv(let conv):
+            weights = Array(program.blob[conv.weights.offset..<(conv.weights.offset + conv.weights.count)])
+            bias = conv.bias.map { range in program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) } }
+            guard !conv.isDepthwise else { break }
+            let ocp = program.geometry.outputChannelParallelism
+            let k = conv.reduction
+            let blocks = ceilDiv(conv.outputChannels, ocp)
+            gemmColumns = blocks * ocp
+            gemmWeights = [Int8](repeating: 0, count: k * gemmColumns)
+            for block in 0..<blocks {
+                for p in 0..<k {
+                    for lane in 0..<ocp {
+                        gemmWeights[p * gemmColumns + block * ocp + lane] = weights[(block * k + p) * ocp + lane]
+                    }
                 }
             }
         case .remap(let remap):
