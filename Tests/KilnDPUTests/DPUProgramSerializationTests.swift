@@ -29,7 +29,9 @@ import Testing
         h.graph.outputs = [y]
         h.plan.tensors["m"] = .fixPosition(4, roundMode: .halfUp)
         h.plan.layers = [
-            LayerQuantization(name: "conv", kind: .conv, nodes: ["conv", "relu"], inputs: ["x"], weight: "w", bias: "b", output: "r", activation: .relu),
+            LayerQuantization(
+                name: "conv", kind: .conv, nodes: ["conv", "relu"], inputs: ["x"], weight: "w", bias: "b", output: "r",
+                activation: .relu),
             LayerQuantization(name: "add", kind: .add, nodes: ["add"], inputs: ["m", "m"], output: "s"),
         ]
         let architecture = try Catalog.architecture(named: target)
@@ -78,7 +80,9 @@ import Testing
                 let feeds = Dictionary(
                     uniqueKeysWithValues: program.inputs.map { index in
                         let buffer = program.buffers[index]
-                        return (buffer.name, Tensor(shape: buffer.shape, scalars: [Int8](repeating: 1, count: buffer.count)))
+                        return (
+                            buffer.name, Tensor(shape: buffer.shape, scalars: [Int8](repeating: 1, count: buffer.count))
+                        )
                     })
                 _ = try? emulator.run(feeds)
             }
@@ -120,7 +124,8 @@ import Testing
         var (_, h) = try Self.program()
         h.plan.tensors["m"] = nil
         do {
-            _ = try DPUCompiler.compile(subgraph: h.graph, plan: h.plan, architecture: try Catalog.architecture(named: "DPUCZDX8G_ISA1_B512"))
+            _ = try DPUCompiler.compile(
+                subgraph: h.graph, plan: h.plan, architecture: try Catalog.architecture(named: "DPUCZDX8G_ISA1_B512"))
             Issue.record("compiled without a fix position")
         } catch let error as KilnError {
             #expect(error.code == .dpuNoFixPosition)

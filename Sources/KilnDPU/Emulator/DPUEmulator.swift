@@ -86,7 +86,9 @@ public struct DPUEmulator: Sendable {
                 throw KilnError(.inputDTypeMismatch, "DPU input '\(buffer.name)' is \(tensor.dtype), expected int8")
             }
             guard tensor.shape == buffer.shape else {
-                throw KilnError(.inputShapeMismatch, "DPU input '\(buffer.name)' has shape \(tensor.shape), expected \(buffer.shape)")
+                throw KilnError(
+                    .inputShapeMismatch,
+                    "DPU input '\(buffer.name)' has shape \(tensor.shape), expected \(buffer.shape)")
             }
             memory.store(logical: tensor.scalars(as: Int8.self), into: index)
         }
@@ -114,7 +116,8 @@ public struct DPUEmulator: Sendable {
             let buffer = program.buffers[index]
             guard let tensor = outputs[buffer.name] else { continue }
             let scale = exp2f(Float(-buffer.fixPosition))
-            result[buffer.name] = Tensor(shape: tensor.shape, scalars: tensor.scalars(as: Int8.self).map { Float($0) * scale })
+            result[buffer.name] = Tensor(
+                shape: tensor.shape, scalars: tensor.scalars(as: Int8.self).map { Float($0) * scale })
         }
         return result
     }
@@ -173,7 +176,8 @@ struct PreparedLayer: Sendable {
                     let value =
                         op.isAdd
                         ? FixedPoint.add(
-                            [(Int64(a), pa), (Int64(b), pb)], activation: op.activation, outputPosition: op.outputPosition)
+                            [(Int64(a), pa), (Int64(b), pb)], activation: op.activation,
+                            outputPosition: op.outputPosition)
                         : FixedPoint.multiply((Int64(a), pa), (Int64(b), pb), outputPosition: op.outputPosition)
                     table[(a + 128) * 256 + (b + 128)] = Int8(value)
                 }
@@ -183,9 +187,11 @@ struct PreparedLayer: Sendable {
                 let x = Int64(value)
                 switch op.function {
                 case .hardSigmoid:
-                    return Int8(FixedPoint.hardSigmoid(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                    return Int8(
+                        FixedPoint.hardSigmoid(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
                 case .hardSwish:
-                    return Int8(FixedPoint.hardSwish(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                    return Int8(
+                        FixedPoint.hardSwish(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
                 case .activation:
                     return Int8(
                         FixedPoint.requantize(
@@ -195,7 +201,8 @@ struct PreparedLayer: Sendable {
             }
         case .conv(let conv):
             weights = Array(program.blob[conv.weights.offset..<(conv.weights.offset + conv.weights.count)])
-            bias = conv.bias.map { range in program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) } }
+            bias = conv.bias.map { range in program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) }
+            }
             guard !conv.isDepthwise else { break }
             let ocp = program.geometry.outputChannelParallelism
             let k = conv.reduction
@@ -214,14 +221,22 @@ struct PreparedLayer: Sendable {
             for (symbol, constant) in remap.constants {
                 guard let dtype = DType(rawValue: constant.dtype), constant.shape.allSatisfy({ $0 >= 0 }),
                     constant.shape.reduce(1, *) == constant.values.count
-                else { throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' is malformed") }
+                else {
+                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' is malformed")
+                }
                 switch dtype {
-                case .float32: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Float($0) })
+                case .float32:
+                    constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Float($0) })
                 case .float64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values)
-                case .int64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Int64(clamping: Int($0.clamped)) })
-                case .int32: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Int32(clamping: Int($0.clamped)) })
+                case .int64:
+                    constants[symbol] = Tensor(
+                        shape: constant.shape, scalars: constant.values.map { Int64(clamping: Int($0.clamped)) })
+                case .int32:
+                    constants[symbol] = Tensor(
+                        shape: constant.shape, scalars: constant.values.map { Int32(clamping: Int($0.clamped)) })
                 default:
-                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' has type \(dtype)")
+                    throw KilnError(
+                        .dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' has type \(dtype)")
                 }
             }
             do {
@@ -229,15 +244,18 @@ struct PreparedLayer: Sendable {
                 let graph = try Graph(document: document, constants: constants)
                 try Verifier.verify(graph)
                 guard graph.outputs.indices.contains(remap.output), graph.inputs.count == layer.inputs.count else {
-                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not match the layer")
+                    throw KilnError(
+                        .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not match the layer")
                 }
                 self.remap = (
-                    try Interpreter(graph: graph), graph[graph.outputs[remap.output]].name, graph.inputs.map { graph[$0].name }
+                    try Interpreter(graph: graph), graph[graph.outputs[remap.output]].name,
+                    graph.inputs.map { graph[$0].name }
                 )
             } catch let error as KilnError where error.code == .dpuProgramMalformed {
                 throw error
             } catch {
-                throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not decode (\(error))")
+                throw KilnError(
+                    .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not decode (\(error))")
             }
         default:
             break

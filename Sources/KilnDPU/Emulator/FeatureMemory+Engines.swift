@@ -35,89 +35,96 @@ extension FeatureMemory {
             let targetAddress = UInt(bitPattern: target.baseAddress)
             source.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { w in
-                  gemmWeights.withUnsafeBufferPointer { g in
-                    Parallel.forEach(rows.count, threads: threads) { chunk in
-                        guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
-                        let chunkRows = (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound)
-                        let m = chunkRows.count * output.width
-                        if conv.isDepthwise {
-                            for row in chunkRows {
-                                let (image, oy) = (row / output.height, row % output.height)
-                                for ox in 0..<output.width {
-                                    let pixel = (image * output.height + oy) * output.width + ox
-                                    for oc in channels {
-                                        let ic = oc / multiplier
-                                        let (block, lane) = (oc / ocp, oc % ocp)
-                                        var accumulator: Int32 = 0
-                                        for ky in 0..<kh {
-                                            for kx in 0..<kw {
-                                                let at = inputPixel(image, oy, ox, ky, kx)
-                                                guard at >= 0 else { continue }
-                                                accumulator &+= Int32(x[at * input.channels + ic])
-                                                    &* Int32(w[(block * k + ky * kw + kx) * ocp + lane])
-                                            }
-                                        }
-                                        out[pixel * output.channels + oc] = Int8(
-                                            FixedPoint.convolution(
-                                                accumulator: Int64(accumulator), bias: bias?[oc], shiftBias: conv.shiftBias,
-                                                shiftCut: conv.shiftCut, activation: conv.activation,
-                                                outputPosition: conv.outputPosition))
-                                    }
-                                }
-                            }
-                            return
-                        }
-                        // im2col: one row of K per output pixel of the chunk.
-                        var columns = [Int8](repeating: 0, count: m * k)
-                        var accumulators = [Int32](repeating: 0, count: m * max(1, channels.count))
-                        columns.withUnsafeMutableBufferPointer { a in
-                            var r = 0
-                            for row in chunkRows {
-                                let (image, oy) = (row / output.height, row % output.height)
-                                for ox in 0..<output.width {
-                                    for ky in 0..<kh {
-                                        for kx in 0..<kw {
-                                            let at = inputPixel(image, oy, ox, ky, kx)
-                                            guard at >= 0 else { continue }
-                                            let base = r * k + (ky * kw + kx) * conv.paddedInputChannels
-                                            let from = at * input.channels
-                                            for ci in 0..<conv.inputChannels { a[base + ci] = x[from + ci] }
-                                        }
-                                    }
-                                    r += 1
-                                }
-                            }
-                        }
-                        // One GEMM over the tile's channels: B is the K × (blocks · OCP) matrix the
-                        // emulator unpacked once from the OCP blocks (columns = output channels).
-                        let n = channels.count
-                        columns.withUnsafeBufferPointer { a in
-                            accumulators.withUnsafeMutableBufferPointer { c in
-                                guard let aBase = a.baseAddress, let wBase = g.baseAddress, let cBase = c.baseAddress else {
-                                    return
-                                }
-                                Int8GEMM.multiply(
-                                    m: m, n: n, k: k, a: aBase, lda: k, b: wBase + channels.lowerBound, ldb: gemmColumns,
-                                    c: cBase, ldc: n, threads: 1)
-                                var r = 0
+                    gemmWeights.withUnsafeBufferPointer { g in
+                        Parallel.forEach(rows.count, threads: threads) { chunk in
+                            guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
+                            let chunkRows = (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound)
+                            let m = chunkRows.count * output.width
+                            if conv.isDepthwise {
                                 for row in chunkRows {
                                     let (image, oy) = (row / output.height, row % output.height)
                                     for ox in 0..<output.width {
                                         let pixel = (image * output.height + oy) * output.width + ox
                                         for oc in channels {
+                                            let ic = oc / multiplier
+                                            let (block, lane) = (oc / ocp, oc % ocp)
+                                            var accumulator: Int32 = 0
+                                            for ky in 0..<kh {
+                                                for kx in 0..<kw {
+                                                    let at = inputPixel(image, oy, ox, ky, kx)
+                                                    guard at >= 0 else { continue }
+                                                    accumulator &+=
+                                                        Int32(x[at * input.channels + ic])
+                                                        &* Int32(w[(block * k + ky * kw + kx) * ocp + lane])
+                                                }
+                                            }
                                             out[pixel * output.channels + oc] = Int8(
                                                 FixedPoint.convolution(
-                                                    accumulator: Int64(c[r * n + oc - channels.lowerBound]), bias: bias?[oc],
-                                                    shiftBias: conv.shiftBias, shiftCut: conv.shiftCut,
-                                                    activation: conv.activation, outputPosition: conv.outputPosition))
+                                                    accumulator: Int64(accumulator), bias: bias?[oc],
+                                                    shiftBias: conv.shiftBias,
+                                                    shiftCut: conv.shiftCut, activation: conv.activation,
+                                                    outputPosition: conv.outputPosition))
+                                        }
+                                    }
+                                }
+                                return
+                            }
+                            // im2col: one row of K per output pixel of the chunk.
+                            var columns = [Int8](repeating: 0, count: m * k)
+                            var accumulators = [Int32](repeating: 0, count: m * max(1, channels.count))
+                            columns.withUnsafeMutableBufferPointer { a in
+                                var r = 0
+                                for row in chunkRows {
+                                    let (image, oy) = (row / output.height, row % output.height)
+                                    for ox in 0..<output.width {
+                                        for ky in 0..<kh {
+                                            for kx in 0..<kw {
+                                                let at = inputPixel(image, oy, ox, ky, kx)
+                                                guard at >= 0 else { continue }
+                                                let base = r * k + (ky * kw + kx) * conv.paddedInputChannels
+                                                let from = at * input.channels
+                                                for ci in 0..<conv.inputChannels { a[base + ci] = x[from + ci] }
+                                            }
                                         }
                                         r += 1
                                     }
                                 }
                             }
+                            // One GEMM over the tile's channels: B is the K × (blocks · OCP) matrix the
+                            // emulator unpacked once from the OCP blocks (columns = output channels).
+                            let n = channels.count
+                            columns.withUnsafeBufferPointer { a in
+                                accumulators.withUnsafeMutableBufferPointer { c in
+                                    guard let aBase = a.baseAddress, let wBase = g.baseAddress,
+                                        let cBase = c.baseAddress
+                                    else {
+                                        return
+                                    }
+                                    Int8GEMM.multiply(
+                                        m: m, n: n, k: k, a: aBase, lda: k, b: wBase + channels.lowerBound,
+                                        ldb: gemmColumns,
+                                        c: cBase, ldc: n, threads: 1)
+                                    var r = 0
+                                    for row in chunkRows {
+                                        let (image, oy) = (row / output.height, row % output.height)
+                                        for ox in 0..<output.width {
+                                            let pixel = (image * output.height + oy) * output.width + ox
+                                            for oc in channels {
+                                                out[pixel * output.channels + oc] = Int8(
+                                                    FixedPoint.convolution(
+                                                        accumulator: Int64(c[r * n + oc - channels.lowerBound]),
+                                                        bias: bias?[oc],
+                                                        shiftBias: conv.shiftBias, shiftCut: conv.shiftCut,
+                                                        activation: conv.activation, outputPosition: conv.outputPosition
+                                                    ))
+                                            }
+                                            r += 1
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
-                  }
                 }
             }
         }
@@ -148,7 +155,8 @@ extension FeatureMemory {
                                     for kx in 0..<kw {
                                         let ix = ox * pool.strides[1] + kx * pool.dilations[1] - pool.padBegin[1]
                                         guard ix >= 0, ix < input.width else { continue }
-                                        let value = Int(x[((image * input.height + iy) * input.width + ix) * input.channels + c])
+                                        let value = Int(
+                                            x[((image * input.height + iy) * input.width + ix) * input.channels + c])
                                         maximum = max(maximum, value)
                                         sum += Int64(value)
                                     }
@@ -158,7 +166,8 @@ extension FeatureMemory {
                                     ? Int8(maximum == Int.min ? -128 : maximum)
                                     : Int8(
                                         FixedPoint.averagePool(
-                                            sum: sum, kernelHeight: kh, kernelWidth: kw, inputPosition: pool.inputPosition,
+                                            sum: sum, kernelHeight: kh, kernelWidth: kw,
+                                            inputPosition: pool.inputPosition,
                                             outputPosition: pool.outputPosition))
                             }
                         }
