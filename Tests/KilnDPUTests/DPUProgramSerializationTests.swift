@@ -47,6 +47,11 @@ import Testing
         let a = try DPUEmulator(program: program).run(["x": input])
         let b = try DPUEmulator(program: decoded, threads: 3).run(["x": input])
         #expect(a["y"] == b["y"])
+        // Floats in, floats out, positional (a runtime subgraph call).
+        let floats = Tensor(shape: [1, 3, 6, 5], scalars: input.scalars(as: Int8.self).map { Float($0) / 32 })
+        let positional = try DPUEmulator(program: program).runDequantized([floats])
+        let expected = try #require(a["y"]).scalars(as: Int8.self).map { Float($0) / 8 }
+        #expect(positional.count == 1 && positional.first?.scalars(as: Float.self) == expected)
         let cost = program.cost(on: try Catalog.architecture(named: "DPUCZDX8G_ISA1_B1600"))
         #expect(cost.instructionCounts["CONV"] ?? 0 >= 1)
         #expect(cost.loadBytes > 0 && cost.storeBytes > 0 && cost.computeCycles > 0)

@@ -122,6 +122,28 @@ public struct DPUEmulator: Sendable {
         return result
     }
 
+    /// The named `runDequantized` with positional tensors: one per program input
+    /// (the `dpu_subgraph` node's inputs, in order), one per output — the shape of a runtime
+    /// subgraph call.
+    ///
+    /// - Throws: `invalidArgument` for a wrong number of inputs; what ``run(_:)`` throws.
+    public func runDequantized(_ inputs: [Tensor]) throws -> [Tensor] {
+        guard inputs.count == program.inputs.count else {
+            throw KilnError(
+                .invalidArgument,
+                "DPU program '\(program.name)' takes \(program.inputs.count) inputs, got \(inputs.count)")
+        }
+        var named: [String: Tensor] = [:]
+        for (index, tensor) in zip(program.inputs, inputs) { named[program.buffers[index].name] = tensor }
+        let outputs = try runDequantized(named)
+        return try program.outputs.map { index in
+            guard let tensor = outputs[program.buffers[index].name] else {
+                throw KilnError(.invalidArgument, "DPU program '\(program.name)' computed no '\(program.buffers[index].name)'")
+            }
+            return tensor
+        }
+    }
+
     /// One instruction. LOAD and SAVE check their ranges (the emulator's feature maps live
     /// in one memory, so they move no bytes); compute instructions run their tile.
     func execute(_ instruction: DPUInstruction, _ memory: inout FeatureMemory) throws {
