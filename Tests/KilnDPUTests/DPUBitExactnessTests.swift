@@ -79,7 +79,8 @@ import Testing
         let (graph, samples, feed) = try Self.load(testCase.model)
         var config = QuantizationConfig()
         config.target = architecture
-        let quantized = try Quantizer.quantize(graph, calibration: try CalibrationSet(samples: samples, for: graph), config: config)
+        let quantized = try Quantizer.quantize(
+            graph, calibration: try CalibrationSet(samples: samples, for: graph), config: config)
         // Every value as the simulation computed it.
         let captured = CapturedValues()
         _ = try SimulationProgram(graph: quantized.graph, plan: quantized.plan).run(feed, threads: 1) { name, tensor in

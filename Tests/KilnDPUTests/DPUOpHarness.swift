@@ -42,7 +42,10 @@ struct DPUOpHarness {
         return id
     }
 
-    mutating func node(_ name: String, _ op: OpKind, _ inputs: [ValueID?], _ outputs: [ValueID], _ attributes: [String: AttributeValue] = [:]) {
+    mutating func node(
+        _ name: String, _ op: OpKind, _ inputs: [ValueID?], _ outputs: [ValueID],
+        _ attributes: [String: AttributeValue] = [:]
+    ) {
         graph.addNode(Node(name: name, op: op, inputs: inputs, outputs: outputs, attributes: Attributes(attributes)))
     }
 

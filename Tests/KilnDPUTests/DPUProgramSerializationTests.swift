@@ -29,7 +29,9 @@ import Testing
         h.graph.outputs = [y]
         h.plan.tensors["m"] = .fixPosition(4, roundMode: .halfUp)
         h.plan.layers = [
-            LayerQuantization(name: "conv", kind: .conv, nodes: ["conv", "relu"], inputs: ["x"], weight: "w", bias: "b", output: "r", activation: .relu),
+            LayerQuantization(
+                name: "conv", kind: .conv, nodes: ["conv", "relu"], inputs: ["x"], weight: "w", bias: "b", output: "r",
+                activation: .relu),
             LayerQuantization(name: "add", kind: .add, nodes: ["add"], inputs: ["m", "m"], output: "s"),
         ]
         let architecture = try Catalog.architecture(named: target)
@@ -45,6 +47,11 @@ import Testing
         let a = try DPUEmulator(program: program).run(["x": input])
         let b = try DPUEmulator(program: decoded, threads: 3).run(["x": input])
         #expect(a["y"] == b["y"])
+        // Floats in, floats out, positional (a runtime subgraph call).
+        let floats = Tensor(shape: [1, 3, 6, 5], scalars: input.scalars(as: Int8.self).map { Float($0) / 32 })
+        let positional = try DPUEmulator(program: program).runDequantized([floats])
+        let expected = try #require(a["y"]).scalars(as: Int8.self).map { Float($0) / 8 }
+        #expect(positional.count == 1 && positional.first?.scalars(as: Float.self) == expected)
         let cost = program.cost(on: try Catalog.architecture(named: "DPUCZDX8G_ISA1_B1600"))
         #expect(cost.instructionCounts["CONV"] ?? 0 >= 1)
         #expect(cost.loadBytes > 0 && cost.storeBytes > 0 && cost.computeCycles > 0)
@@ -78,7 +85,9 @@ import Testing
                 let feeds = Dictionary(
                     uniqueKeysWithValues: program.inputs.map { index in
                         let buffer = program.buffers[index]
-                        return (buffer.name, Tensor(shape: buffer.shape, scalars: [Int8](repeating: 1, count: buffer.count)))
+                        return (
+                            buffer.name, Tensor(shape: buffer.shape, scalars: [Int8](repeating: 1, count: buffer.count))
+                        )
                     })
                 _ = try? emulator.run(feeds)
             }
@@ -120,7 +129,8 @@ import Testing
         var (_, h) = try Self.program()
         h.plan.tensors["m"] = nil
         do {
-            _ = try DPUCompiler.compile(subgraph: h.graph, plan: h.plan, architecture: try Catalog.architecture(named: "DPUCZDX8G_ISA1_B512"))
+            _ = try DPUCompiler.compile(
+                subgraph: h.graph, plan: h.plan, architecture: try Catalog.architecture(named: "DPUCZDX8G_ISA1_B512"))
             Issue.record("compiled without a fix position")
         } catch let error as KilnError {
             #expect(error.code == .dpuNoFixPosition)

@@ -19,7 +19,8 @@ import Testing
             let (_, outputs) = try h.run(inputs, target: target)
             let actual = try #require(outputs["y"])
             let bad = zip(actual, expected).filter { $0 != $1 }.count
-            #expect(actual.count == expected.count && bad == 0, "\(label) on \(target): \(bad) of \(expected.count) differ")
+            #expect(
+                actual.count == expected.count && bad == 0, "\(label) on \(target): \(bad) of \(expected.count) differ")
         }
     }
 
@@ -32,7 +33,8 @@ import Testing
         let (c, height, width) = (g.next(in: 1...19), g.next(in: 2...12), g.next(in: 2...12))
         let kernel = isGlobal ? [height, width] : [g.next(in: 1...min(3, height)), g.next(in: 1...min(3, width))]
         let strides = isGlobal ? [1, 1] : [g.next(in: 1...2), g.next(in: 1...2)]
-        let pads = isGlobal ? [0, 0, 0, 0] : (0..<4).map { kernel[$0 % 2] > 1 ? g.next(in: 0...(kernel[$0 % 2] - 1)) : 0 }
+        let pads =
+            isGlobal ? [0, 0, 0, 0] : (0..<4).map { kernel[$0 % 2] > 1 ? g.next(in: 0...(kernel[$0 % 2] - 1)) : 0 }
         let px = g.next(in: 2...6)
         let py = isMax ? px : px + g.next(in: -1...1)
         h.generator = g
@@ -45,14 +47,18 @@ import Testing
         if isGlobal {
             h.node("pool", .globalAveragePool, [x], [y])
         } else {
-            var attributes: [String: AttributeValue] = ["kernel_shape": .ints(kernel), "strides": .ints(strides), "pads": .ints(pads)]
+            var attributes: [String: AttributeValue] = [
+                "kernel_shape": .ints(kernel), "strides": .ints(strides), "pads": .ints(pads),
+            ]
             if !isMax { attributes["count_include_pad"] = .int(1) }
             h.node("pool", isMax ? .maxPool : .averagePool, [x], [y], attributes)
         }
         h.graph.inputs = [x]
         h.graph.outputs = [y]
         if !isMax {
-            h.plan.layers = [LayerQuantization(name: "pool", kind: .averagePool, nodes: ["pool"], inputs: ["x"], output: "y")]
+            h.plan.layers = [
+                LayerQuantization(name: "pool", kind: .averagePool, nodes: ["pool"], inputs: ["x"], output: "y")
+            ]
         }
         let input = h.integers(inShape.reduce(1, *))
         var expected = [Int](repeating: 0, count: outShape.reduce(1, *))
@@ -127,7 +133,9 @@ import Testing
                         let operands = swap ? [(qb, pb), (qa, pa)] : [(qa, pa), (qb, pb)]
                         expected.append(
                             isAdd
-                                ? FixedPoint.add(operands.map { (value: $0.0, position: $0.1) }, activation: activation, outputPosition: py)
+                                ? FixedPoint.add(
+                                    operands.map { (value: $0.0, position: $0.1) }, activation: activation,
+                                    outputPosition: py)
                                 : FixedPoint.multiply((qa, pa), (qb, pb), outputPosition: py))
                     }
                 }
@@ -140,7 +148,9 @@ import Testing
     func unary(_ seed: Int) throws {
         var h = DPUOpHarness(seed: UInt64(5000 + seed))
         var g = h.generator
-        let shape = seed % 2 == 0 ? [1, g.next(in: 1...9), g.next(in: 1...6), g.next(in: 1...7)] : [g.next(in: 1...3), g.next(in: 1...40)]
+        let shape =
+            seed % 2 == 0
+            ? [1, g.next(in: 1...9), g.next(in: 1...6), g.next(in: 1...7)] : [g.next(in: 1...3), g.next(in: 1...40)]
         let kind = seed % 5
         let px = g.next(in: 0...8)
         let py: Int
@@ -161,7 +171,8 @@ import Testing
         let activation: FixedPoint.Activation? = kind < 3 ? [.relu, .relu6, .leakyRelu][kind] : nil
         h.plan.layers = [
             LayerQuantization(
-                name: "u", kind: kind == 3 ? .hardSigmoid : kind == 4 ? .hardSwish : .activation, nodes: ["u"], inputs: ["x"],
+                name: "u", kind: kind == 3 ? .hardSigmoid : kind == 4 ? .hardSwish : .activation, nodes: ["u"],
+                inputs: ["x"],
                 output: "y", activation: activation)
         ]
         let input = h.integers(shape.reduce(1, *))
@@ -210,7 +221,9 @@ import Testing
             h.node("t", .transpose, [x], [y], ["perm": .ints([0, 2, 3, 1])])
             h.graph.inputs = [x]
             h.graph.outputs = [y]
-            for yy in 0..<height { for xx in 0..<width { for ch in 0..<c { expected.append(input[Self.at(shape, 0, ch, yy, xx)]) } } }
+            for yy in 0..<height {
+                for xx in 0..<width { for ch in 0..<c { expected.append(input[Self.at(shape, 0, ch, yy, xx)]) } }
+            }
         case 3:  // concat along width
             let y = h.activation("y", [1, c, height, 2 * width], position: p)
             h.node("cat", .concat, [x, x], [y], ["axis": .int(3)])

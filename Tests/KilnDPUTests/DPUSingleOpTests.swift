@@ -59,7 +59,10 @@ import Testing
         let bValues = h.integers(cout)
         let w = h.constant("w", weightShape, wValues, position: pw)
         let b = hasBias ? h.constant("b", [cout], bValues, position: pb) : nil
-        let convOut = activation == nil ? h.activation("y", outShape, position: py) : h.graph.addValue(Value(name: "conv_out", type: TensorType(dtype: .float32, shape: outShape)))
+        let convOut =
+            activation == nil
+            ? h.activation("y", outShape, position: py)
+            : h.graph.addValue(Value(name: "conv_out", type: TensorType(dtype: .float32, shape: outShape)))
         var attributes: [String: AttributeValue] = [
             "kernel_shape": .ints([kh, kw]), "strides": .ints(strides), "pads": .ints(pads),
         ]
@@ -78,7 +81,8 @@ import Testing
         h.graph.outputs = [output]
         h.plan.layers = [
             LayerQuantization(
-                name: "conv", kind: .conv, nodes: nodes, inputs: ["x"], weight: "w", bias: hasBias ? "b" : nil, output: "y",
+                name: "conv", kind: .conv, nodes: nodes, inputs: ["x"], weight: "w", bias: hasBias ? "b" : nil,
+                output: "y",
                 activation: activation)
         ]
         let input = h.integers(inShape.reduce(1, *))
@@ -97,7 +101,8 @@ import Testing
                                     guard ny >= 0, nx >= 0, ny % strides[0] == 0, nx % strides[1] == 0 else { continue }
                                     let (iy, ix) = (ny / strides[0], nx / strides[1])
                                     guard iy < height, ix < width else { continue }
-                                    sum += Int64(input[Self.at(inShape, 0, ci, iy, ix)])
+                                    sum +=
+                                        Int64(input[Self.at(inShape, 0, ci, iy, ix)])
                                         * Int64(wValues[((ci * cout + oc) * kh + ky) * kw + kx])
                                 }
                             }
@@ -110,7 +115,8 @@ import Testing
                                     let iy = oy * strides[0] + ky * dilations[0] - pads[0]
                                     let ix = ox * strides[1] + kx * dilations[1] - pads[1]
                                     guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
-                                    let wi = depthwise ? (oc * kh + ky) * kw + kx : ((oc * cin + index) * kh + ky) * kw + kx
+                                    let wi =
+                                        depthwise ? (oc * kh + ky) * kw + kx : ((oc * cin + index) * kh + ky) * kw + kx
                                     sum += Int64(input[Self.at(inShape, 0, ci, iy, ix)]) * Int64(wValues[wi])
                                 }
                             }
@@ -150,7 +156,10 @@ import Testing
         let bValues = h.integers(m)
         let w = h.constant("w", transB ? [m, k] : [k, m], wValues, position: pw)
         let b = h.constant("b", [m], bValues, position: pb)
-        let mid = activation == nil ? h.activation("y", [n, m], position: py) : h.graph.addValue(Value(name: "fc", type: TensorType(dtype: .float32, shape: [n, m])))
+        let mid =
+            activation == nil
+            ? h.activation("y", [n, m], position: py)
+            : h.graph.addValue(Value(name: "fc", type: TensorType(dtype: .float32, shape: [n, m])))
         h.node("fc", .gemm, [x, w, b], [mid], ["transB": .int(transB ? 1 : 0)])
         var output = mid
         var nodes = ["fc"]
@@ -162,7 +171,9 @@ import Testing
         h.graph.inputs = [x]
         h.graph.outputs = [output]
         h.plan.layers = [
-            LayerQuantization(name: "fc", kind: .gemm, nodes: nodes, inputs: ["x"], weight: "w", bias: "b", output: "y", activation: activation)
+            LayerQuantization(
+                name: "fc", kind: .gemm, nodes: nodes, inputs: ["x"], weight: "w", bias: "b", output: "y",
+                activation: activation)
         ]
         let input = h.integers(n * k)
         var expected: [Int] = []
@@ -200,7 +211,9 @@ import Testing
         h.node("mm", .matMul, [x, w], [y])
         h.graph.inputs = [x]
         h.graph.outputs = [y]
-        h.plan.layers = [LayerQuantization(name: "mm", kind: .gemm, nodes: ["mm"], inputs: ["x"], weight: "w", output: "y")]
+        h.plan.layers = [
+            LayerQuantization(name: "mm", kind: .gemm, nodes: ["mm"], inputs: ["x"], weight: "w", output: "y")
+        ]
         let input = h.integers(batch * rows * k)
         var expected: [Int] = []
         for row in 0..<(batch * rows) {
@@ -209,7 +222,8 @@ import Testing
                 for p in 0..<k { sum += Int64(input[row * k + p]) * Int64(wValues[p * m + column]) }
                 expected.append(
                     FixedPoint.convolution(
-                        accumulator: sum, bias: nil, shiftBias: 0, shiftCut: px + pw - py, activation: nil, outputPosition: py))
+                        accumulator: sum, bias: nil, shiftBias: 0, shiftCut: px + pw - py, activation: nil,
+                        outputPosition: py))
             }
         }
         for target in Self.targets {

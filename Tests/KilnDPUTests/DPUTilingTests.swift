@@ -25,13 +25,17 @@ import Testing
         let y = h.activation("y", [1, oc, height / 2, width / 2], position: 3)
         h.node("conv", .conv, [x, w, b], [mid], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])])
         h.node("relu", .relu, [mid], [r])
-        h.node("dw", .conv, [r, dw], [d], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "group": .int(oc)])
+        h.node(
+            "dw", .conv, [r, dw], [d],
+            ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "group": .int(oc)])
         h.node("add", .add, [d, r], [a])
         h.node("pool", .averagePool, [a], [y], ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])])
         h.graph.inputs = [x]
         h.graph.outputs = [y, a]
         h.plan.layers = [
-            LayerQuantization(name: "conv", kind: .conv, nodes: ["conv", "relu"], inputs: ["x"], weight: "w", bias: "b", output: "r", activation: .relu),
+            LayerQuantization(
+                name: "conv", kind: .conv, nodes: ["conv", "relu"], inputs: ["x"], weight: "w", bias: "b", output: "r",
+                activation: .relu),
             LayerQuantization(name: "dw", kind: .conv, nodes: ["dw"], inputs: ["r"], weight: "dw", output: "d"),
             LayerQuantization(name: "add", kind: .add, nodes: ["add"], inputs: ["d", "r"], output: "a"),
             LayerQuantization(name: "pool", kind: .averagePool, nodes: ["pool"], inputs: ["a"], output: "y"),
@@ -42,10 +46,13 @@ import Testing
         small.featureBankBytes = 3 * width * 32 + width * 32
         small.weightBankBytes = 9 * 8 * 8 + 8 * 2
         small.depthwiseBankBytes = 9 * 8 + 8
-        let tiled = try DPUCompiler.compile(subgraph: h.graph, plan: h.plan, architecture: architecture, geometry: small)
+        let tiled = try DPUCompiler.compile(
+            subgraph: h.graph, plan: h.plan, architecture: architecture, geometry: small)
         let convTiles = { (program: DPUProgram) in program.instructions.filter { $0.opcode == .conv }.count }
         #expect(convTiles(tiled) > convTiles(whole))
-        print("tiling seed \(seed): \(convTiles(whole)) → \(convTiles(tiled)) CONV tiles, \(whole.instructions.count) → \(tiled.instructions.count) instructions")
+        print(
+            "tiling seed \(seed): \(convTiles(whole)) → \(convTiles(tiled)) CONV tiles, \(whole.instructions.count) → \(tiled.instructions.count) instructions"
+        )
         let input = Tensor(shape: [1, c, height, width], scalars: h.integers(c * height * width).map { Int8($0) })
         let expected = try DPUEmulator(program: whole).dump(["x": input])
         let actual = try DPUEmulator(program: tiled, threads: 3).dump(["x": input])
@@ -68,7 +75,9 @@ import Testing
         h.node("conv", .conv, [x, w], [y], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])])
         h.graph.inputs = [x]
         h.graph.outputs = [y]
-        h.plan.layers = [LayerQuantization(name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", output: "y")]
+        h.plan.layers = [
+            LayerQuantization(name: "conv", kind: .conv, nodes: ["conv"], inputs: ["x"], weight: "w", output: "y")
+        ]
         let input = Tensor(shape: [1, c, size, size], scalars: h.integers(c * size * size).map { Int8($0) })
         var results: [[String: Tensor]] = []
         var counts: [Int] = []

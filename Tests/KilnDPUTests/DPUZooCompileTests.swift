@@ -22,7 +22,8 @@ struct DPUZooCompileTests {
     func compilesForEveryTarget(_ model: String) throws {
         let entry = try #require(ZooModels.manifest[model])
         let imported = try ONNXImporter.importModel(contentsOf: ZooModels.directory.appendingPathComponent(entry.model))
-        let (working, _) = try PassManager(InspectPipeline.preparation).run(imported.graph, context: PassContext(threads: 1))
+        let (working, _) = try PassManager(InspectPipeline.preparation).run(
+            imported.graph, context: PassContext(threads: 1))
         for target in Self.targets {
             let architecture = try Catalog.architecture(named: target)
             let partitioned = try partition(working, annotation: annotate(working, for: architecture))

@@ -19,9 +19,9 @@ import Testing
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
                     c.withUnsafeMutableBufferPointer { c in
+                        guard let aBase = a.baseAddress, let bBase = b.baseAddress, let cBase = c.baseAddress else { return }
                         Int8GEMM.multiply(
-                            m: m, n: n, k: k, a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, c: c.baseAddress!,
-                            ldc: ldc, threads: threads)
+                            m: m, n: n, k: k, a: aBase, lda: lda, b: bBase, ldb: ldb, c: cBase, ldc: ldc, threads: threads)
                     }
                 }
             }

@@ -23,7 +23,8 @@ extension CompilerState {
         let outputShape = try shape(outputID, name)
         let w = Self.quantized(weight, weightQuantization)
         let bias: [Int]? = try node.input(2).map { id in
-            guard let tensor = body.initializers[id], let biasName = layer.bias, let quantization = plan.tensors[biasName]
+            guard let tensor = body.initializers[id], let biasName = layer.bias,
+                let quantization = plan.tensors[biasName]
             else { throw KilnError(.dpuUnsupportedNode, "\(name): the bias is not a planned constant") }
             return Self.quantized(tensor, quantization)
         }
@@ -38,12 +39,15 @@ extension CompilerState {
                 node.op == .matMul || inputShape.count == 2, inputShape.dropLast() == outputShape.dropLast(),
                 !(node.op == .matMul && inputShape.count == 4)
             else {
-                throw KilnError(.dpuUnsupportedNode, "\(name): fully connected layers need rank-2 (Gemm) or rank-2/3 (MatMul) operands")
+                throw KilnError(
+                    .dpuUnsupportedNode,
+                    "\(name): fully connected layers need rank-2 (Gemm) or rank-2/3 (MatMul) operands")
             }
             let transB = node.op == .gemm && (try? attributes.int("transB", default: 0)) == 1
             let (k, oc) = (inputShape[inputShape.count - 1], outputShape[outputShape.count - 1])
             guard weight.shape == (transB ? [oc, k] : [k, oc]) else {
-                throw KilnError(.dpuUnsupportedNode, "\(name): weight shape \(weight.shape) does not match \(inputShape)")
+                throw KilnError(
+                    .dpuUnsupportedNode, "\(name): weight shape \(weight.shape) does not match \(inputShape)")
             }
             conv = Self.convolution(inputChannels: k, outputChannels: oc, kernel: [1, 1], geometry: geometry)
             weightAt = { oc0, ci, _, _ in transB ? w[oc0 * k + ci] : w[ci * oc + oc0] }
@@ -67,7 +71,9 @@ extension CompilerState {
             if isTransposed {
                 guard group == 1, autoPad == "NOTSET", !attributes.has("output_shape"), weight.shape[0] == cin,
                     weight.shape[1] == cout
-                else { throw KilnError(.dpuUnsupportedNode, "\(name): this transposed convolution form is not lowered") }
+                else {
+                    throw KilnError(.dpuUnsupportedNode, "\(name): this transposed convolution form is not lowered")
+                }
                 // The stride-1 convolution over the zero-upsampled input with the flipped kernel.
                 conv.inputUpsampling = strides
                 conv.padBegin = (0..<2).map { (kernel[$0] - 1) * dilations[$0] - pads[$0] }
@@ -79,7 +85,8 @@ extension CompilerState {
                         let size = inputShape[2 + axis]
                         let total = max(
                             0,
-                            (outputShape[2 + axis] - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - size)
+                            (outputShape[2 + axis] - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1
+                                - size)
                         pads[axis] = autoPad == "SAME_LOWER" ? total - total / 2 : total / 2
                     }
                 } else if autoPad == "VALID" {
@@ -110,7 +117,8 @@ extension CompilerState {
         conv.weights = append(Self.packed(conv, geometry: geometry, weightAt))
         if let bias {
             guard bias.count == conv.outputChannels else {
-                throw KilnError(.dpuUnsupportedNode, "\(name): \(bias.count) biases for \(conv.outputChannels) channels")
+                throw KilnError(
+                    .dpuUnsupportedNode, "\(name): \(bias.count) biases for \(conv.outputChannels) channels")
             }
             conv.bias = append(bias)
         }
@@ -156,7 +164,8 @@ extension CompilerState {
                             continue
                         }
                         for ci in 0..<conv.inputChannels {
-                            packed[(block * k + tap * conv.paddedInputChannels + ci) * ocp + j] = weightAt(oc, ci, ky, kx)
+                            packed[(block * k + tap * conv.paddedInputChannels + ci) * ocp + j] = weightAt(
+                                oc, ci, ky, kx)
                         }
                     }
                 }

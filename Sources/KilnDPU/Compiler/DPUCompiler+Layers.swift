@@ -90,7 +90,9 @@ extension CompilerState {
         if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
             for axis in 0..<2 {
                 let total = max(
-                    0, (outShape[2 + axis] - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - inShape[2 + axis])
+                    0,
+                    (outShape[2 + axis] - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1
+                        - inShape[2 + axis])
                 pads[axis] = autoPad == "SAME_LOWER" ? total - total / 2 : total / 2
             }
         } else if autoPad == "VALID" {
@@ -120,7 +122,8 @@ extension CompilerState {
             throw KilnError(.dpuUnsupportedNode, "\(name): no integer pipeline for this node on the DPU")
         }
         if node.op == .resize, (try? node.attributes.string("mode", default: "nearest")) != "nearest" {
-            throw KilnError(.dpuUnsupportedNode, "\(name): only nearest resize is lowered (bilinear has no plan pipeline)")
+            throw KilnError(
+                .dpuUnsupportedNode, "\(name): only nearest resize is lowered (bilinear has no plan pipeline)")
         }
         let inputs = try dataInputs.map { try buffer(for: $0, node: name) }
         let outputIDs = node.outputs.compactMap { $0 }
@@ -128,7 +131,8 @@ extension CompilerState {
         let position = program.buffers[inputs[0]].fixPosition
         for buffer in inputs + outputs where program.buffers[buffer].fixPosition != position {
             throw KilnError(
-                .dpuUnsupportedNode, "\(name): data movement between fix positions \(position) and "
+                .dpuUnsupportedNode,
+                "\(name): data movement between fix positions \(position) and "
                     + "\(program.buffers[buffer].fixPosition) ('\(program.buffers[buffer].name)')")
         }
         guard let output = outputs.first else { throw KilnError(.dpuUnsupportedNode, "\(name): no output") }
@@ -204,7 +208,8 @@ extension CompilerState {
         let json = try JSONEncoder().encode(document)
         var constants: [String: DPUConstant] = [:]
         for (symbol, tensor) in tensors {
-            constants[symbol] = DPUConstant(dtype: tensor.dtype.rawValue, shape: tensor.shape, values: tensor.doubleScalars())
+            constants[symbol] = DPUConstant(
+                dtype: tensor.dtype.rawValue, shape: tensor.shape, values: tensor.doubleScalars())
         }
         return DPURemap(graph: String(decoding: json, as: UTF8.self), constants: constants, output: 0)
     }

@@ -25,7 +25,8 @@ extension CompilerState {
             let layer = program.layers[index]
             switch layer.operation {
             case .conv(let conv): try tileConvolution(index, layer, conv)
-            case .pool(let pool): try tileWindow(index, layer, kernel: pool.kernel, strides: pool.strides, dilations: pool.dilations)
+            case .pool(let pool):
+                try tileWindow(index, layer, kernel: pool.kernel, strides: pool.strides, dilations: pool.dilations)
             case .elementwise, .unary: try tileRows(index, layer)
             case .copy, .transpose, .concat, .remap: tileWhole(index, layer)
             }
@@ -33,7 +34,9 @@ extension CompilerState {
     }
 
     /// Rows of the input the window of `outputRows` consecutive output rows reads.
-    static func inputRows(_ outputRows: Int, kernel: Int, stride: Int, dilation: Int, upsampling: Int, height: Int) -> Int {
+    static func inputRows(_ outputRows: Int, kernel: Int, stride: Int, dilation: Int, upsampling: Int, height: Int)
+        -> Int
+    {
         let virtual = (outputRows - 1) * stride + (kernel - 1) * dilation + 1
         return min(height, ceilDiv(virtual, max(1, upsampling)))
     }
@@ -65,7 +68,8 @@ extension CompilerState {
         var blocksPerTile = min(blocks, bank / max(1, blockBytes))
         guard blocksPerTile >= 1 else {
             throw KilnError(
-                .dpuTileTooLarge, "\(name): one block of \(ocp) output channels needs \(blockBytes) weight bytes, the bank holds \(bank)")
+                .dpuTileTooLarge,
+                "\(name): one block of \(ocp) output channels needs \(blockBytes) weight bytes, the bank holds \(bank)")
         }
         // Fewer channels per tile when even one row of the whole channel tile overflows the image banks.
         while blocksPerTile > 1, featureBytes(1, blocksPerTile * ocp) > geometry.featureBankBytes { blocksPerTile -= 1 }
@@ -77,25 +81,31 @@ extension CompilerState {
             let channels = (firstBlock * ocp)..<min(conv.outputChannels, (firstBlock + blocksPerTile) * ocp)
             let tileBlocks = ceilDiv(channels.count, ocp)
             let weightBytes = tileBlocks * conv.reduction * ocp + (conv.bias == nil ? 0 : channels.count)
-            let readChannels = conv.isDepthwise ? min(input.channels, ceilDiv(channels.count, multiplier)) : input.channels
+            let readChannels =
+                conv.isDepthwise ? min(input.channels, ceilDiv(channels.count, multiplier)) : input.channels
             emit(.load, index, buffer: nil, rows: 0..<0, channels: channels, bytes: weightBytes)
             for first in stride(from: 0, to: output.rows, by: rowsPerTile) {
                 let rows = first..<min(output.rows, first + rowsPerTile)
                 let loaded = inRows(rows.count)
-                emit(.load, index, buffer: layer.inputs[0], rows: rows, channels: 0..<readChannels,
-                     bytes: loaded * input.width * readChannels)
+                emit(
+                    .load, index, buffer: layer.inputs[0], rows: rows, channels: 0..<readChannels,
+                    bytes: loaded * input.width * readChannels)
                 let operation = DPUOperation(
                     name: layer.name, op: layer.op, engine: opcode.engine,
-                    inputs: [FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: readChannels))],
+                    inputs: [
+                        FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: readChannels))
+                    ],
                     output: FeatureShape(spatial: [rows.count, output.width], channels: channels.count),
                     kernel: conv.kernel,
                     strides: conv.inputUpsampling != [1, 1] ? conv.inputUpsampling : conv.strides,
                     groups: conv.isDepthwise ? channels.count : 1, isTransposed: conv.inputUpsampling != [1, 1],
                     weightBytes: weightBytes, inputChannels: conv.isDepthwise ? channels.count : input.channels)
-                emit(opcode, index, buffer: nil, rows: rows, channels: channels, bytes: 0,
-                     cycles: costModel?.cycles(for: operation) ?? 0)
-                emit(.save, index, buffer: layer.output, rows: rows, channels: channels,
-                     bytes: rows.count * output.width * channels.count)
+                emit(
+                    opcode, index, buffer: nil, rows: rows, channels: channels, bytes: 0,
+                    cycles: costModel?.cycles(for: operation) ?? 0)
+                emit(
+                    .save, index, buffer: layer.output, rows: rows, channels: channels,
+                    bytes: rows.count * output.width * channels.count)
             }
         }
     }
@@ -109,7 +119,9 @@ extension CompilerState {
         let name = "[\(layer.op)] node '\(layer.name)'"
         let icp = geometry.inputChannelParallelism
         func inRows(_ rows: Int) -> Int {
-            Self.inputRows(rows, kernel: kernel[0], stride: strides[0], dilation: dilations[0], upsampling: 1, height: input.height)
+            Self.inputRows(
+                rows, kernel: kernel[0], stride: strides[0], dilation: dilations[0], upsampling: 1, height: input.height
+            )
         }
         func featureBytes(_ rows: Int, _ channels: Int) -> Int {
             (inRows(rows) * input.width + rows * output.width) * roundUp(channels, icp)
@@ -126,17 +138,22 @@ extension CompilerState {
             for first in stride(from: 0, to: output.rows, by: rowsPerTile) {
                 let rows = first..<min(output.rows, first + rowsPerTile)
                 let loaded = inRows(rows.count)
-                emit(.load, index, buffer: layer.inputs[0], rows: rows, channels: channels,
-                     bytes: loaded * input.width * channels.count)
+                emit(
+                    .load, index, buffer: layer.inputs[0], rows: rows, channels: channels,
+                    bytes: loaded * input.width * channels.count)
                 let operation = DPUOperation(
                     name: layer.name, op: layer.op, engine: .pool,
-                    inputs: [FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: channels.count))],
+                    inputs: [
+                        FeatureInput(shape: FeatureShape(spatial: [loaded, input.width], channels: channels.count))
+                    ],
                     output: FeatureShape(spatial: [rows.count, output.width], channels: channels.count),
                     kernel: kernel, strides: strides)
-                emit(.pool, index, buffer: nil, rows: rows, channels: channels, bytes: 0,
-                     cycles: costModel?.cycles(for: operation) ?? 0)
-                emit(.save, index, buffer: layer.output, rows: rows, channels: channels,
-                     bytes: rows.count * output.width * channels.count)
+                emit(
+                    .pool, index, buffer: nil, rows: rows, channels: channels, bytes: 0,
+                    cycles: costModel?.cycles(for: operation) ?? 0)
+                emit(
+                    .save, index, buffer: layer.output, rows: rows, channels: channels,
+                    bytes: rows.count * output.width * channels.count)
             }
         }
     }
@@ -146,7 +163,9 @@ extension CompilerState {
         let out = program.buffers[layer.output]
         let name = "[\(layer.op)] node '\(layer.name)'"
         let rowBytes = out.rowLength * (layer.inputs.count + 1)
-        let rowsPerTile = try fittingRows(out.rows, bank: program.geometry.featureBankBytes, name: name) { $0 * rowBytes }
+        let rowsPerTile = try fittingRows(out.rows, bank: program.geometry.featureBankBytes, name: name) {
+            $0 * rowBytes
+        }
         let opcode: DPUOpcode
         if case .elementwise = layer.operation { opcode = .elew } else { opcode = .misc }
         for first in stride(from: 0, to: out.rows, by: rowsPerTile) {
@@ -159,10 +178,12 @@ extension CompilerState {
             let operation = DPUOperation(
                 name: layer.name, op: layer.op, engine: opcode.engine,
                 inputs: layer.inputs.map { _ in FeatureInput(shape: shape) }, output: shape)
-            emit(opcode, index, buffer: nil, rows: rows, channels: 0..<out.rowLength, bytes: 0,
-                 cycles: costModel?.cycles(for: operation) ?? 0)
-            emit(.save, index, buffer: layer.output, rows: rows, channels: 0..<out.rowLength,
-                 bytes: rows.count * out.rowLength)
+            emit(
+                opcode, index, buffer: nil, rows: rows, channels: 0..<out.rowLength, bytes: 0,
+                cycles: costModel?.cycles(for: operation) ?? 0)
+            emit(
+                .save, index, buffer: layer.output, rows: rows, channels: 0..<out.rowLength,
+                bytes: rows.count * out.rowLength)
         }
     }
 
@@ -170,15 +191,21 @@ extension CompilerState {
     mutating func tileWhole(_ index: Int, _ layer: DPULayer) {
         let out = program.buffers[layer.output]
         for input in layer.inputs {
-            emit(.load, index, buffer: input, rows: 0..<program.buffers[input].rows, channels: 0..<program.buffers[input].rowLength,
-                 bytes: program.buffers[input].count)
+            emit(
+                .load, index, buffer: input, rows: 0..<program.buffers[input].rows,
+                channels: 0..<program.buffers[input].rowLength,
+                bytes: program.buffers[input].count)
         }
         let operation = DPUOperation(
             name: layer.name, op: layer.op, engine: .misc,
-            inputs: layer.inputs.map { FeatureInput(shape: FeatureShape(spatial: [program.buffers[$0].rows], channels: program.buffers[$0].rowLength)) },
+            inputs: layer.inputs.map {
+                FeatureInput(
+                    shape: FeatureShape(spatial: [program.buffers[$0].rows], channels: program.buffers[$0].rowLength))
+            },
             output: FeatureShape(spatial: [out.rows], channels: out.rowLength))
-        emit(.misc, index, buffer: nil, rows: 0..<out.rows, channels: 0..<out.rowLength, bytes: 0,
-             cycles: costModel?.cycles(for: operation) ?? 0)
+        emit(
+            .misc, index, buffer: nil, rows: 0..<out.rows, channels: 0..<out.rowLength, bytes: 0,
+            cycles: costModel?.cycles(for: operation) ?? 0)
         emit(.save, index, buffer: layer.output, rows: 0..<out.rows, channels: 0..<out.rowLength, bytes: out.count)
     }
 
@@ -186,7 +213,8 @@ extension CompilerState {
     func fittingRows(_ total: Int, bank: Int, name: String, _ bytes: (Int) -> Int) throws -> Int {
         guard total > 0 else { return 1 }
         guard bytes(1) <= bank else {
-            throw KilnError(.dpuTileTooLarge, "\(name): one output row needs \(bytes(1)) bytes of image banks, they hold \(bank)")
+            throw KilnError(
+                .dpuTileTooLarge, "\(name): one output row needs \(bytes(1)) bytes of image banks, they hold \(bank)")
         }
         var (low, high) = (1, total)
         while low < high {
@@ -197,10 +225,12 @@ extension CompilerState {
     }
 
     mutating func emit(
-        _ opcode: DPUOpcode, _ layer: Int, buffer: Int?, rows: Range<Int>, channels: Range<Int>, bytes: Int, cycles: Int = 0
+        _ opcode: DPUOpcode, _ layer: Int, buffer: Int?, rows: Range<Int>, channels: Range<Int>, bytes: Int,
+        cycles: Int = 0
     ) {
         program.instructions.append(
-            DPUInstruction(opcode: opcode, layer: layer, buffer: buffer, rows: rows, channels: channels, bytes: bytes, cycles: cycles))
+            DPUInstruction(
+                opcode: opcode, layer: layer, buffer: buffer, rows: rows, channels: channels, bytes: bytes,
+                cycles: cycles))
     }
 }
-

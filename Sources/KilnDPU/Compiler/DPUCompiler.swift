@@ -97,7 +97,9 @@ struct CompilerState {
         var layerOf: [Int: LayerQuantization] = [:]
         var fused = Set<Int>()
         for layer in plan.layers {
-            guard let output = body.valueID(named: layer.output), let producer = producers[output.index] else { continue }
+            guard let output = body.valueID(named: layer.output), let producer = producers[output.index] else {
+                continue
+            }
             var main = producer.index
             if layer.nodes.count > 1 {
                 guard let source = body.nodes[main].input(0), let inner = producers[source.index] else { continue }
@@ -111,7 +113,8 @@ struct CompilerState {
             guard Self.dataMovementOps.contains(node.op) else {
                 throw KilnError(
                     .dpuUnsupportedNode,
-                    "\(label(node)): no integer pipeline on the DPU (the plan has no layer for it; the quantizer simulates it in float)")
+                    "\(label(node)): no integer pipeline on the DPU (the plan has no layer for it; the quantizer simulates it in float)"
+                )
             }
         }
         let consumers = body.consumers()
@@ -128,7 +131,8 @@ struct CompilerState {
         }
         for id in body.outputs {
             guard let buffer = bufferOf[id] else {
-                throw KilnError(.dpuUnsupportedNode, "subgraph output '\(body[id].name)' is not computed by the subgraph")
+                throw KilnError(
+                    .dpuUnsupportedNode, "subgraph output '\(body[id].name)' is not computed by the subgraph")
             }
             program.outputs.append(buffer)
         }

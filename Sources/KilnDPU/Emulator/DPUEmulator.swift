@@ -86,7 +86,9 @@ public struct DPUEmulator: Sendable {
                 throw KilnError(.inputDTypeMismatch, "DPU input '\(buffer.name)' is \(tensor.dtype), expected int8")
             }
             guard tensor.shape == buffer.shape else {
-                throw KilnError(.inputShapeMismatch, "DPU input '\(buffer.name)' has shape \(tensor.shape), expected \(buffer.shape)")
+                throw KilnError(
+                    .inputShapeMismatch,
+                    "DPU input '\(buffer.name)' has shape \(tensor.shape), expected \(buffer.shape)")
             }
             memory.store(logical: tensor.scalars(as: Int8.self), into: index)
         }
@@ -114,9 +116,32 @@ public struct DPUEmulator: Sendable {
             let buffer = program.buffers[index]
             guard let tensor = outputs[buffer.name] else { continue }
             let scale = exp2f(Float(-buffer.fixPosition))
-            result[buffer.name] = Tensor(shape: tensor.shape, scalars: tensor.scalars(as: Int8.self).map { Float($0) * scale })
+            result[buffer.name] = Tensor(
+                shape: tensor.shape, scalars: tensor.scalars(as: Int8.self).map { Float($0) * scale })
         }
         return result
+    }
+
+    /// The named `runDequantized` with positional tensors: one per program input
+    /// (the `dpu_subgraph` node's inputs, in order), one per output — the shape of a runtime
+    /// subgraph call.
+    ///
+    /// - Throws: `invalidArgument` for a wrong number of inputs; what ``run(_:)`` throws.
+    public func runDequantized(_ inputs: [Tensor]) throws -> [Tensor] {
+        guard inputs.count == program.inputs.count else {
+            throw KilnError(
+                .invalidArgument,
+                "DPU program '\(program.name)' takes \(program.inputs.count) inputs, got \(inputs.count)")
+        }
+        var named: [String: Tensor] = [:]
+        for (index, tensor) in zip(program.inputs, inputs) { named[program.buffers[index].name] = tensor }
+        let outputs = try runDequantized(named)
+        return try program.outputs.map { index in
+            guard let tensor = outputs[program.buffers[index].name] else {
+                throw KilnError(.invalidArgument, "DPU program '\(program.name)' computed no '\(program.buffers[index].name)'")
+            }
+            return tensor
+        }
     }
 
     /// One instruction. LOAD and SAVE check their ranges (the emulator's feature maps live
@@ -129,7 +154,8 @@ public struct DPUEmulator: Sendable {
         case .conv, .dwconv:
             guard case .conv(let conv) = layer.operation else { return }
             memory.convolution(
-                conv, layer: layer, rows: instruction.rows, channels: instruction.channels, program: program, threads: threads)
+                conv, layer: layer, prepared[instruction.layer], rows: instruction.rows, channels: instruction.channels,
+                program: program, threads: threads)
         case .pool:
             guard case .pool(let pool) = layer.operation else { return }
             memory.pooling(pool, layer: layer, rows: instruction.rows, channels: instruction.channels, threads: threads)
@@ -153,6 +179,14 @@ struct PreparedLayer: Sendable {
     var table: [Int8] = []
     /// The interpreter of a remap layer and the name of its output.
     var remap: (interpreter: Interpreter, output: String, input: [String])?
+    /// A convolution's packed weights (OCP blocks, as in the program).
+    var weights: [Int8] = []
+    /// The same weights as one row-major `K × gemmColumns` matrix (column = output channel).
+    var gemmWeights: [Int8] = []
+    /// Columns of ``gemmWeights`` (output channels rounded up to OCP).
+    var gemmColumns = 0
+    /// A convolution's int8 biases, widened.
+    var bias: [Int64]?
 
     init(_ layer: DPULayer, _ program: DPUProgram) throws {
         switch layer.operation {
@@ -164,7 +198,8 @@ struct PreparedLayer: Sendable {
                     let value =
                         op.isAdd
                         ? FixedPoint.add(
-                            [(Int64(a), pa), (Int64(b), pb)], activation: op.activation, outputPosition: op.outputPosition)
+                            [(Int64(a), pa), (Int64(b), pb)], activation: op.activation,
+                            outputPosition: op.outputPosition)
                         : FixedPoint.multiply((Int64(a), pa), (Int64(b), pb), outputPosition: op.outputPosition)
                     table[(a + 128) * 256 + (b + 128)] = Int8(value)
                 }
@@ -174,9 +209,11 @@ struct PreparedLayer: Sendable {
                 let x = Int64(value)
                 switch op.function {
                 case .hardSigmoid:
-                    return Int8(FixedPoint.hardSigmoid(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                    return Int8(
+                        FixedPoint.hardSigmoid(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
                 case .hardSwish:
-                    return Int8(FixedPoint.hardSwish(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                    return Int8(
+                        FixedPoint.hardSwish(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
                 case .activation:
                     return Int8(
                         FixedPoint.requantize(
@@ -184,19 +221,44 @@ struct PreparedLayer: Sendable {
                             outputPosition: op.outputPosition))
                 }
             }
+        case .conv(let conv):
+            weights = Array(program.blob[conv.weights.offset..<(conv.weights.offset + conv.weights.count)])
+            bias = conv.bias.map { range in program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) }
+            }
+            guard !conv.isDepthwise else { break }
+            let ocp = program.geometry.outputChannelParallelism
+            let k = conv.reduction
+            let blocks = ceilDiv(conv.outputChannels, ocp)
+            gemmColumns = blocks * ocp
+            gemmWeights = [Int8](repeating: 0, count: k * gemmColumns)
+            for block in 0..<blocks {
+                for p in 0..<k {
+                    for lane in 0..<ocp {
+                        gemmWeights[p * gemmColumns + block * ocp + lane] = weights[(block * k + p) * ocp + lane]
+                    }
+                }
+            }
         case .remap(let remap):
             var constants: [String: Tensor] = [:]
             for (symbol, constant) in remap.constants {
                 guard let dtype = DType(rawValue: constant.dtype), constant.shape.allSatisfy({ $0 >= 0 }),
                     constant.shape.reduce(1, *) == constant.values.count
-                else { throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' is malformed") }
+                else {
+                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' is malformed")
+                }
                 switch dtype {
-                case .float32: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Float($0) })
+                case .float32:
+                    constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Float($0) })
                 case .float64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values)
-                case .int64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Int64(clamping: Int($0.clamped)) })
-                case .int32: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Int32(clamping: Int($0.clamped)) })
+                case .int64:
+                    constants[symbol] = Tensor(
+                        shape: constant.shape, scalars: constant.values.map { Int64(clamping: Int($0.clamped)) })
+                case .int32:
+                    constants[symbol] = Tensor(
+                        shape: constant.shape, scalars: constant.values.map { Int32(clamping: Int($0.clamped)) })
                 default:
-                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' has type \(dtype)")
+                    throw KilnError(
+                        .dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' has type \(dtype)")
                 }
             }
             do {
@@ -204,15 +266,18 @@ struct PreparedLayer: Sendable {
                 let graph = try Graph(document: document, constants: constants)
                 try Verifier.verify(graph)
                 guard graph.outputs.indices.contains(remap.output), graph.inputs.count == layer.inputs.count else {
-                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not match the layer")
+                    throw KilnError(
+                        .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not match the layer")
                 }
                 self.remap = (
-                    try Interpreter(graph: graph), graph[graph.outputs[remap.output]].name, graph.inputs.map { graph[$0].name }
+                    try Interpreter(graph: graph), graph[graph.outputs[remap.output]].name,
+                    graph.inputs.map { graph[$0].name }
                 )
             } catch let error as KilnError where error.code == .dpuProgramMalformed {
                 throw error
             } catch {
-                throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not decode (\(error))")
+                throw KilnError(
+                    .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not decode (\(error))")
             }
         default:
             break

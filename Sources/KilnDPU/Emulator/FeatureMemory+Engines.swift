@@ -4,10 +4,11 @@ import KilnKernels
 /// The CONV / DWCONV, POOL and element-wise engines over one tile.
 extension FeatureMemory {
     /// Output rows `rows` (of `images · height`) and channels `channels` of a convolution:
-    /// im2col of the tile's windows, then `Int8GEMM` per output-channel block (depthwise:
-    /// a direct loop), then `FixedPoint.convolution` per output.
+    /// im2col of the tile's windows, then one `Int8GEMM` over the tile's output channels
+    /// (depthwise: a direct loop over the packed blocks), then `FixedPoint.convolution` per output.
     mutating func convolution(
-        _ conv: DPUConvolution, layer: DPULayer, rows: Range<Int>, channels: Range<Int>, program: DPUProgram, threads: Int
+        _ conv: DPUConvolution, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
+        program: DPUProgram, threads: Int
     ) {
         let input = EngineView(buffers[layer.inputs[0]])
         let output = EngineView(buffers[layer.output])
@@ -15,13 +16,11 @@ extension FeatureMemory {
         let k = conv.reduction
         let (kh, kw) = (conv.kernel[0], conv.kernel[1])
         let source = storage[layer.inputs[0]]
-        let weights = Array(program.blob[conv.weights.offset..<(conv.weights.offset + conv.weights.count)])
-        let bias: [Int64]? = conv.bias.map { range in
-            program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) }
-        }
+        let weights = prepared.weights
+        let gemmWeights = prepared.gemmWeights
+        let gemmColumns = prepared.gemmColumns
+        let bias = prepared.bias
         let multiplier = conv.isDepthwise ? max(1, conv.outputChannels / max(1, conv.inputChannels)) : 1
-        let firstBlock = channels.lowerBound / ocp
-        let lastBlock = ceilDiv(channels.upperBound, ocp)
         // Where window tap (ky, kx) of output (oy, ox) reads, or -1 for padding.
         @inline(__always) func inputPixel(_ image: Int, _ oy: Int, _ ox: Int, _ ky: Int, _ kx: Int) -> Int {
             let vy = oy * conv.strides[0] + ky * conv.dilations[0] - conv.padBegin[0]
@@ -36,81 +35,88 @@ extension FeatureMemory {
             let targetAddress = UInt(bitPattern: target.baseAddress)
             source.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { w in
-                    Parallel.forEach(rows.count, threads: threads) { chunk in
-                        guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
-                        let chunkRows = (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound)
-                        let m = chunkRows.count * output.width
-                        if conv.isDepthwise {
-                            for row in chunkRows {
-                                let (image, oy) = (row / output.height, row % output.height)
-                                for ox in 0..<output.width {
-                                    let pixel = (image * output.height + oy) * output.width + ox
-                                    for oc in channels {
-                                        let ic = oc / multiplier
-                                        let (block, lane) = (oc / ocp, oc % ocp)
-                                        var accumulator: Int32 = 0
+                    gemmWeights.withUnsafeBufferPointer { g in
+                        Parallel.forEach(rows.count, threads: threads) { chunk in
+                            guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
+                            let chunkRows = (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound)
+                            let m = chunkRows.count * output.width
+                            if conv.isDepthwise {
+                                for row in chunkRows {
+                                    let (image, oy) = (row / output.height, row % output.height)
+                                    for ox in 0..<output.width {
+                                        let pixel = (image * output.height + oy) * output.width + ox
+                                        for oc in channels {
+                                            let ic = oc / multiplier
+                                            let (block, lane) = (oc / ocp, oc % ocp)
+                                            var accumulator: Int32 = 0
+                                            for ky in 0..<kh {
+                                                for kx in 0..<kw {
+                                                    let at = inputPixel(image, oy, ox, ky, kx)
+                                                    guard at >= 0 else { continue }
+                                                    accumulator &+=
+                                                        Int32(x[at * input.channels + ic])
+                                                        &* Int32(w[(block * k + ky * kw + kx) * ocp + lane])
+                                                }
+                                            }
+                                            out[pixel * output.channels + oc] = Int8(
+                                                FixedPoint.convolution(
+                                                    accumulator: Int64(accumulator), bias: bias?[oc],
+                                                    shiftBias: conv.shiftBias,
+                                                    shiftCut: conv.shiftCut, activation: conv.activation,
+                                                    outputPosition: conv.outputPosition))
+                                        }
+                                    }
+                                }
+                                return
+                            }
+                            // im2col: one row of K per output pixel of the chunk.
+                            var columns = [Int8](repeating: 0, count: m * k)
+                            var accumulators = [Int32](repeating: 0, count: m * max(1, channels.count))
+                            columns.withUnsafeMutableBufferPointer { a in
+                                var r = 0
+                                for row in chunkRows {
+                                    let (image, oy) = (row / output.height, row % output.height)
+                                    for ox in 0..<output.width {
                                         for ky in 0..<kh {
                                             for kx in 0..<kw {
                                                 let at = inputPixel(image, oy, ox, ky, kx)
                                                 guard at >= 0 else { continue }
-                                                accumulator &+= Int32(x[at * input.channels + ic])
-                                                    &* Int32(w[(block * k + ky * kw + kx) * ocp + lane])
+                                                let base = r * k + (ky * kw + kx) * conv.paddedInputChannels
+                                                let from = at * input.channels
+                                                for ci in 0..<conv.inputChannels { a[base + ci] = x[from + ci] }
                                             }
                                         }
-                                        out[pixel * output.channels + oc] = Int8(
-                                            FixedPoint.convolution(
-                                                accumulator: Int64(accumulator), bias: bias?[oc], shiftBias: conv.shiftBias,
-                                                shiftCut: conv.shiftCut, activation: conv.activation,
-                                                outputPosition: conv.outputPosition))
+                                        r += 1
                                     }
                                 }
                             }
-                            return
-                        }
-                        // im2col: one row of K per output pixel of the chunk.
-                        var columns = [Int8](repeating: 0, count: m * k)
-                        var accumulators = [Int32](repeating: 0, count: m * ocp)
-                        columns.withUnsafeMutableBufferPointer { a in
-                            var r = 0
-                            for row in chunkRows {
-                                let (image, oy) = (row / output.height, row % output.height)
-                                for ox in 0..<output.width {
-                                    for ky in 0..<kh {
-                                        for kx in 0..<kw {
-                                            let at = inputPixel(image, oy, ox, ky, kx)
-                                            guard at >= 0 else { continue }
-                                            let base = r * k + (ky * kw + kx) * conv.paddedInputChannels
-                                            let from = at * input.channels
-                                            for ci in 0..<conv.inputChannels { a[base + ci] = x[from + ci] }
-                                        }
+                            // One GEMM over the tile's channels: B is the K × (blocks · OCP) matrix the
+                            // emulator unpacked once from the OCP blocks (columns = output channels).
+                            let n = channels.count
+                            columns.withUnsafeBufferPointer { a in
+                                accumulators.withUnsafeMutableBufferPointer { c in
+                                    guard let aBase = a.baseAddress, let wBase = g.baseAddress,
+                                        let cBase = c.baseAddress
+                                    else {
+                                        return
                                     }
-                                    r += 1
-                                }
-                            }
-                        }
-                        columns.withUnsafeBufferPointer { a in
-                            accumulators.withUnsafeMutableBufferPointer { c in
-                                guard let aBase = a.baseAddress, let wBase = w.baseAddress, let cBase = c.baseAddress else {
-                                    return
-                                }
-                                for block in firstBlock..<lastBlock {
-                                    let low = max(channels.lowerBound, block * ocp)
-                                    let high = min(channels.upperBound, (block + 1) * ocp)
-                                    guard low < high else { continue }
                                     Int8GEMM.multiply(
-                                        m: m, n: ocp, k: k, a: aBase, lda: k, b: wBase + block * k * ocp, ldb: ocp, c: cBase,
-                                        ldc: ocp, threads: 1)
+                                        m: m, n: n, k: k, a: aBase, lda: k, b: wBase + channels.lowerBound,
+                                        ldb: gemmColumns,
+                                        c: cBase, ldc: n, threads: 1)
                                     var r = 0
                                     for row in chunkRows {
                                         let (image, oy) = (row / output.height, row % output.height)
                                         for ox in 0..<output.width {
                                             let pixel = (image * output.height + oy) * output.width + ox
-                                            for oc in low..<high {
+                                            for oc in channels {
                                                 out[pixel * output.channels + oc] = Int8(
                                                     FixedPoint.convolution(
-                                                        accumulator: Int64(c[r * ocp + oc - block * ocp]), bias: bias?[oc],
+                                                        accumulator: Int64(c[r * n + oc - channels.lowerBound]),
+                                                        bias: bias?[oc],
                                                         shiftBias: conv.shiftBias, shiftCut: conv.shiftCut,
-                                                        activation: conv.activation, outputPosition: conv.outputPosition))
+                                                        activation: conv.activation, outputPosition: conv.outputPosition
+                                                    ))
                                             }
                                             r += 1
                                         }
@@ -149,7 +155,8 @@ extension FeatureMemory {
                                     for kx in 0..<kw {
                                         let ix = ox * pool.strides[1] + kx * pool.dilations[1] - pool.padBegin[1]
                                         guard ix >= 0, ix < input.width else { continue }
-                                        let value = Int(x[((image * input.height + iy) * input.width + ix) * input.channels + c])
+                                        let value = Int(
+                                            x[((image * input.height + iy) * input.width + ix) * input.channels + c])
                                         maximum = max(maximum, value)
                                         sum += Int64(value)
                                     }
@@ -159,7 +166,8 @@ extension FeatureMemory {
                                     ? Int8(maximum == Int.min ? -128 : maximum)
                                     : Int8(
                                         FixedPoint.averagePool(
-                                            sum: sum, kernelHeight: kh, kernelWidth: kw, inputPosition: pool.inputPosition,
+                                            sum: sum, kernelHeight: kh, kernelWidth: kw,
+                                            inputPosition: pool.inputPosition,
                                             outputPosition: pool.outputPosition))
                             }
                         }

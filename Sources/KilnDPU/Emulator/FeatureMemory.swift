@@ -101,7 +101,9 @@ struct FeatureMemory {
                 let source = logical(input)
                 let chunk = buffers[input].shape[axis] * inner
                 for block in 0..<outer {
-                    for element in 0..<chunk { result[block * total + start + element] = source[block * chunk + element] }
+                    for element in 0..<chunk {
+                        result[block * total + start + element] = source[block * chunk + element]
+                    }
                 }
                 start += chunk
             }

@@ -42,12 +42,14 @@ extension DPUProgram {
         if let model = DPUCostModel(architecture: architecture, board: board) {
             let clock = Double(model.clockMHz) * 1e6
             let rate = model.bandwidth?.bytesPerSecond
-            seconds = model.subgraphCallSeconds
+            seconds =
+                model.subgraphCallSeconds
                 + zip(layerCycles, layerBytes).reduce(0) { total, layer in
                     total + max(Double(layer.0) / clock, rate.map { Double(layer.1) / $0 } ?? 0)
                 }
         }
         return DPUProgramCost(
-            instructionCounts: counts, loadBytes: load, storeBytes: store, computeCycles: cycles, predictedSeconds: seconds)
+            instructionCounts: counts, loadBytes: load, storeBytes: store, computeCycles: cycles,
+            predictedSeconds: seconds)
     }
 }

@@ -12,7 +12,9 @@ extension DPUProgram {
         for (index, instruction) in instructions.enumerated() {
             let layer = layers.indices.contains(instruction.layer) ? layers[instruction.layer].name : "?"
             var line = "  \(pad(String(index), 5)) \(pad(instruction.opcode.rawValue, 6)) \(layer)"
-            if let buffer = instruction.buffer, buffers.indices.contains(buffer) { line += " [\(buffers[buffer].name)]" }
+            if let buffer = instruction.buffer, buffers.indices.contains(buffer) {
+                line += " [\(buffers[buffer].name)]"
+            }
             line += "  rows \(instruction.rows.lowerBound)..<\(instruction.rows.upperBound)"
             line += "  ch \(instruction.channels.lowerBound)..<\(instruction.channels.upperBound)"
             if instruction.bytes > 0 { line += "  \(instruction.bytes) B" }

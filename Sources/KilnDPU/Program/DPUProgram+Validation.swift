@@ -14,11 +14,14 @@ extension DPUProgram {
         let positions = -64...64
         for (index, buffer) in buffers.enumerated() {
             guard buffer.shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }),
-                buffer.shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) <= 1 << 31,
+                buffer.shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) <= 1
+                    << 31,
                 positions.contains(buffer.fixPosition)
             else { throw fail("buffer \(index) has a bad shape or fix position") }
             if let constant = buffer.constant {
-                guard inBlob(constant), constant.count == buffer.count else { throw fail("buffer \(index): bad constant") }
+                guard inBlob(constant), constant.count == buffer.count else {
+                    throw fail("buffer \(index): bad constant")
+                }
             }
         }
         let valid = buffers.indices
@@ -29,7 +32,9 @@ extension DPUProgram {
             guard layer.inputs.allSatisfy(valid.contains), valid.contains(layer.output),
                 buffers[layer.output].constant == nil, !layer.inputs.isEmpty
             else { throw fail("layer \(index) names no buffer") }
-            guard try validLayer(layer, positions) else { throw fail("layer \(index) ('\(layer.name)') is inconsistent") }
+            guard try validLayer(layer, positions) else {
+                throw fail("layer \(index) ('\(layer.name)') is inconsistent")
+            }
         }
         for (index, instruction) in instructions.enumerated() {
             guard layers.indices.contains(instruction.layer), instruction.buffer.map(valid.contains) ?? true,
@@ -67,7 +72,9 @@ extension DPUProgram {
     private func validLayer(_ layer: DPULayer, _ positions: ClosedRange<Int>) throws -> Bool {
         let output = buffers[layer.output]
         let first = buffers[layer.inputs[0]]
-        func pairs(_ values: [Int], _ minimum: Int) -> Bool { values.count == 2 && values.allSatisfy { $0 >= minimum && $0 <= 1 << 16 } }
+        func pairs(_ values: [Int], _ minimum: Int) -> Bool {
+            values.count == 2 && values.allSatisfy { $0 >= minimum && $0 <= 1 << 16 }
+        }
         switch layer.operation {
         case .conv(let conv):
             let (input, out) = (EngineView(first), EngineView(output))
@@ -83,13 +90,16 @@ extension DPUProgram {
                 positions.contains(conv.outputPosition), inBlob(conv.weights)
             else { return false }
             if conv.isDepthwise {
-                guard conv.paddedInputChannels == 1, conv.inputChannels > 0, conv.outputChannels % conv.inputChannels == 0
+                guard conv.paddedInputChannels == 1, conv.inputChannels > 0,
+                    conv.outputChannels % conv.inputChannels == 0
                 else { return false }
             } else {
                 guard conv.paddedInputChannels >= conv.inputChannels else { return false }
             }
             let blocks = ceilDiv(conv.outputChannels, geometry.outputChannelParallelism)
-            guard conv.weights.count == blocks * conv.reduction * geometry.outputChannelParallelism else { return false }
+            guard conv.weights.count == blocks * conv.reduction * geometry.outputChannelParallelism else {
+                return false
+            }
             if let bias = conv.bias { guard inBlob(bias), bias.count == conv.outputChannels else { return false } }
             return true
         case .pool(let pool):
@@ -101,7 +111,8 @@ extension DPUProgram {
                 && positions.contains(pool.inputPosition) && positions.contains(pool.outputPosition)
         case .elementwise(let elementwise):
             guard layer.inputs.count == 2, elementwise.inputPositions.count == 2,
-                elementwise.inputPositions.allSatisfy(positions.contains), positions.contains(elementwise.outputPosition)
+                elementwise.inputPositions.allSatisfy(positions.contains),
+                positions.contains(elementwise.outputPosition)
             else { return false }
             return layer.inputs.allSatisfy { input in
                 let shape = buffers[input].shape
@@ -122,7 +133,8 @@ extension DPUProgram {
             var total = 0
             for input in layer.inputs {
                 let shape = buffers[input].shape
-                guard shape.count == output.shape.count, shape.indices.allSatisfy({ $0 == axis || shape[$0] == output.shape[$0] })
+                guard shape.count == output.shape.count,
+                    shape.indices.allSatisfy({ $0 == axis || shape[$0] == output.shape[$0] })
                 else { return false }
                 total += shape[axis]
             }

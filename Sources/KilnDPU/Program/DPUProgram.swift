@@ -46,7 +46,8 @@ public struct DPUProgram: Codable, Sendable, Equatable {
             throw KilnError(
                 .dpuTargetMismatch,
                 "DPU program '\(name)' was compiled for \(target) (\(fingerprint?.description ?? "no fingerprint")), "
-                    + "not \(architecture.name) (\(architecture.fingerprint?.description ?? "no fingerprint")); recompile it")
+                    + "not \(architecture.name) (\(architecture.fingerprint?.description ?? "no fingerprint")); recompile it"
+            )
         }
     }
 }

@@ -51,9 +51,15 @@ public enum Int8GEMM {
             let aRow = a + i * lda
             var p = 0
             while p + 4 <= k {
-                let a0 = Int32(aRow[p]), a1 = Int32(aRow[p + 1]), a2 = Int32(aRow[p + 2]), a3 = Int32(aRow[p + 3])
+                let a0 = Int32(aRow[p])
+                let a1 = Int32(aRow[p + 1])
+                let a2 = Int32(aRow[p + 2])
+                let a3 = Int32(aRow[p + 3])
                 if a0 | a1 | a2 | a3 != 0 {
-                    let b0 = b + p * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb
+                    let b0 = b + p * ldb
+                    let b1 = b0 + ldb
+                    let b2 = b1 + ldb
+                    let b3 = b2 + ldb
                     for j in 0..<n {
                         row[j] &+= a0 &* Int32(b0[j]) &+ a1 &* Int32(b1[j]) &+ a2 &* Int32(b2[j]) &+ a3 &* Int32(b3[j])
                     }
