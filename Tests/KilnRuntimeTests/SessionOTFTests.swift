@@ -26,7 +26,7 @@ import Testing
 
     /// Runs OTF under `executor` over `samples`, then `probes` accelerated; exports.
     static func otf(
-        _ executor: ExecutorKind, uncalibrated: URL, target: DPUArchitecture, samples: [[String: Tensor]],
+        _ executor: ExecutorKind, model name: String, uncalibrated: URL, target: DPUArchitecture, samples: [[String: Tensor]],
         probes: [[String: Tensor]], directory: URL
     ) throws -> Run {
         let session = try InferenceSession(
@@ -44,16 +44,17 @@ import Testing
         let export = directory.appendingPathComponent("otf-\(executor.rawValue).kiln")
         try session.export(to: export)
         let quantized = try #require(session.quantizedModel)
-        print("OTF timings (\(uncalibrated.lastPathComponent), N=\(quantSize), \(executor.rawValue) executor): \(session.timings.summary)")
+        print("OTF timings (\(name), N=\(quantSize), \(executor.rawValue) executor): \(session.timings.summary)")
         for event in session.events { print("  session event: \(event)") }
         return Run(
             export: export, artifact: try ArtifactReader.read(contentsOf: export, expectedFingerprint: target.fingerprint),
             outputs: outputs, quantized: quantized, timings: session.timings)
     }
 
-    @Test func seed000GraphAndVMExportsAreEquivalentAndAccelerated() throws {
+    @Test(arguments: ["resnet_tiny", "mobilenetv2_tiny"])
+    func seed000GraphAndVMExportsAreEquivalentAndAccelerated(modelName: String) throws {
         let target = try Catalog.architecture(named: SessionFixtures.targetName)
-        let model = try SessionFixtures.model("resnet_tiny")
+        let model = try SessionFixtures.model(modelName)
         let directory = try SessionFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let uncalibrated = try SessionFixtures.uncalibratedArtifact(model, in: directory, target: target)
@@ -61,8 +62,8 @@ import Testing
         let samples = SessionFixtures.samples(from: model.feed, count: Self.quantSize)
         let probes = SessionFixtures.samples(from: model.feed, count: 3, seed: 1)
 
-        let graph = try Self.otf(.graph, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes, directory: directory)
-        let vm = try Self.otf(.vm, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes, directory: directory)
+        let graph = try Self.otf(.graph, model: modelName, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes, directory: directory)
+        let vm = try Self.otf(.vm, model: modelName, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes, directory: directory)
 
         // The exports changed: calibrated, with programs (seed 000's VM export did not).
         for run in [graph, vm] {
@@ -90,7 +91,7 @@ import Testing
             }
         }
         print(
-            "seed-000 exports: \(try Data(contentsOf: graph.export).count) bytes (graph), "
+            "seed-000 exports (\(modelName)): \(try Data(contentsOf: graph.export).count) bytes (graph), "
                 + "\(try Data(contentsOf: vm.export).count) bytes (vm), uncalibrated \(uncalibratedBytes.count) bytes; "
                 + "byte-identical: \(try Data(contentsOf: graph.export) == Data(contentsOf: vm.export))")
 
@@ -119,7 +120,7 @@ import Testing
                 let range = expected.doubleScalars().reduce(0) { max($0, abs($1)) }
                 let tolerance = max(step, 1e-4 * range)
                 let difference = SessionFixtures.maxDifference(tensor, expected)
-                print("QuantSim vs accelerated, output \(name): max |diff| \(difference), grid step \(step)")
+                print("QuantSim vs accelerated, \(modelName) output \(name): max |diff| \(difference), grid step \(step)")
                 #expect(difference <= tolerance, "output \(name): \(difference) > \(tolerance)")
             }
         }

@@ -44,7 +44,6 @@ extension RunCommand {
             if event.level == .warning { logger.warning("\(event.message)") } else { logger.info("\(event.message)") }
         }
         for event in session.events where event.level == .warning { logger.warning("\(event.message)") }
-        var lines: [String] = []
         if !json { print("session: \(samples.count) samples, N = \(options.quantSize), phase \(session.phase)") }
         var last: [String: Tensor] = [:]
         var switchedAt: Int?
@@ -54,7 +53,6 @@ extension RunCommand {
             if before != session.phase, session.phase == .accelerated {
                 switchedAt = index + 1
                 let line = "after run \(index + 1): \(before) -> \(session.phase) (\(session.executorName ?? "?") executor, DPU subgraphs on the emulator)"
-                lines.append(line)
                 if !json { print(line) }
             }
         }
