@@ -80,7 +80,9 @@ import Testing
         let directory = try CLITests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("un.kiln")
-        let result = try CLITests.kiln(["compile", CLITests.example, "--target", Self.target, "-o", output.path, "--json"])
+        let result = try CLITests.kiln([
+            "compile", CLITests.example, "--target", Self.target, "-o", output.path, "--json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(document["quantization"] as? String == "uncalibrated")

@@ -34,7 +34,9 @@ import Testing
     }
 
     /// A session over the uncalibrated artifact with the build directory, run over the samples.
-    static func calibrate(_ setup: Setup, target: DPUArchitecture? = nil, artifact: URL? = nil) throws -> InferenceSession {
+    static func calibrate(
+        _ setup: Setup, target: DPUArchitecture? = nil, artifact: URL? = nil
+    ) throws -> InferenceSession {
         let session = try InferenceSession(
             contentsOf: artifact ?? setup.uncalibrated, target: target ?? setup.target,
             options: SessionFixtures.options(.graph, quantSize: quantSize, buildDirectory: setup.buildDirectory))
@@ -75,7 +77,8 @@ import Testing
         // Another N is another key: a miss.
         let otherSize = try InferenceSession(
             contentsOf: setup.uncalibrated, target: setup.target,
-            options: SessionFixtures.options(.graph, quantSize: Self.quantSize + 1, buildDirectory: setup.buildDirectory))
+            options: SessionFixtures.options(
+                .graph, quantSize: Self.quantSize + 1, buildDirectory: setup.buildDirectory))
         #expect(otherSize.phase == .calibrating(observed: 0, of: Self.quantSize + 1))
     }
 
@@ -84,7 +87,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: setup.directory) }
         _ = try Self.calibrate(setup)
         let other = try Catalog.architecture(named: SessionFixtures.otherTargetName)
-        let compiled = try ModelCompiler.compile(setup.model.graph, modelSHA256: setup.model.sha256, architecture: other)
+        let compiled = try ModelCompiler.compile(
+            setup.model.graph, modelSHA256: setup.model.sha256, architecture: other)
         let url = setup.directory.appendingPathComponent("other.kiln")
         try ArtifactWriter.write(compiled.tree, header: compiled.header, to: url)
         let session = try InferenceSession(
@@ -146,13 +150,16 @@ import Testing
 
 /// ``BuildKey`` and ``BuildCache`` on their own.
 @Suite struct BuildCacheTests {
-    static func key(samples: Int = 8, method: CalibrationMethod = .minmax, fingerprint: UInt64 = 0x101_0000_1601_0407)
+    static func key(
+        samples: Int = 8, method: CalibrationMethod = .minmax, fingerprint: UInt64 = 0x101_0000_1601_0407
+    )
         -> BuildKey
     {
         var config = QuantizationConfig()
         config.method = method
         return BuildKey(
-            modelSHA256: String(repeating: "a", count: 64), fingerprint: Fingerprint(rawValue: fingerprint), config: config,
+            modelSHA256: String(repeating: "a", count: 64), fingerprint: Fingerprint(rawValue: fingerprint),
+            config: config,
             samples: samples)
     }
 
@@ -170,7 +177,9 @@ import Testing
         #expect(BuildCache.fromEnvironment([:]) == nil)
         #expect(BuildCache.fromEnvironment(["KILN_BUILD_DIR": ""]) == nil)
         #expect(BuildCache.fromEnvironment(["PX_BUILD_DIR": "/tmp/px"])?.directory.path == "/tmp/px")
-        #expect(BuildCache.fromEnvironment(["KILN_BUILD_DIR": "/tmp/k", "PX_BUILD_DIR": "/tmp/px"])?.directory.path == "/tmp/k")
+        #expect(
+            BuildCache.fromEnvironment(["KILN_BUILD_DIR": "/tmp/k", "PX_BUILD_DIR": "/tmp/px"])?.directory.path
+                == "/tmp/k")
         #expect(SessionOptions(environment: ["PX_QUANT_SIZE": "16"]).quantSize == 16)
         #expect(SessionOptions(environment: ["KILN_QUANT_SIZE": "4", "PX_QUANT_SIZE": "16"]).quantSize == 4)
         #expect(SessionOptions(environment: ["KILN_QUANT_SIZE": "zero"]).quantSize == SessionOptions.defaultQuantSize)

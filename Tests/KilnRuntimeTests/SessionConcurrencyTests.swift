@@ -33,7 +33,8 @@ import Testing
                     mismatches.increment()
                     continue
                 }
-                for (name, tensor) in serial[index] where outputs[name].map({ SessionFixtures.maxDifference($0, tensor) }) != 0 {
+                for (name, tensor) in serial[index]
+                where outputs[name].map({ SessionFixtures.maxDifference($0, tensor) }) != 0 {
                     _ = name
                     mismatches.increment()
                 }

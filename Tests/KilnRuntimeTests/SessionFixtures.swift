@@ -29,7 +29,8 @@ enum SessionFixtures {
         guard let entry = ReferenceModels.manifest.first(where: { $0.name == name }) else { return try shippedModel() }
         let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
         let feed = try #require(try entry.inputSets().first?.inputs)
-        return Model(url: entry.modelURL, graph: graph, feed: feed, sha256: try InferenceSession.sha256(of: entry.modelURL))
+        return Model(
+            url: entry.modelURL, graph: graph, feed: feed, sha256: try InferenceSession.sha256(of: entry.modelURL))
     }
 
     /// `Examples/mobilenetv2_tiny.onnx` and its inputs, shipped with the repository.
@@ -60,7 +61,9 @@ enum SessionFixtures {
     }
 
     /// Options without the environment, for the given executor and N.
-    static func options(_ executor: ExecutorKind = .auto, quantSize: Int = 8, buildDirectory: URL? = nil) -> SessionOptions {
+    static func options(
+        _ executor: ExecutorKind = .auto, quantSize: Int = 8, buildDirectory: URL? = nil
+    ) -> SessionOptions {
         var options = SessionOptions(environment: [:])
         options.executor = executor
         options.quantSize = quantSize

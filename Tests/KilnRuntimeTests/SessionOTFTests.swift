@@ -26,7 +26,8 @@ import Testing
 
     /// Runs OTF under `executor` over `samples`, then `probes` accelerated; exports.
     static func otf(
-        _ executor: ExecutorKind, model name: String, uncalibrated: URL, target: DPUArchitecture, samples: [[String: Tensor]],
+        _ executor: ExecutorKind, model name: String, uncalibrated: URL, target: DPUArchitecture,
+        samples: [[String: Tensor]],
         probes: [[String: Tensor]], directory: URL
     ) throws -> Run {
         let session = try InferenceSession(
@@ -47,7 +48,8 @@ import Testing
         print("OTF timings (\(name), N=\(quantSize), \(executor.rawValue) executor): \(session.timings.summary)")
         for event in session.events { print("  session event: \(event)") }
         return Run(
-            export: export, artifact: try ArtifactReader.read(contentsOf: export, expectedFingerprint: target.fingerprint),
+            export: export,
+            artifact: try ArtifactReader.read(contentsOf: export, expectedFingerprint: target.fingerprint),
             outputs: outputs, quantized: quantized, timings: session.timings)
     }
 
@@ -62,8 +64,12 @@ import Testing
         let samples = SessionFixtures.samples(from: model.feed, count: Self.quantSize)
         let probes = SessionFixtures.samples(from: model.feed, count: 3, seed: 1)
 
-        let graph = try Self.otf(.graph, model: modelName, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes, directory: directory)
-        let vm = try Self.otf(.vm, model: modelName, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes, directory: directory)
+        let graph = try Self.otf(
+            .graph, model: modelName, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes,
+            directory: directory)
+        let vm = try Self.otf(
+            .vm, model: modelName, uncalibrated: uncalibrated, target: target, samples: samples, probes: probes,
+            directory: directory)
 
         // The exports changed: calibrated, with programs (seed 000's VM export did not).
         for run in [graph, vm] {
@@ -100,7 +106,8 @@ import Testing
         for run in [graph, vm] {
             for kind in [ExecutorKind.graph, .vm] {
                 let session = try InferenceSession(
-                    contentsOf: run.export, target: target, options: SessionFixtures.options(kind, quantSize: Self.quantSize))
+                    contentsOf: run.export, target: target,
+                    options: SessionFixtures.options(kind, quantSize: Self.quantSize))
                 #expect(session.phase == .accelerated)
                 let outputs = try session.run(probes[0])
                 #expect(session.timings.calibrationRuns == 0)
@@ -120,7 +127,8 @@ import Testing
                 let range = expected.doubleScalars().reduce(0) { max($0, abs($1)) }
                 let tolerance = max(step, 1e-4 * range)
                 let difference = SessionFixtures.maxDifference(tensor, expected)
-                print("QuantSim vs accelerated, \(modelName) output \(name): max |diff| \(difference), grid step \(step)")
+                print(
+                    "QuantSim vs accelerated, \(modelName) output \(name): max |diff| \(difference), grid step \(step)")
                 #expect(difference <= tolerance, "output \(name): \(difference) > \(tolerance)")
             }
         }
@@ -148,7 +156,8 @@ import Testing
         let model = try SessionFixtures.model("resnet_tiny")
         let directory = try SessionFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let calibration = try CalibrationSet(samples: SessionFixtures.samples(from: model.feed, count: 4), for: model.graph)
+        let calibration = try CalibrationSet(
+            samples: SessionFixtures.samples(from: model.feed, count: 4), for: model.graph)
         var config = QuantizationConfig()
         config.target = target
         let quantized = try Quantizer.quantize(model.graph, calibration: calibration, config: config)
@@ -159,10 +168,13 @@ import Testing
         #expect(throws: KilnError.self) {
             _ = try ArtifactReader.read(contentsOf: url, expectedFingerprint: other.fingerprint)
         }
-        let loaded = try ArtifactReader.read(contentsOf: url, expectedFingerprint: other.fingerprint, allowRecompile: true)
+        let loaded = try ArtifactReader.read(
+            contentsOf: url, expectedFingerprint: other.fingerprint, allowRecompile: true)
         #expect(loaded.needsRecompile)
         #expect(errorCode { _ = try loaded.makeExecutor(.graph) } == .dpuTargetMismatch)
-        #expect(errorCode { _ = try InferenceSession(artifact: loaded, target: other, options: SessionFixtures.options()) } == .fingerprintMismatch)
+        #expect(
+            errorCode { _ = try InferenceSession(artifact: loaded, target: other, options: SessionFixtures.options()) }
+                == .fingerprintMismatch)
         var options = SessionFixtures.options()
         options.allowRecompile = true
         let session = try InferenceSession(artifact: loaded, target: other, options: options)
@@ -182,7 +194,8 @@ import Testing
         let samples = SessionFixtures.samples(from: model.feed, count: Self.quantSize)
         let uncalibrated = try ModelCompiler.compile(model.graph, modelSHA256: model.sha256, architecture: target)
         let session = try InferenceSession(
-            artifact: uncalibrated.artifact, target: target, options: SessionFixtures.options(.auto, quantSize: Self.quantSize))
+            artifact: uncalibrated.artifact, target: target,
+            options: SessionFixtures.options(.auto, quantSize: Self.quantSize))
         for sample in samples { _ = try session.run(sample) }
         let otf = try #require(session.quantizedModel)
 

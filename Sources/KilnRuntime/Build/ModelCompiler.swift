@@ -85,11 +85,14 @@ public enum ModelCompiler {
     ///   - architecture: The DPU target; it needs a public fingerprint.
     ///   - threads: Threads for the preparation passes.
     /// - Throws: `badArgument` for a target without a public fingerprint; what the passes throw.
-    public static func compile(_ graph: Graph, modelSHA256: String, architecture: DPUArchitecture, threads: Int = 1)
+    public static func compile(
+        _ graph: Graph, modelSHA256: String, architecture: DPUArchitecture, threads: Int = 1
+    )
         throws -> CompiledModel
     {
         let fingerprint = try fingerprint(of: architecture)
-        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(graph, context: PassContext(threads: threads))
+        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(
+            graph, context: PassContext(threads: threads))
         let partitioned = try partition(canonical, annotation: annotate(canonical, for: architecture)).graph
         let subgraphs = try partitioned.nodes.filter { $0.op == .dpuSubgraph }.map { node in
             let call = try SubgraphCall(node: node)
@@ -114,10 +117,13 @@ public enum ModelCompiler {
     ///
     /// - Throws: `badArgument` for a target without a public fingerprint; the DPU
     ///   compiler's other errors (`dpuNoFixPosition`, `dpuTileTooLarge`).
-    public static func compile(_ quantized: QuantizedModel, modelSHA256: String, architecture: DPUArchitecture)
+    public static func compile(
+        _ quantized: QuantizedModel, modelSHA256: String, architecture: DPUArchitecture
+    )
         throws -> CompiledModel
     {
-        try compile(quantizedGraph: quantized.graph, plan: quantized.plan, modelSHA256: modelSHA256, architecture: architecture)
+        try compile(
+            quantizedGraph: quantized.graph, plan: quantized.plan, modelSHA256: modelSHA256, architecture: architecture)
     }
 
     /// ``compile(_:modelSHA256:architecture:)`` from the quantized graph and its plan (e.g. a
@@ -196,7 +202,8 @@ public enum ModelCompiler {
             let call = try SubgraphCall(node: node)
             let program = dpu?.program(subgraph: call.id)
             let device: CompiledSubgraph.Device =
-                program != nil ? .dpu : calibrated ? .floatRefused("no program for it in the artifact") : .floatUncalibrated
+                program != nil
+                ? .dpu : calibrated ? .floatRefused("no program for it in the artifact") : .floatUncalibrated
             return CompiledSubgraph(
                 id: call.id, name: node.name, nodes: call.body?.nodes.count ?? 0, device: device,
                 instructions: program?.instructions.count, programBytes: dpu?.programs[call.id]?.count ?? 0)

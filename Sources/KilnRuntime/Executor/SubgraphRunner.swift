@@ -114,7 +114,8 @@ public struct ModuleSubgraphRunner: SubgraphRunner {
     /// Runs a float body on the interpreter, inputs in body-input order.
     static func runFloat(_ body: Graph, inputs: [Tensor], threads: Int) throws -> [Tensor] {
         guard body.inputs.count == inputs.count else {
-            throw KilnError(.missingInput, "subgraph '\(body.name)' takes \(body.inputs.count) inputs, got \(inputs.count)")
+            throw KilnError(
+                .missingInput, "subgraph '\(body.name)' takes \(body.inputs.count) inputs, got \(inputs.count)")
         }
         var feed: [String: Tensor] = [:]
         for (id, tensor) in zip(body.inputs, inputs) where body.initializers[id] == nil {

@@ -45,7 +45,8 @@ extension DPUModule: Executable {
             throw KilnError(
                 .dpuTargetMismatch,
                 "DPU program of subgraph \(id) was compiled for \(program.target) "
-                    + "(\(program.fingerprint?.description ?? "no fingerprint")), but module '\(name)' is for \(fingerprint); recompile it")
+                    + "(\(program.fingerprint?.description ?? "no fingerprint")), but module '\(name)' is for \(fingerprint); recompile it"
+            )
         }
         emulator.threads = max(1, threads)
         let names = inputNames ?? program.inputs.map { program.buffers[$0].name }

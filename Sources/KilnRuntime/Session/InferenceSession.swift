@@ -95,7 +95,9 @@ public final class InferenceSession {
     ///   - options: The options.
     /// - Throws: `badArgument` for an ONNX model without a target; the reader's, the
     ///   importer's and ``init(artifact:target:options:)``'s errors.
-    public convenience init(contentsOf url: URL, target: DPUArchitecture? = nil, options: SessionOptions = SessionOptions())
+    public convenience init(
+        contentsOf url: URL, target: DPUArchitecture? = nil, options: SessionOptions = SessionOptions()
+    )
         throws
     {
         if ArtifactReader.hasMagic(url) || url.pathExtension == "kiln" {
@@ -105,7 +107,9 @@ public final class InferenceSession {
             return
         }
         guard let target else {
-            throw KilnError(.badArgument, "'\(url.lastPathComponent)' is a model, not an artifact: give the DPU target to compile it for")
+            throw KilnError(
+                .badArgument,
+                "'\(url.lastPathComponent)' is a model, not an artifact: give the DPU target to compile it for")
         }
         let compiled = try ModelCompiler.compile(
             ONNXImporter.importModel(contentsOf: url).graph, modelSHA256: Self.sha256(of: url), architecture: target,
@@ -156,7 +160,8 @@ public final class InferenceSession {
             return outputs
         }
         guard let executor else {
-            throw KilnError(.subgraphRunnerMissing, "the session has no executor (it failed to switch after calibration)")
+            throw KilnError(
+                .subgraphRunnerMissing, "the session has no executor (it failed to switch after calibration)")
         }
         let outputs = try executor.run(inputs)
         if phase == .accelerated {
@@ -196,13 +201,15 @@ public final class InferenceSession {
         config.threads = options.threads
         let fingerprint = try ModelCompiler.fingerprint(of: architecture)
         let key = BuildKey(
-            modelSHA256: artifact.header.modelSHA256, fingerprint: fingerprint, config: config, samples: options.quantSize)
+            modelSHA256: artifact.header.modelSHA256, fingerprint: fingerprint, config: config,
+            samples: options.quantSize)
         buildKey = key
         if let cache = buildCache {
             switch cache.lookup(key) {
             case .hit(let cached):
                 try adopt(cached)
-                report(.info, "build-dir hit \(key.digest.prefix(12)): accelerated from the first input, no calibration")
+                report(
+                    .info, "build-dir hit \(key.digest.prefix(12)): accelerated from the first input, no calibration")
                 return
             case .corrupt(let reason):
                 report(.warning, reason)
@@ -212,7 +219,9 @@ public final class InferenceSession {
         }
         calibration = try CalibrationSession(graph: ModelCompiler.floatGraph(of: artifact), config: config)
         phase = .calibrating(observed: 0, of: options.quantSize)
-        report(.info, "uncalibrated: the first \(options.quantSize) runs calibrate in float, then the DPU subgraphs switch on")
+        report(
+            .info,
+            "uncalibrated: the first \(options.quantSize) runs calibrate in float, then the DPU subgraphs switch on")
     }
 
     /// Uses a calibrated artifact: an executor over its tree.
@@ -274,10 +283,13 @@ public final class InferenceSession {
         let sha = artifact.header.modelSHA256
         switch artifact.header.quantization {
         case .uncalibrated:
-            return try ModelCompiler.compile(inlined, modelSHA256: sha, architecture: architecture, threads: threads).artifact
-        case .calibrated(let plan):
-            return try ModelCompiler.compile(quantizedGraph: inlined, plan: plan, modelSHA256: sha, architecture: architecture)
+            return try ModelCompiler.compile(inlined, modelSHA256: sha, architecture: architecture, threads: threads)
                 .artifact
+        case .calibrated(let plan):
+            return try ModelCompiler.compile(
+                quantizedGraph: inlined, plan: plan, modelSHA256: sha, architecture: architecture
+            )
+            .artifact
         }
     }
 

@@ -84,8 +84,10 @@ public struct SessionTimings: Codable, Sendable, Equatable {
     public var acceleratedRuns = 0
 
     enum CodingKeys: String, CodingKey {
-        case calibration = "calibration_seconds", calibrationRuns = "calibration_runs"
-        case quantizeAndCompile = "quantize_compile_seconds", accelerated = "accelerated_seconds"
+        case calibration = "calibration_seconds"
+        case calibrationRuns = "calibration_runs"
+        case quantizeAndCompile = "quantize_compile_seconds"
+        case accelerated = "accelerated_seconds"
         case acceleratedRuns = "accelerated_runs"
     }
 

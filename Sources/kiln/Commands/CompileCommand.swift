@@ -55,7 +55,8 @@ struct CompileCommand: ParsableCommand {
     func run() throws {
         guard threads >= 1 else { throw KilnError(.badArgument, "--threads must be at least 1, got \(threads)") }
         if calib == nil, calibSize != nil {
-            throw KilnError(.badArgument, "--calib-size needs --calib (without data the artifact calibrates on the fly)")
+            throw KilnError(
+                .badArgument, "--calib-size needs --calib (without data the artifact calibrates on the fly)")
         }
         let logger = Logger(label: "kiln.compile")
         let architecture = try Catalog.architecture(matching: target)
@@ -86,7 +87,8 @@ struct CompileCommand: ParsableCommand {
         try ArtifactWriter.write(compiled.tree, header: compiled.header, to: URL(fileURLWithPath: output))
         let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         let summary = CompileSummary(
-            model: model, output: output, target: architecture.name, fingerprint: compiled.header.fingerprint.description,
+            model: model, output: output, target: architecture.name,
+            fingerprint: compiled.header.fingerprint.description,
             quantization: compiled.header.quantization.summary, calibrationSamples: samples, artifactBytes: size,
             subgraphs: compiled.subgraphs.map(CompileSummary.Subgraph.init))
         print(json ? try JSONOutput.encode(summary) : summary.text)
@@ -113,7 +115,8 @@ struct CompileSummary: Encodable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, name, nodes, device, instructions, programBytes = "program_bytes"
+            case id, name, nodes, device, instructions
+            case programBytes = "program_bytes"
         }
     }
 
@@ -127,8 +130,10 @@ struct CompileSummary: Encodable {
     let subgraphs: [Subgraph]
 
     enum CodingKeys: String, CodingKey {
-        case model, output, target, fingerprint, quantization, calibrationSamples = "calibration_samples"
-        case artifactBytes = "artifact_bytes", subgraphs
+        case model, output, target, fingerprint, quantization
+        case calibrationSamples = "calibration_samples"
+        case artifactBytes = "artifact_bytes"
+        case subgraphs
     }
 
     /// The human-readable form.

@@ -12,7 +12,8 @@ extension RunCommand {
     /// ``InferenceSession`` with N = the sample count (or `KILN_QUANT_SIZE` if smaller).
     func runCalibrating() throws {
         guard let inputArchive, inputFiles.isEmpty else {
-            throw KilnError(.badArgument, "--calibrate takes its samples from --inputs many.npz (first axis = samples), not -i")
+            throw KilnError(
+                .badArgument, "--calibrate takes its samples from --inputs many.npz (first axis = samples), not -i")
         }
         if profile != nil || compare != nil {
             throw KilnError(.badArgument, "--calibrate does not combine with --profile or --compare")
@@ -37,8 +38,10 @@ extension RunCommand {
         } else {
             graph = try ONNXImporter.importModel(contentsOf: url).graph
         }
-        let samples = try CalibrationSet.load(contentsOf: URL(fileURLWithPath: inputArchive), for: graph, limit: nil).samples
-        options.quantSize = min(samples.count, SessionOptions.quantSize(in: ProcessInfo.processInfo.environment) ?? samples.count)
+        let samples = try CalibrationSet.load(contentsOf: URL(fileURLWithPath: inputArchive), for: graph, limit: nil)
+            .samples
+        options.quantSize = min(
+            samples.count, SessionOptions.quantSize(in: ProcessInfo.processInfo.environment) ?? samples.count)
         let session = try InferenceSession(contentsOf: url, target: architecture, options: options)
         session.onEvent = { event in
             if event.level == .warning { logger.warning("\(event.message)") } else { logger.info("\(event.message)") }
@@ -52,7 +55,8 @@ extension RunCommand {
             last = try session.run(sample)
             if before != session.phase, session.phase == .accelerated {
                 switchedAt = index + 1
-                let line = "after run \(index + 1): \(before) -> \(session.phase) (\(session.executorName ?? "?") executor, DPU subgraphs on the emulator)"
+                let line =
+                    "after run \(index + 1): \(before) -> \(session.phase) (\(session.executorName ?? "?") executor, DPU subgraphs on the emulator)"
                 if !json { print(line) }
             }
         }
@@ -92,7 +96,11 @@ struct CalibrateSummary: Encodable {
     let output: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, samples, quantSize = "quant_size", phase, switchedAfterRun = "switched_after_run", executor
+        case model, samples
+        case quantSize = "quant_size"
+        case phase
+        case switchedAfterRun = "switched_after_run"
+        case executor
         case timings, events, export, output
     }
 }
