@@ -215,4 +215,29 @@ import Testing
             try ArtifactWriter.encode(compiled.tree, header: compiled.header)
                 == ArtifactWriter.encode(session.artifact.tree, header: session.artifact.header))
     }
+
+    /// A bad input fails with the executors' runtime codes while calibrating too, and is not
+    /// counted as a calibration sample.
+    @Test func badInputsFailAlikeInEveryPhase() throws {
+        let target = try Catalog.architecture(named: SessionFixtures.targetName)
+        let model = try SessionFixtures.shippedModel()
+        let uncalibrated = try ModelCompiler.compile(model.graph, modelSHA256: model.sha256, architecture: target)
+        let session = try InferenceSession(
+            artifact: uncalibrated.artifact, target: target, options: SessionFixtures.options(.graph, quantSize: 2))
+        let (name, tensor) = try #require(model.feed.first)
+        let wrongShape = Tensor(shape: [1] + tensor.shape, scalars: tensor.scalars(as: Float.self))
+        let cases: [([String: Tensor], ErrorCode)] = [
+            ([:], .missingInput), (model.feed.merging(["nope": tensor]) { a, _ in a }, .unknownInput),
+            ([name: wrongShape], .inputShapeMismatch),
+        ]
+        for (inputs, code) in cases {
+            #expect(errorCode { _ = try session.run(inputs) } == code)
+        }
+        #expect(session.phase == .calibrating(observed: 0, of: 2))
+        for sample in SessionFixtures.samples(from: model.feed, count: 2) { _ = try session.run(sample) }
+        #expect(session.phase == .accelerated)
+        for (inputs, code) in cases {
+            #expect(errorCode { _ = try session.run(inputs) } == code)
+        }
+    }
 }

@@ -152,6 +152,7 @@ public final class InferenceSession {
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         let start = DispatchTime.now()
         if case .calibrating(let observed, let total) = phase, let calibration {
+            try Self.checkInputs(inputs, for: calibration.graph)
             let outputs = try calibration.run(inputs)
             timings.calibration += Self.seconds(since: start)
             timings.calibrationRuns += 1
@@ -290,6 +291,25 @@ public final class InferenceSession {
                 quantizedGraph: inlined, plan: plan, modelSHA256: sha, architecture: architecture
             )
             .artifact
+        }
+    }
+
+    /// Checks inputs as the executors do, so a bad input fails with the same runtime code
+    /// while calibrating as once accelerated (and is never observed).
+    ///
+    /// - Throws: `unknownInput`, `missingInput`, `inputDTypeMismatch`, `inputShapeMismatch`.
+    static func checkInputs(_ inputs: [String: Tensor], for graph: Graph) throws {
+        let declared = graph.inputs.filter { graph.initializers[$0] == nil }
+        let names = Set(graph.inputs.map { graph[$0].name })
+        for name in inputs.keys.sorted() where !names.contains(name) {
+            throw KilnError(
+                .unknownInput, "the model has no input '\(name)'; its inputs are \(declared.map { graph[$0].name })")
+        }
+        for id in declared {
+            guard let tensor = inputs[graph[id].name] else {
+                throw KilnError(.missingInput, "input '\(graph[id].name)' (\(graph[id].type)) was not provided")
+            }
+            try VirtualMachine.check(tensor, against: graph[id])
         }
     }
 
