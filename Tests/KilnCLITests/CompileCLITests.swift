@@ -110,4 +110,29 @@ import Testing
         let exportWithout = try CLITests.kiln(["run", CLITests.example, "--inputs", many.path, "--export", output.path])
         CLITests.expectFailure(exportWithout, code: .badArgument, status: 2, noFileAt: output)
     }
+
+    /// `kiln run MODEL.onnx --target T` compiles in memory (float bodies, onnxruntime's
+    /// outputs); `kiln run ART --target OTHER` recompiles an artifact for another DPU.
+    @Test func runCompilesInMemoryAndRecompilesForATarget() throws {
+        let inMemory = try CLITests.kiln([
+            "run", CLITests.example, "--target", Self.target, "--executor", "graph", "--inputs", CLITests.exampleInputs,
+            "--compare", CLITests.exampleExpected,
+        ])
+        #expect(inMemory.status == 0, "\(inMemory.stderr)")
+        #expect(inMemory.stdout.contains(" ok"))
+
+        let directory = try CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let many = try Self.manySamples(in: directory, count: 3)
+        let calibrated = directory.appendingPathComponent("b4096.kiln")
+        let compile = try CLITests.kiln([
+            "compile", CLITests.example, "--target", Self.target, "--calib", many.path, "-o", calibrated.path,
+        ])
+        #expect(compile.status == 0, "\(compile.stderr)")
+        let other = try CLITests.kiln([
+            "run", calibrated.path, "--target", "DPUCZDX8G_ISA1_B3136", "--inputs", CLITests.exampleInputs,
+        ])
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stdout.contains("logits"))
+    }
 }

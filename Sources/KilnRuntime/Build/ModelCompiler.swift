@@ -182,15 +182,43 @@ public enum ModelCompiler {
         return (try compile(quantized, modelSHA256: artifact.header.modelSHA256, architecture: architecture), quantized)
     }
 
+    /// Rebuilds an artifact for another DPU: its float model (``floatGraph(of:)``) compiled
+    /// again for `architecture`, with the artifact's plan when it is calibrated (the plan's
+    /// fix positions do not depend on the DPU configuration).
+    ///
+    /// - Throws: what ``compile(_:modelSHA256:architecture:threads:)`` and
+    ///   ``compile(quantizedGraph:plan:modelSHA256:architecture:)`` throw.
+    public static func recompile(
+        _ artifact: Artifact, for architecture: DPUArchitecture, threads: Int = 1
+    ) throws
+        -> Artifact
+    {
+        let graph = try floatGraph(of: artifact)
+        let sha = artifact.header.modelSHA256
+        switch artifact.header.quantization {
+        case .uncalibrated:
+            return try compile(graph, modelSHA256: sha, architecture: architecture, threads: threads).artifact
+        case .calibrated(let plan):
+            return try compile(quantizedGraph: graph, plan: plan, modelSHA256: sha, architecture: architecture).artifact
+        }
+    }
+
     /// The float model an artifact holds: its CPU graph with every DPU subgraph's body inlined
     /// (canonical, as partitioning left it).
     ///
     /// - Throws: `constantMissing` for an uninitialized CPU module; `invalidModel`.
     public static func floatGraph(of artifact: Artifact) throws -> Graph {
+        try entryGraph(of: artifact).inliningDPUSubgraphs().graph
+    }
+
+    /// The graph of an artifact's CPU module (DPU subgraphs as `dpuSubgraph` nodes).
+    ///
+    /// - Throws: `functionNotFound` without a CPU module; `constantMissing` when it is not initialized.
+    public static func entryGraph(of artifact: Artifact) throws -> Graph {
         guard let graph = try artifact.entryModule().graph else {
             throw KilnError(.constantMissing, "the artifact's CPU module is not initialized")
         }
-        return try graph.inliningDPUSubgraphs().graph
+        return graph
     }
 
     /// The subgraphs of an artifact's CPU module and where each runs.

@@ -81,7 +81,7 @@ public final class InferenceSession {
                     "the artifact was compiled for \(artifact.header.target) (fingerprint \(artifact.header.fingerprint)), "
                         + "not for \(architecture.name); compile it for this target, or allow recompiling")
             }
-            self.artifact = try Self.recompile(artifact, for: architecture, threads: options.threads)
+            self.artifact = try ModelCompiler.recompile(artifact, for: architecture, threads: options.threads)
             report(.info, "recompiled the artifact from \(artifact.header.target) for \(architecture.name)")
         }
         try start()
@@ -271,27 +271,7 @@ public final class InferenceSession {
     // MARK: Helpers
 
     private func entryGraph(of artifact: Artifact) throws -> Graph {
-        guard let graph = try artifact.entryModule().graph else {
-            throw KilnError(.constantMissing, "the artifact's CPU module is not initialized")
-        }
-        return graph
-    }
-
-    /// Rebuilds an artifact for `architecture` from its graph (subgraphs inlined) and, when
-    /// calibrated, its plan.
-    static func recompile(_ artifact: Artifact, for architecture: DPUArchitecture, threads: Int) throws -> Artifact {
-        let inlined = try ModelCompiler.floatGraph(of: artifact)
-        let sha = artifact.header.modelSHA256
-        switch artifact.header.quantization {
-        case .uncalibrated:
-            return try ModelCompiler.compile(inlined, modelSHA256: sha, architecture: architecture, threads: threads)
-                .artifact
-        case .calibrated(let plan):
-            return try ModelCompiler.compile(
-                quantizedGraph: inlined, plan: plan, modelSHA256: sha, architecture: architecture
-            )
-            .artifact
-        }
+        try ModelCompiler.entryGraph(of: artifact)
     }
 
     /// Checks inputs as the executors do, so a bad input fails with the same runtime code

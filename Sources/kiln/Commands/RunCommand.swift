@@ -5,6 +5,7 @@ import KilnIR
 import KilnInterpreter
 import KilnONNX
 import KilnRuntime
+import KilnTargets
 import Logging
 
 extension ExecutorKind: ExpressibleByArgument {}
@@ -60,7 +61,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "With --calibrate: write the artifact as it is after the run (calibrated and compiled) to this .kiln file.")
     var export: String?
 
-    @Option(help: "The DPU target (a name, alias or fingerprint): required to --calibrate an ONNX model; for an artifact compiled for another DPU, its programs are recompiled.")
+    @Option(help: "The DPU target (a name, alias or fingerprint): an ONNX model is compiled for it in memory (required with --calibrate); an artifact compiled for another DPU is recompiled for it.")
     var target: String?
 
     @Flag(help: "With --calibrate: print one JSON document (phases, timings, events, export) instead of text.")
@@ -80,14 +81,30 @@ struct RunCommand: ParsableCommand {
         let url = URL(fileURLWithPath: model)
         let graph: Graph
         var artifact: Artifact?
+        let architecture = try target.map { try Catalog.architecture(matching: $0) }
         if ArtifactReader.hasMagic(url) || url.pathExtension == "kiln" {
-            let loaded = try ArtifactReader.read(contentsOf: url)
+            var loaded = try ArtifactReader.read(
+                contentsOf: url, expectedFingerprint: architecture?.fingerprint, allowRecompile: true)
+            if let architecture, loaded.needsRecompile {
+                logger.info("recompiling \(model) from \(loaded.header.target) for \(architecture.name)")
+                loaded = try ModelCompiler.recompile(loaded, for: architecture, threads: threads)
+            }
             guard let entry = try loaded.entryModule().graph else {
                 throw KilnError(.constantMissing, "the artifact's CPU module was not initialized")
             }
             graph = entry
             artifact = loaded
-            logger.info("loaded artifact \(model): \(loaded.tree.modules.count) modules, \(graph.nodes.count) CPU nodes")
+            logger.info(
+                "loaded artifact \(model): \(loaded.tree.modules.count) modules, \(graph.nodes.count) CPU nodes")
+        } else if let architecture {
+            // Compiled in memory for the target (uncalibrated: DPU subgraphs run their float bodies).
+            let compiled = try ModelCompiler.compile(
+                ONNXImporter.importModel(contentsOf: url).graph, modelSHA256: InferenceSession.sha256(of: url),
+                architecture: architecture, threads: threads)
+            artifact = compiled.artifact
+            graph = try ModelCompiler.entryGraph(of: compiled.artifact)
+            logger.info(
+                "compiled \(model) in memory for \(architecture.name): \(compiled.subgraphs.count) DPU subgraph(s)")
         } else {
             let imported = try ONNXImporter.importModel(contentsOf: url)
             graph = imported.graph
