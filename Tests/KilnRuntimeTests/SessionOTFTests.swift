@@ -239,5 +239,13 @@ import Testing
         for (inputs, code) in cases {
             #expect(errorCode { _ = try session.run(inputs) } == code)
         }
+        // The DPU needs power-of-two scales.
+        var options = SessionFixtures.options()
+        var config = QuantizationConfig()
+        config.scale = .float
+        options.quantization = config
+        #expect(
+            errorCode { _ = try InferenceSession(artifact: uncalibrated.artifact, target: target, options: options) }
+                == .invalidQuantizationConfig)
     }
 }

@@ -197,6 +197,11 @@ public final class InferenceSession {
             return
         }
         var config = options.quantization ?? QuantizationConfig()
+        guard config.scale == .pow2 else {
+            throw KilnError(
+                .invalidQuantizationConfig,
+                "on-the-fly quantization compiles for the DPU, which needs power-of-two scales, not \(config.scale.rawValue)")
+        }
         config.target = architecture
         config.calibrationSize = options.quantSize
         config.threads = options.threads
