@@ -72,7 +72,7 @@ import Testing
         let bytes = [UInt8](try Self.program().0.serialized())
         var generator = SplitMix(seed: 9)
         var decoded = 0
-        for _ in 0..<300 {
+        for _ in 0..<600 {
             var corrupt = bytes
             for _ in 0..<generator.next(in: 1...4) {
                 let at = generator.next(in: 0...(corrupt.count - 1))
@@ -92,7 +92,7 @@ import Testing
                 _ = try? emulator.run(feeds)
             }
         }
-        print("corrupt programs: \(decoded) of 300 still decoded (blob bytes or harmless JSON digits) and ran")
+        print("corrupt programs: \(decoded) of 600 still decoded (blob bytes or harmless JSON digits) and ran")
         // A wrong magic and a newer version are errors with the malformed code.
         var wrong = bytes
         wrong[0] = 0x41

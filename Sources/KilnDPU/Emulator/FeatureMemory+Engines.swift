@@ -21,15 +21,27 @@ extension FeatureMemory {
         let gemmColumns = prepared.gemmColumns
         let bias = prepared.bias
         let multiplier = conv.isDepthwise ? max(1, conv.outputChannels / max(1, conv.inputChannels)) : 1
+        // Scalars of the hot loops (no array access inside them).
+        let (strideY, strideX) = (conv.strides[0], conv.strides[1])
+        let (dilationY, dilationX) = (conv.dilations[0], conv.dilations[1])
+        let (padY, padX) = (conv.padBegin[0], conv.padBegin[1])
+        let (upY, upX) = (conv.inputUpsampling[0], conv.inputUpsampling[1])
+        let (inHeight, inWidth, inChannels) = (input.height, input.width, input.channels)
+        let (outHeight, outWidth, outChannels) = (output.height, output.width, output.channels)
+        let (shiftBias, shiftCut, activation, position) = (
+            conv.shiftBias, conv.shiftCut, conv.activation, conv.outputPosition
+        )
+        let hasBias = bias != nil
+        let paddedChannels = conv.paddedInputChannels
+        let biases = bias ?? []
         // Where window tap (ky, kx) of output (oy, ox) reads, or -1 for padding.
         @inline(__always) func inputPixel(_ image: Int, _ oy: Int, _ ox: Int, _ ky: Int, _ kx: Int) -> Int {
-            let vy = oy * conv.strides[0] + ky * conv.dilations[0] - conv.padBegin[0]
-            let vx = ox * conv.strides[1] + kx * conv.dilations[1] - conv.padBegin[1]
-            let (uy, ux) = (conv.inputUpsampling[0], conv.inputUpsampling[1])
-            guard vy >= 0, vx >= 0, vy % uy == 0, vx % ux == 0 else { return -1 }
-            let (iy, ix) = (vy / uy, vx / ux)
-            guard iy < input.height, ix < input.width else { return -1 }
-            return (image * input.height + iy) * input.width + ix
+            let vy = oy * strideY + ky * dilationY - padY
+            let vx = ox * strideX + kx * dilationX - padX
+            guard vy >= 0, vx >= 0, vy % upY == 0, vx % upX == 0 else { return -1 }
+            let (iy, ix) = (vy / upY, vx / upX)
+            guard iy < inHeight, ix < inWidth else { return -1 }
+            return (image * inHeight + iy) * inWidth + ix
         }
         storage[layer.output].withUnsafeMutableBufferPointer { target in
             let targetAddress = UInt(bitPattern: target.baseAddress)
@@ -39,31 +51,39 @@ extension FeatureMemory {
                         Parallel.forEach(rows.count, threads: threads) { chunk in
                             guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
                             let chunkRows = (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound)
-                            let m = chunkRows.count * output.width
+                            let m = chunkRows.count * outWidth
                             if conv.isDepthwise {
-                                for row in chunkRows {
-                                    let (image, oy) = (row / output.height, row % output.height)
-                                    for ox in 0..<output.width {
-                                        let pixel = (image * output.height + oy) * output.width + ox
-                                        for oc in channels {
-                                            let ic = oc / multiplier
-                                            let (block, lane) = (oc / ocp, oc % ocp)
-                                            var accumulator: Int32 = 0
+                                // Per output pixel: each tap once, accumulated over the tile's channels.
+                                let first = channels.lowerBound
+                                var sums = [Int32](repeating: 0, count: max(1, channels.count))
+                                sums.withUnsafeMutableBufferPointer { sums in
+                                    for row in chunkRows {
+                                        let (image, oy) = (row / outHeight, row % outHeight)
+                                        for ox in 0..<outWidth {
+                                            for index in sums.indices { sums[index] = 0 }
                                             for ky in 0..<kh {
                                                 for kx in 0..<kw {
                                                     let at = inputPixel(image, oy, ox, ky, kx)
                                                     guard at >= 0 else { continue }
-                                                    accumulator &+=
-                                                        Int32(x[at * input.channels + ic])
-                                                        &* Int32(w[(block * k + ky * kw + kx) * ocp + lane])
+                                                    let base = at * inChannels
+                                                    let tap = ky * kw + kx
+                                                    for oc in channels {
+                                                        let weight = w[((oc / ocp) * k + tap) * ocp + oc % ocp]
+                                                        sums[oc - first] &+=
+                                                            Int32(x[base + oc / multiplier]) &* Int32(weight)
+                                                    }
                                                 }
                                             }
-                                            out[pixel * output.channels + oc] = Int8(
-                                                FixedPoint.convolution(
-                                                    accumulator: Int64(accumulator), bias: bias?[oc],
-                                                    shiftBias: conv.shiftBias,
-                                                    shiftCut: conv.shiftCut, activation: conv.activation,
-                                                    outputPosition: conv.outputPosition))
+                                            let pixel = ((image * outHeight + oy) * outWidth + ox) * outChannels
+                                            for oc in channels {
+                                                out[pixel + oc] = Int8(
+                                                    FixedPoint.convolution(
+                                                        accumulator: Int64(sums[oc - first]),
+                                                        bias: hasBias ? biases[oc] : nil,
+                                                        shiftBias: shiftBias, shiftCut: shiftCut,
+                                                        activation: activation,
+                                                        outputPosition: position))
+                                            }
                                         }
                                     }
                                 }
@@ -75,15 +95,15 @@ extension FeatureMemory {
                             columns.withUnsafeMutableBufferPointer { a in
                                 var r = 0
                                 for row in chunkRows {
-                                    let (image, oy) = (row / output.height, row % output.height)
-                                    for ox in 0..<output.width {
+                                    let (image, oy) = (row / outHeight, row % outHeight)
+                                    for ox in 0..<outWidth {
                                         for ky in 0..<kh {
                                             for kx in 0..<kw {
                                                 let at = inputPixel(image, oy, ox, ky, kx)
                                                 guard at >= 0 else { continue }
-                                                let base = r * k + (ky * kw + kx) * conv.paddedInputChannels
-                                                let from = at * input.channels
-                                                for ci in 0..<conv.inputChannels { a[base + ci] = x[from + ci] }
+                                                let base = r * k + (ky * kw + kx) * paddedChannels
+                                                let from = at * inChannels
+                                                for ci in 0..<inChannels { a[base + ci] = x[from + ci] }
                                             }
                                         }
                                         r += 1
@@ -106,16 +126,16 @@ extension FeatureMemory {
                                         c: cBase, ldc: n, threads: 1)
                                     var r = 0
                                     for row in chunkRows {
-                                        let (image, oy) = (row / output.height, row % output.height)
-                                        for ox in 0..<output.width {
-                                            let pixel = (image * output.height + oy) * output.width + ox
+                                        let (image, oy) = (row / outHeight, row % outHeight)
+                                        for ox in 0..<outWidth {
+                                            let pixel = (image * outHeight + oy) * outWidth + ox
                                             for oc in channels {
-                                                out[pixel * output.channels + oc] = Int8(
+                                                out[pixel * outChannels + oc] = Int8(
                                                     FixedPoint.convolution(
                                                         accumulator: Int64(c[r * n + oc - channels.lowerBound]),
-                                                        bias: bias?[oc],
-                                                        shiftBias: conv.shiftBias, shiftCut: conv.shiftCut,
-                                                        activation: conv.activation, outputPosition: conv.outputPosition
+                                                        bias: hasBias ? biases[oc] : nil,
+                                                        shiftBias: shiftBias, shiftCut: shiftCut,
+                                                        activation: activation, outputPosition: position
                                                     ))
                                             }
                                             r += 1
@@ -137,38 +157,45 @@ extension FeatureMemory {
         let output = EngineView(buffers[layer.output])
         let source = storage[layer.inputs[0]]
         let (kh, kw) = (pool.kernel[0], pool.kernel[1])
+        let (strideY, strideX, dilationY, dilationX) = (
+            pool.strides[0], pool.strides[1], pool.dilations[0], pool.dilations[1]
+        )
+        let (padY, padX, isMax) = (pool.padBegin[0], pool.padBegin[1], pool.isMax)
+        let (inHeight, inWidth, inChannels) = (input.height, input.width, input.channels)
+        let (outHeight, outWidth, outChannels) = (output.height, output.width, output.channels)
+        let (inputPosition, outputPosition) = (pool.inputPosition, pool.outputPosition)
         storage[layer.output].withUnsafeMutableBufferPointer { target in
             let targetAddress = UInt(bitPattern: target.baseAddress)
             source.withUnsafeBufferPointer { x in
                 Parallel.forEach(rows.count, threads: threads) { chunk in
                     guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
                     for row in (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound) {
-                        let (image, oy) = (row / output.height, row % output.height)
-                        for ox in 0..<output.width {
-                            let pixel = (image * output.height + oy) * output.width + ox
+                        let (image, oy) = (row / outHeight, row % outHeight)
+                        for ox in 0..<outWidth {
+                            let pixel = (image * outHeight + oy) * outWidth + ox
                             for c in channels {
                                 var maximum = Int.min
                                 var sum: Int64 = 0
                                 for ky in 0..<kh {
-                                    let iy = oy * pool.strides[0] + ky * pool.dilations[0] - pool.padBegin[0]
-                                    guard iy >= 0, iy < input.height else { continue }
+                                    let iy = oy * strideY + ky * dilationY - padY
+                                    guard iy >= 0, iy < inHeight else { continue }
                                     for kx in 0..<kw {
-                                        let ix = ox * pool.strides[1] + kx * pool.dilations[1] - pool.padBegin[1]
-                                        guard ix >= 0, ix < input.width else { continue }
+                                        let ix = ox * strideX + kx * dilationX - padX
+                                        guard ix >= 0, ix < inWidth else { continue }
                                         let value = Int(
-                                            x[((image * input.height + iy) * input.width + ix) * input.channels + c])
+                                            x[((image * inHeight + iy) * inWidth + ix) * inChannels + c])
                                         maximum = max(maximum, value)
                                         sum += Int64(value)
                                     }
                                 }
-                                out[pixel * output.channels + c] =
-                                    pool.isMax
+                                out[pixel * outChannels + c] =
+                                    isMax
                                     ? Int8(maximum == Int.min ? -128 : maximum)
                                     : Int8(
                                         FixedPoint.averagePool(
                                             sum: sum, kernelHeight: kh, kernelWidth: kw,
-                                            inputPosition: pool.inputPosition,
-                                            outputPosition: pool.outputPosition))
+                                            inputPosition: inputPosition,
+                                            outputPosition: outputPosition))
                             }
                         }
                     }
