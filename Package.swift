@@ -42,7 +42,10 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        .target(name: "KilnKernels", dependencies: ["KilnCore"]),
+        // The hot kernels in C (SGEMM, depthwise conv, exact int8 GEMM) with run-time AVX2
+        // dispatch through per-function target attributes, so no unsafeFlags.
+        .target(name: "CKilnKernels"),
+        .target(name: "KilnKernels", dependencies: ["KilnCore", "CKilnKernels"]),
         // DESIGN.md has it depend on KilnIR for the op-support rules; the catalog needs only Core.
         .target(name: "KilnTargets", dependencies: ["KilnCore"]),
         // Passes fold constants by running the interpreter's evaluators, and annotate
