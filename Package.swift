@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "kiln", targets: ["kiln"]),
+        .executable(name: "kiln-microbench", targets: ["kiln-microbench"]),
         .library(name: "KilnCore", targets: ["KilnCore"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
         .library(name: "KilnONNX", targets: ["KilnONNX"]),
@@ -77,6 +78,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // SGEMM / conv / int8 GEMM throughput against the FMA peak; release builds only.
+        .executableTarget(name: "kiln-microbench", dependencies: ["KilnKernels"]),
         .target(
             name: "KilnTestSupport",
             dependencies: [

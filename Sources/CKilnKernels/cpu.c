@@ -36,3 +36,20 @@ void *ckiln_scratch(int slot, size_t bytes) {
     scratch_size[slot] = memory ? rounded : 0;
     return memory;
 }
+
+uint64_t ckiln_dependent_adds(uint64_t iterations) {
+    uint64_t x = 1;
+#if defined(__x86_64__)
+#define ADD8 "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
+    for (uint64_t i = 0; i < iterations; i++) {
+        __asm__ volatile(ADD8 ADD8 ADD8 ADD8 ADD8 ADD8 ADD8 ADD8 : "+r"(x) : "r"(i));
+    }
+#undef ADD8
+#else
+    for (uint64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 64; j++) __asm__ volatile("" : "+r"(x));
+        x += i;
+    }
+#endif
+    return x;
+}
