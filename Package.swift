@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU", "KilnRuntime",
+                "KilnONNX", "KilnInterpreter", "KilnKernels", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU", "KilnRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -2,6 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "internal.h"
 
 static int detected_isa = -1;
@@ -52,4 +56,15 @@ uint64_t ckiln_dependent_adds(uint64_t iterations) {
     }
 #endif
     return x;
+}
+
+int ckiln_retain_freed_memory(void) {
+#if defined(__GLIBC__)
+    /* Blocks up to 1 GiB come from the heap, and up to 1 GiB of free heap top is kept. */
+    int ok = mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    ok &= mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return ok ? 1 : 0;
+#else
+    return 0;
+#endif
 }

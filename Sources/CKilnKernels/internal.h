@@ -16,6 +16,13 @@ void ckiln_sgemm_ukr_portable(ptrdiff_t kc, const float *a, const float *b, floa
 void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                           int mr, int nr, float beta, const ckiln_epilogue *epilogue);
 
+/* Floats of slack after a packed-A buffer (the AVX2 packer's overlapping stores). */
+#define CKILN_PACK_SLACK 16
+
+/* Packs alpha · A (rows × depths, row-major, not transposed) into 6-row panels. */
+void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
+                             float alpha, float *out);
+
 /* int8 micro-kernel over int16 pairs: C[mr×nr] (= or +=, per accumulate) the products of
  * kp pairs of a 6-row A panel (one int32 = two int16 per row and pair) and a 16-column
  * B panel (32 int16 per pair). */

@@ -110,10 +110,10 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
         scale_only(m, n, beta, c, ldc, epilogue);
         return 0;
     }
-    ckiln_sgemm_ukr kernel =
-        ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2 ? ckiln_sgemm_ukr_avx2 : ckiln_sgemm_ukr_portable;
+    int avx2 = ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2;
+    ckiln_sgemm_ukr kernel = avx2 ? ckiln_sgemm_ukr_avx2 : ckiln_sgemm_ukr_portable;
     ptrdiff_t depth_max = min_pd(KC, k);
-    float *buffer_a = ckiln_scratch(0, sizeof(float) * (size_t)(min_pd(MC, round_up(m, MR)) * depth_max));
+    float *buffer_a = ckiln_scratch(0, sizeof(float) * (size_t)(min_pd(MC, round_up(m, MR)) * depth_max + CKILN_PACK_SLACK));
     float *buffer_b = NULL;
     if (!packed) buffer_b = ckiln_scratch(1, sizeof(float) * (size_t)(min_pd(NC, round_up(n, NR)) * depth_max));
     if (!buffer_a || (!packed && !buffer_b)) return -1;
@@ -134,7 +134,10 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
             int last = pc + kcb >= k;
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 ptrdiff_t mcb = min_pd(MC, m - ic);
-                pack_a(trans_a, a, lda, ic, mcb, pc, kcb, alpha, buffer_a);
+                if (avx2 && !trans_a)
+                    ckiln_sgemm_pack_a_avx2(a + ic * lda + pc, lda, mcb, kcb, alpha, buffer_a);
+                else
+                    pack_a(trans_a, a, lda, ic, mcb, pc, kcb, alpha, buffer_a);
                 for (ptrdiff_t jr = 0; jr < ncb; jr += NR) {
                     int nr = (int)min_pd(NR, ncb - jr);
                     for (ptrdiff_t ir = 0; ir < mcb; ir += MR) {

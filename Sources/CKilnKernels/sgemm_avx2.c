@@ -110,7 +110,54 @@ AVX2 void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, flo
     }
 }
 
+/* pack_a for row-major A (not transposed): 8 k at a time, six rows transposed through an
+ * 8×8 register transpose; each k's 6 values are stored with an 8-wide store whose 2 extra
+ * lanes the next store overwrites (the caller's buffer has CKILN_PACK_SLACK floats of slack). */
+AVX2 void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
+                                  float alpha, float *out) {
+    __m256 scale = _mm256_set1_ps(alpha);
+    for (ptrdiff_t panel = 0; panel < rows; panel += 6) {
+        ptrdiff_t used = rows - panel < 6 ? rows - panel : 6;
+        const float *r[6];
+        for (int i = 0; i < 6; i++) r[i] = a + (panel + (i < used ? i : 0)) * lda;
+        ptrdiff_t p = 0;
+        for (; p + 8 <= depths; p += 8) {
+            __m256 x[8];
+            for (int i = 0; i < 6; i++)
+                x[i] = i < used ? _mm256_mul_ps(scale, _mm256_loadu_ps(r[i] + p)) : _mm256_setzero_ps();
+            x[6] = _mm256_setzero_ps();
+            x[7] = _mm256_setzero_ps();
+            __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+            __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+            __m256 t4 = _mm256_unpacklo_ps(x[4], x[5]), t5 = _mm256_unpackhi_ps(x[4], x[5]);
+            __m256 t6 = _mm256_unpacklo_ps(x[6], x[7]), t7 = _mm256_unpackhi_ps(x[6], x[7]);
+            __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *o = out + p * 6;
+            _mm256_storeu_ps(o + 0, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_storeu_ps(o + 6, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_storeu_ps(o + 12, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_storeu_ps(o + 18, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_storeu_ps(o + 30, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_storeu_ps(o + 36, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_storeu_ps(o + 42, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+        for (; p < depths; p++) {
+            for (int i = 0; i < 6; i++) out[p * 6 + i] = i < used ? alpha * r[i][p] : 0.0f;
+        }
+        out += 6 * depths;
+    }
+}
+
 #else
+void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
+                             float alpha, float *out) {
+    (void)a; (void)lda; (void)rows; (void)depths; (void)alpha; (void)out;
+}
+
 void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                           int mr, int nr, float beta, const ckiln_epilogue *epilogue) {
     ckiln_sgemm_ukr_portable(kc, a, b, c, ldc, mr, nr, beta, epilogue);

@@ -27,6 +27,12 @@ package enum NativeKernels {
     /// Whether the SGEMM dispatch takes the native AVX2/FMA kernel.
     package static var hasFastSgemm: Bool { activeISA >= .avx2 }
 
+    /// Keeps freed heap memory in the process for reuse (glibc), so repeated inference does
+    /// not fault in and zero fresh pages for every large tensor. Call once at start-up of a
+    /// long-running command; returns whether it took effect.
+    @discardableResult
+    package static func retainFreedMemory() -> Bool { ckiln_retain_freed_memory() != 0 }
+
     /// Runs `body` with the kernels it calls (on this task) forced down to `isa`; with
     /// `.portable`, ``Gemm`` takes the Swift kernel and the other native kernels their
     /// portable C path.

@@ -3,6 +3,7 @@ import Foundation
 import KilnCore
 import KilnIR
 import KilnInterpreter
+import KilnKernels
 import KilnONNX
 
 /// `kiln bench`: latency and throughput of a float ONNX model.
@@ -39,6 +40,7 @@ struct BenchCommand: ParsableCommand {
         guard threads >= 1 else { throw KilnError(.badArgument, "--threads must be at least 1, got \(threads)") }
         guard seconds >= 0, seconds.isFinite else { throw KilnError(.badArgument, "--seconds must be a non-negative number, got \(seconds)") }
         guard warmup >= 0 else { throw KilnError(.badArgument, "--warmup must be at least 0, got \(warmup)") }
+        NativeKernels.retainFreedMemory()
         let imported = try ONNXImporter.importModel(contentsOf: URL(fileURLWithPath: model))
         let interpreter = try Interpreter(graph: imported.graph, threads: threads)
         let inputs = try inputArchive.map { try NPZ.read(contentsOf: URL(fileURLWithPath: $0)) }
