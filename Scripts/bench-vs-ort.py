@@ -125,6 +125,9 @@ def collect_models(args):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--inputs-worker":
+        random_inputs(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--ort-worker":
         model, inputs, threads, seconds, warmup = sys.argv[2:7]
         ort_worker(model, inputs, int(threads), float(seconds), int(warmup))
@@ -150,7 +153,10 @@ def main():
                 if inputs is None:
                     inputs = os.path.join(scratch, f"{name}.npz")
                     if not os.path.exists(inputs):
-                        random_inputs(model, inputs)
+                        # In a child process: this one must stay small, because a forked child
+                        # starts with its parent's peak RSS (ru_maxrss survives fork + exec).
+                        subprocess.run([sys.executable, os.path.abspath(__file__), "--inputs-worker", model, inputs],
+                                       check=True)
                 kiln_times, ort_times, kiln_rss, ort_rss = [], [], [], []
                 error = None
                 try:

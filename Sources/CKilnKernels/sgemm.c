@@ -103,7 +103,8 @@ static void scale_only(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t
 /* The shared driver; B is either packed on the fly (b != NULL) or pre-packed. */
 static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                      const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
-                     const float *packed, ptrdiff_t packed_n, ptrdiff_t column0, float beta,
+                     const float *packed, ptrdiff_t packed_n, ptrdiff_t column0,
+                     const float *packed_a, ptrdiff_t packed_m, ptrdiff_t row0, float beta,
                      float *c, ptrdiff_t ldc, const ckiln_epilogue *epilogue) {
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0) {
@@ -113,11 +114,13 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
     int avx2 = ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2;
     ckiln_sgemm_ukr kernel = avx2 ? ckiln_sgemm_ukr_avx2 : ckiln_sgemm_ukr_portable;
     ptrdiff_t depth_max = min_pd(KC, k);
-    float *buffer_a = ckiln_scratch(0, sizeof(float) * (size_t)(min_pd(MC, round_up(m, MR)) * depth_max + CKILN_PACK_SLACK));
+    float *buffer_a = NULL;
+    if (!packed_a) buffer_a = ckiln_scratch(0, sizeof(float) * (size_t)(min_pd(MC, round_up(m, MR)) * depth_max + CKILN_PACK_SLACK));
     float *buffer_b = NULL;
     if (!packed) buffer_b = ckiln_scratch(1, sizeof(float) * (size_t)(min_pd(NC, round_up(n, NR)) * depth_max));
-    if (!buffer_a || (!packed && !buffer_b)) return -1;
+    if ((!packed_a && !buffer_a) || (!packed && !buffer_b)) return -1;
     ptrdiff_t padded_packed = round_up(packed_n, NR);
+    ptrdiff_t padded_packed_a = round_up(packed_m, MR);
 
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         ptrdiff_t ncb = min_pd(NC, n - jc);
@@ -134,10 +137,16 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
             int last = pc + kcb >= k;
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 ptrdiff_t mcb = min_pd(MC, m - ic);
-                if (avx2 && !trans_a)
-                    ckiln_sgemm_pack_a_avx2(a + ic * lda + pc, lda, mcb, kcb, alpha, buffer_a);
-                else
-                    pack_a(trans_a, a, lda, ic, mcb, pc, kcb, alpha, buffer_a);
+                const float *panels_a;
+                if (packed_a) {
+                    panels_a = packed_a + pc * padded_packed_a + (row0 + ic) * kcb;
+                } else {
+                    if (avx2 && !trans_a)
+                        ckiln_sgemm_pack_a_avx2(a + ic * lda + pc, lda, mcb, kcb, alpha, buffer_a);
+                    else
+                        pack_a(trans_a, a, lda, ic, mcb, pc, kcb, alpha, buffer_a);
+                    panels_a = buffer_a;
+                }
                 for (ptrdiff_t jr = 0; jr < ncb; jr += NR) {
                     int nr = (int)min_pd(NR, ncb - jr);
                     for (ptrdiff_t ir = 0; ir < mcb; ir += MR) {
@@ -150,7 +159,7 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                             if (tile.bias_kind == CKILN_BIAS_COLUMN) tile.bias += jc + jr;
                             tile_epilogue = &tile;
                         }
-                        kernel(kcb, buffer_a + ir * kcb, panels_b + jr * kcb,
+                        kernel(kcb, panels_a + ir * kcb, panels_b + jr * kcb,
                                c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, slice_beta, tile_epilogue);
                     }
                 }
@@ -163,8 +172,8 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
 int ckiln_sgemm(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                 const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
                 float *c, ptrdiff_t ldc, const ckiln_epilogue *epilogue) {
-    return sgemm_run(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, 0, 0, beta, c, ldc,
-                     epilogue);
+    return sgemm_run(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, 0, 0, NULL, 0, 0, beta,
+                     c, ldc, epilogue);
 }
 
 int ckiln_sgemm_packed(int isa, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
@@ -172,6 +181,33 @@ int ckiln_sgemm_packed(int isa, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
                        ptrdiff_t column0, float beta, float *c, ptrdiff_t ldc,
                        const ckiln_epilogue *epilogue) {
     return sgemm_run(isa, trans_a, 0, m, n, k, alpha, a, lda, NULL, 0, packed_b, packed_n, column0,
+                     NULL, 0, 0, beta, c, ldc, epilogue);
+}
+
+size_t ckiln_sgemm_packed_a_count(ptrdiff_t m, ptrdiff_t k) {
+    if (m <= 0 || k <= 0) return 0;
+    return (size_t)round_up(m, MR) * (size_t)k + CKILN_PACK_SLACK;
+}
+
+/* Layout: slices of KC along k; in a slice, 6-row panels over all of M (zero-padded). */
+void ckiln_sgemm_pack_a(int isa, int trans_a, ptrdiff_t m, ptrdiff_t k, float alpha, const float *a,
+                        ptrdiff_t lda, float *packed) {
+    int avx2 = ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2;
+    ptrdiff_t padded = round_up(m, MR);
+    for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+        ptrdiff_t depths = min_pd(KC, k - pc);
+        if (avx2 && !trans_a)
+            ckiln_sgemm_pack_a_avx2(a + pc, lda, m, depths, alpha, packed + pc * padded);
+        else
+            pack_a(trans_a, a, lda, 0, m, pc, depths, alpha, packed + pc * padded);
+    }
+}
+
+int ckiln_sgemm_packed_a(int isa, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                         const float *packed_a, ptrdiff_t packed_m, ptrdiff_t row0, const float *b,
+                         ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
+                         const ckiln_epilogue *epilogue) {
+    return sgemm_run(isa, 0, trans_b, m, n, k, 1.0f, NULL, 0, b, ldb, NULL, 0, 0, packed_a, packed_m, row0,
                      beta, c, ldc, epilogue);
 }
 

@@ -60,3 +60,63 @@ struct NativeConvTests {
         }
     }
 }
+
+/// Pre-packed convolution weights and the packed-A GEMM.
+struct PackedWeightTests {
+    @Test("packed Conv weights give the unpacked result", arguments: NativeConvTests.cases + [
+        ConvCase(input: [6, 7], kernel: [3, 3], channels: 4, outChannels: 6, group: 2, pads: [1, 1, 1, 1]),
+        ConvCase(input: [17], kernel: [5], strides: [3], dilations: [2], pads: [2, 2]),
+    ])
+    func packedConv(config: ConvCase) throws {
+        var random = TestRandom(seed: 21)
+        let input = Tensor(
+            shape: [config.batch, config.channels] + config.input,
+            scalars: random.floats(config.batch * config.channels * config.input.reduce(1, *)))
+        let weightShape = [config.outChannels, config.channels / config.group] + config.kernel
+        let weight = Tensor(shape: weightShape, scalars: random.floats(weightShape.reduce(1, *)))
+        let bias = config.hasBias ? Tensor(shape: [config.outChannels], scalars: random.floats(config.outChannels)) : nil
+        let geometry = try WindowGeometry.forward(
+            input: config.input, kernel: config.kernel, strides: config.strides, dilations: config.dilations,
+            pads: config.pads, autoPad: config.autoPad)
+        let shape = try Convolution.outputShape(input: input.shape, weight: weight.shape, bias: bias?.shape, group: config.group, geometry: geometry)
+        let packed = try Convolution.PackedWeights(weight: weight, group: config.group)
+        for threads in [1, 2] {
+            var expected = Tensor(zeros: shape, dtype: .float32)
+            try Convolution.conv(input: input, weight: weight, bias: bias, group: config.group, geometry: geometry, output: &expected, lower: 0, threads: threads)
+            var actual = Tensor(zeros: shape, dtype: .float32)
+            try Convolution.conv(input: input, packed: packed, bias: bias, geometry: geometry, output: &actual, lower: 0, threads: threads)
+            // Identical arithmetic when the native SGEMM runs; the Swift fallback rounds differently.
+            let worst = zip(actual.scalars(as: Float.self), expected.scalars(as: Float.self)).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0
+            #expect(NativeKernels.hasFastSgemm ? actual == expected : worst <= 1e-5, "threads \(threads)")
+        }
+    }
+
+    @Test("packed A matches the reference product", arguments: [(1, 1, 1), (7, 19, 300), (67, 33, 67), (13, 70, 5)])
+    func packedA(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var random = TestRandom(seed: 5)
+        let aT = random.floats(k * m)  // stored transposed
+        let b = random.floats(k * n)
+        var opA = [Float](repeating: 0, count: m * k)
+        for i in 0..<m { for p in 0..<k { opA[i * k + p] = aT[p * m + i] } }
+        var product = [Float](repeating: 0, count: m * n)
+        ReferenceLinearAlgebra.matMul(m: m, n: n, k: k, a: opA, b: b, c: &product)
+        for isa in NativeGemmTests.isas {
+            for transA in [false, true] {
+                NativeKernels.withISA(isa) {
+                    let packed = transA
+                        ? Gemm.PackedA(m: m, k: k, alpha: 2, a: aT, lda: m, transA: true)
+                        : Gemm.PackedA(m: m, k: k, alpha: 2, a: opA, lda: k, transA: false)
+                    for threads in [1, 2] {
+                        var c = [Float](repeating: 1, count: m * n)
+                        c.withUnsafeMutableBufferPointer { out in
+                            Gemm.multiply(packed: packed, n: n, b: b, ldb: n, transB: false, beta: 1, c: out.baseAddress!, ldc: n, threads: threads)
+                        }
+                        let worst = zip(c, product).map { abs($0 - (2 * $1 + 1)) / (1 + abs(2 * $1 + 1)) }.max() ?? 0
+                        #expect(worst <= 1e-4, "\(isa) transA \(transA) threads \(threads)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -69,6 +69,19 @@ int ckiln_sgemm_packed(int isa, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
                         ptrdiff_t column0, float beta, float *c, ptrdiff_t ldc,
                         const ckiln_epilogue *epilogue);
 
+/* Floats needed to hold op(A) (m×k) packed. */
+size_t ckiln_sgemm_packed_a_count(ptrdiff_t m, ptrdiff_t k);
+/* Packs alpha·op(A) (m×k; a is k×m when trans_a) once, for ckiln_sgemm_packed_a. */
+void ckiln_sgemm_pack_a(int isa, int trans_a, ptrdiff_t m, ptrdiff_t k, float alpha, const float *a,
+                        ptrdiff_t lda, float *packed);
+/* C = epilogue(packedA · op(B) + beta·C) for rows row0 ..< row0+m of a packed A of
+ * `packed_m` rows (row0 a multiple of CKILN_SGEMM_MR; c points at row row0). The alpha of
+ * the packing applies. */
+int ckiln_sgemm_packed_a(int isa, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                         const float *packed_a, ptrdiff_t packed_m, ptrdiff_t row0, const float *b,
+                         ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
+                         const ckiln_epilogue *epilogue);
+
 /* One plane of a depthwise 2-D convolution with fused bias and clamp:
  * out[oh][ow] = clamp(bias + sum_{kh,kw} w[kh][kw] * in[oh*sh + kh*dh - ph][ow*sw + kw*dw - pw]),
  * zero outside the input. */

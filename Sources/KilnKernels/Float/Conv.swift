@@ -57,7 +57,7 @@ package enum Convolution {
             guard geometry.rank <= 3 else {
                 throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
             }
-            convFloat(input, weight, bias, group, geometry, &output, clamp: (lower, upper), threads: threads)
+            convFloat(input, weight, packed: nil, bias, group, geometry, &output, clamp: (lower, upper), threads: threads)
             return
         case .float64:
             ReferenceConvolution.conv(input, weight, bias, group: group, geometry: geometry, output: &output, as: Double.self)
@@ -70,8 +70,9 @@ package enum Convolution {
         }
     }
 
-    private static func convFloat(
-        _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ group: Int, _ geometry: WindowGeometry,
+    /// float32 convolution; `packed` (one per group) replaces the weight values when given.
+    static func convFloat(
+        _ input: Tensor, _ weight: Tensor, packed: [Gemm.PackedA]?, _ bias: Tensor?, _ group: Int, _ geometry: WindowGeometry,
         _ output: inout Tensor, clamp: (lower: Float, upper: Float), threads: Int
     ) {
         let batch = input.shape[0]
@@ -113,11 +114,17 @@ package enum Convolution {
                                 let epilogue = GemmEpilogue(
                                     bias: biasBuffer.isEmpty ? .none : biasBuffer.baseAddress.map { .row($0 + g * groupOutChannels) } ?? .none,
                                     lower: clamp.lower, upper: clamp.upper)
-                                Gemm.multiply(
-                                    m: groupOutChannels, n: outputPixels, k: depth, alpha: 1,
-                                    a: wBase + g * groupOutChannels * depth, lda: depth, transA: false,
-                                    b: matrix, ldb: outputPixels, transB: false,
-                                    beta: 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                                if let packed {
+                                    Gemm.multiply(
+                                        packed: packed[g], n: outputPixels, b: matrix, ldb: outputPixels, transB: false,
+                                        beta: 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                                } else {
+                                    Gemm.multiply(
+                                        m: groupOutChannels, n: outputPixels, k: depth, alpha: 1,
+                                        a: wBase + g * groupOutChannels * depth, lda: depth, transA: false,
+                                        b: matrix, ldb: outputPixels, transB: false,
+                                        beta: 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                                }
                             }
                         }
                     }
