@@ -1,4 +1,5 @@
 /* Run-time CPU detection and the per-thread scratch buffers. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,16 +29,42 @@ int ckiln_clamp_isa(int isa) {
     return isa < cpu ? isa : cpu;
 }
 
-static _Thread_local void *scratch_pointer[4];
-static _Thread_local size_t scratch_size[4];
+/* Per-thread scratch: found through a pthread key whose destructor frees the buffers when
+ * the thread exits (pool threads come and go; their buffers must not leak). */
+typedef struct {
+    void *pointer[4];
+    size_t size[4];
+} scratch_set;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_free(void *value) {
+    scratch_set *set = value;
+    for (int i = 0; i < 4; i++) free(set->pointer[i]);
+    free(set);
+}
+
+static void scratch_init(void) { scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
 
 void *ckiln_scratch(int slot, size_t bytes) {
-    if (bytes <= scratch_size[slot]) return scratch_pointer[slot];
-    free(scratch_pointer[slot]);
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_key_ok) return NULL;
+    scratch_set *set = pthread_getspecific(scratch_key);
+    if (!set) {
+        set = calloc(1, sizeof *set);
+        if (!set || pthread_setspecific(scratch_key, set) != 0) {
+            free(set);
+            return NULL;
+        }
+    }
+    if (bytes <= set->size[slot]) return set->pointer[slot];
+    free(set->pointer[slot]);
     size_t rounded = (bytes + 4095) & ~(size_t)4095;
     void *memory = aligned_alloc(64, rounded);
-    scratch_pointer[slot] = memory;
-    scratch_size[slot] = memory ? rounded : 0;
+    set->pointer[slot] = memory;
+    set->size[slot] = memory ? rounded : 0;
     return memory;
 }
 
