@@ -150,7 +150,17 @@ package enum Im2Col {
         let (pD, pH, pW) = (window.padsBegin[0], window.padsBegin[1], window.padsBegin[2])
         let rows = channels * kD * kH * kW
         let outputPixels = outD * outH * outW
-        Parallel.forEach(rows, threads: threads, grain: max(1, 16_384 / max(outputPixels, 1))) { range in
+        let grain = max(1, 16_384 / max(outputPixels, 1))
+        if kD == 1 && inD == 1 && outD == 1 && pD == 0 {
+            // Two spatial axes: the native copy loop.
+            Parallel.forEach(rows, threads: threads, grain: grain) { range in
+                ckiln_im2col(
+                    source, channels, inH, inW, kH, kW, sH, sW, dH, dW, pH, pW, outH, outW,
+                    range.lowerBound, range.upperBound, columns)
+            }
+            return
+        }
+        Parallel.forEach(rows, threads: threads, grain: grain) { range in
             for row in range {
                 let kw = row % kW
                 let kh = (row / kW) % kH
