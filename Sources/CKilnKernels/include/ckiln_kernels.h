@@ -90,6 +90,14 @@ void ckiln_im2col(const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t
                   ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w,
                   ptrdiff_t row_begin, ptrdiff_t row_end, float *columns);
 
+/* One plane of 2-D max pooling: each output is the first in-bounds tap of its window,
+ * replaced by every later tap that is strictly greater (a NaN first tap stays; later NaNs
+ * are skipped); 0 for a window entirely in the padding. */
+void ckiln_maxpool_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h,
+                         ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h,
+                         ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w, float *out,
+                         ptrdiff_t out_h, ptrdiff_t out_w);
+
 /* One plane of a depthwise 2-D convolution with fused bias and clamp:
  * out[oh][ow] = clamp(bias + sum_{kh,kw} w[kh][kw] * in[oh*sh + kh*dh - ph][ow*sw + kw*dw - pw]),
  * zero outside the input. */
