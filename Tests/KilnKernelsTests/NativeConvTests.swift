@@ -9,6 +9,9 @@ struct NativeConvTests {
     static let cases: [ConvCase] = [
         ConvCase(input: [13, 29], kernel: [1, 1], channels: 9, outChannels: 20),
         ConvCase(input: [11, 23], kernel: [3, 3], channels: 5, outChannels: 17, pads: [1, 1, 1, 1]),
+        // im2col with stride 2 on rows wide enough for the vector copy.
+        ConvCase(input: [12, 45], kernel: [3, 3], channels: 3, outChannels: 8, strides: [2, 2], pads: [1, 1, 1, 1]),
+        ConvCase(input: [20, 40], kernel: [7, 7], channels: 3, outChannels: 16, strides: [2, 2], pads: [3, 3, 3, 3]),
         // Depthwise on rows wide enough for the vector paths: stride 1 and 2, dilation.
         ConvCase(input: [12, 37], kernel: [3, 3], channels: 6, outChannels: 6, group: 6, pads: [1, 1, 1, 1]),
         ConvCase(input: [12, 41], kernel: [3, 3], channels: 6, outChannels: 6, group: 6, strides: [2, 2], pads: [1, 1, 1, 1]),

@@ -85,7 +85,7 @@ int ckiln_sgemm_packed_a(int isa, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff
 /* Rows row_begin ..< row_end of the im2col matrix of one image (channels × in_h × in_w):
  * row (c, kh, kw), column (oh, ow) holds in[c][oh·sh + kh·dh − ph][ow·sw + kw·dw − pw], zero
  * in the padding; `columns` is (channels·k_h·k_w) × (out_h·out_w). */
-void ckiln_im2col(const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h,
+void ckiln_im2col(int isa, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h,
                   ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h,
                   ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w,
                   ptrdiff_t row_begin, ptrdiff_t row_end, float *columns);

@@ -153,9 +153,10 @@ package enum Im2Col {
         let grain = max(1, 16_384 / max(outputPixels, 1))
         if kD == 1 && inD == 1 && outD == 1 && pD == 0 {
             // Two spatial axes: the native copy loop.
+            let isa = NativeKernels.activeISA.rawValue
             Parallel.forEach(rows, threads: threads, grain: grain) { range in
                 ckiln_im2col(
-                    source, channels, inH, inW, kH, kW, sH, sW, dH, dW, pH, pW, outH, outW,
+                    isa, source, channels, inH, inW, kH, kW, sH, sW, dH, dW, pH, pW, outH, outW,
                     range.lowerBound, range.upperBound, columns)
             }
             return
