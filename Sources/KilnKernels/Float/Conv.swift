@@ -222,7 +222,9 @@ enum DepthwiseConvolution {
             weight.withUnsafeBufferPointer(as: Float.self) { w in
                 output.withUnsafeMutableBufferPointer(as: Float.self) { y in
                     guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
-                    Parallel.forEach(batch * outChannels, threads: threads) { range in
+                    // At least ~32k multiply-adds per chunk: smaller splits cost more than they save.
+                    let grain = max(1, 32_768 / max(1, outH * outW * kH * kW))
+                    Parallel.forEach(batch * outChannels, threads: threads, grain: grain) { range in
                         for planeIndex in range {
                             let image = planeIndex / outChannels
                             let m = planeIndex % outChannels

@@ -141,7 +141,8 @@ extension Gemm {
         let columnTiles = (n + columnAlignment - 1) / columnAlignment
         let splitRows = rowTiles > columnTiles
         let work = Double(m) * Double(n) * Double(max(k, 1))
-        let usable = work < 65_536 ? 1 : threads
+        // Below ~200k multiply-adds a second thread's wake-up costs more than it saves.
+        let usable = work < 200_000 ? 1 : threads
         Parallel.forEach(splitRows ? rowTiles : columnTiles, threads: usable) { chunk in
             if splitRows {
                 body((chunk.lowerBound * nativeTile.rows)..<min(m, chunk.upperBound * nativeTile.rows), 0..<n)
