@@ -108,8 +108,11 @@ let package = Package(
             name: "KilnDPUTests", dependencies: ["KilnDPU", "KilnIR", "KilnPasses", "KilnONNX", "KilnTargets", "KilnTestSupport"]),
         .testTarget(
             name: "KilnRuntimeTests",
-            dependencies: ["KilnRuntime", "KilnIR", "KilnTargets", "KilnQuant", "KilnONNX", "KilnPasses", "KilnTestSupport"],
+            dependencies: [
+                "KilnRuntime", "KilnIR", "KilnTargets", "KilnQuant", "KilnONNX", "KilnPasses", "KilnInterpreter", "KilnTestSupport",
+            ],
             exclude: ["Goldens"]),
-        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnCLITests", dependencies: ["kiln", "KilnTargets", "KilnRuntime", "KilnONNX", "KilnTestSupport"]),
     ]
 )

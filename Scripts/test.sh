@@ -11,7 +11,9 @@
 #      (build-data/zoo: ResNet-50, MobileNetV2, ResNet-18 at 224x224, random weights);
 #   5. the digits calibration and test images for Examples/digits_cnn.onnx (build-data/digits,
 #      from scikit-learn's bundled load_digits);
-#   6. swift build and swift test (XCTest and Swift Testing).
+#   6. swift build and swift test (XCTest and Swift Testing);
+#   7. the quantizer side by side with onnxruntime's quantize_static (Scripts/compare_ort_quant.py):
+#      prints the SQNR table and fails if Kiln's float-scale minmax is below onnxruntime's on any model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +26,5 @@ Scripts/setup-python.sh
 swift build --build-tests
 KILN_ONNX_NODE_DATA="$PWD/build-data/onnx/node" KILN_MODEL_DATA="$PWD/build-data/models" \
     KILN_ZOO_DATA="$PWD/build-data/zoo" KILN_DIGITS_DATA="$PWD/build-data/digits" swift test
+
+.venv/bin/python Scripts/compare_ort_quant.py --kiln .build/debug/kiln --models build-data/models

@@ -10,6 +10,9 @@ import KilnIR
 /// buffers and shapes and write into the outputs they are given.
 public typealias Evaluator = @Sendable (_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?]
 
+/// Allocates output `index` of the node being evaluated; see ``EvalContext/makeOutput(_:zeros:dtype:)``.
+public typealias OutputAllocator = (_ index: Int, _ shape: [Int], _ dtype: DType) -> Tensor
+
 /// What an evaluator may use besides its inputs.
 public struct EvalContext {
     /// Intra-op threads kernels may use.
@@ -17,12 +20,36 @@ public struct EvalContext {
     /// Runs a subgraph (an `If` branch or a `Loop` body) with `inputs` bound to its
     /// graph inputs; captured outer values are resolved by name from the calling scope.
     public let runSubgraph: (_ body: Graph, _ inputs: [Tensor]) throws -> [Tensor]
+    /// Where outputs go; `nil` allocates fresh zeroed tensors (the interpreter).
+    public let outputAllocator: OutputAllocator?
 
     /// Creates a context (the interpreter makes one per node; the constant folder makes one
-    /// whose `runSubgraph` throws, since it never folds control flow).
-    public init(threads: Int, runSubgraph: @escaping (_ body: Graph, _ inputs: [Tensor]) throws -> [Tensor]) {
+    /// whose `runSubgraph` throws, since it never folds control flow; the runtime's
+    /// executors pass an `outputAllocator` that places outputs in their memory plan).
+    public init(
+        threads: Int, runSubgraph: @escaping (_ body: Graph, _ inputs: [Tensor]) throws -> [Tensor],
+        outputAllocator: OutputAllocator? = nil
+    ) {
         self.threads = threads
         self.runSubgraph = runSubgraph
+        self.outputAllocator = outputAllocator
+    }
+
+    /// The tensor an evaluator writes output `index` into: `Tensor(zeros:dtype:)` unless an
+    /// executor supplies memory (a slot of its arena). The tensor is zero-filled, except
+    /// when the executor planned the output in place over an input of the same shape and
+    /// dtype (elementwise ops only): then it holds that input's elements, which the kernel
+    /// overwrites element by element.
+    ///
+    /// Call it once per output, for the tensor the evaluator returns in that position.
+    public func makeOutput(_ index: Int, zeros shape: [Int], dtype: DType) -> Tensor {
+        outputAllocator?(index, shape, dtype) ?? Tensor(zeros: shape, dtype: dtype)
+    }
+
+    /// This context without its output allocator, for tensors that are not the node's
+    /// outputs (an intermediate of a multi-step evaluator).
+    public var allocatingFresh: EvalContext {
+        EvalContext(threads: threads, runSubgraph: runSubgraph)
     }
 }
 

@@ -63,69 +63,23 @@ public enum Quantizer {
         try config.validate()
         try CalibrationSet.validate(calibration.samples, for: graph)
         let samples = calibration.prefix(config.calibrationSize).samples
-        let reportSamples = Array(samples.prefix(reportSampleLimit))
-        let total = samples.count + reportSamples.count
-        let (canonical, _) = try PassManager(InspectPipeline.preparation).run(
-            graph, context: PassContext(threads: config.threads))
-        let (working, equalization) = try equalized(canonical, config)
-        var isReshaped = config.crossLayerEqualization
-
-        // What to quantize: with a target, the nodes the partitioner keeps on its DPU; without
-        // one, every node the DPU can compute.
-        let placements = try config.target.map { target in
-            try partition(working, annotation: annotate(working, for: target)).placements
+        let total = samples.count + min(samples.count, reportSampleLimit)
+        let session = try CalibrationSession(graph: graph, config: config)
+        for (index, sample) in samples.enumerated() {
+            try session.run(sample)
+            progress?(index + 1, total)
         }
-        let dpu = config.scale == .pow2 ? DPUStructure(working, placements: placements) : nil
-        let cpu = config.scale == .float ? FloatScheme.structure(working) : nil
-        let values = Set(dpu?.activations ?? cpu?.activations ?? [])
-        let observers = try Calibrator.observe(
-            working, values: values, samples: samples, keepsHistograms: TensorObserver.needsHistogram(config.method),
-            threads: config.threads
-        ) { done in progress?(done, total) }
-
-        func plan(_ graph: Graph) -> (graph: Graph, plan: QuantizationPlan, warnings: [String]) {
-            if let dpu {
-                return DPUScheme.plan(
-                    graph, structure: dpu, observers: observers, config: config, samples: samples.count)
-            }
-            let structure = cpu ?? FloatScheme.structure(graph)
-            return (
-                graph,
-                FloatScheme.plan(
-                    graph, structure: structure, observers: observers, config: config, samples: samples.count), []
-            )
-        }
-        var result = try corrected(plan(working), samples: samples, graph: graph, config: config, replan: plan)
-        for name in dpu?.unquantizable ?? [] {
-            result.warnings.append(
-                "node '\(name)': on the DPU by the partition, but without an integer pipeline here; simulated in float")
-        }
-        isReshaped = isReshaped || config.biasCorrection || config.fastFinetune || !(dpu?.leakyRelus.isEmpty ?? true)
-
-        let program = try SimulationProgram(graph: result.graph, plan: result.plan)
-        var report = try QuantReport.measure(
-            reference: isReshaped ? canonical : nil, graph: result.graph, plan: result.plan, program: program,
-            samples: reportSamples, threads: config.threads, warnings: result.warnings
-        ) { done in progress?(samples.count + done, total) }
-        report.equalization = equalization
-        return QuantizedModel(graph: result.graph, plan: result.plan, report: report)
+        return try session.finish { done in progress?(samples.count + done, total) }
     }
 
     // MARK: Accuracy tools (Tools/: CrossLayerEqualization, BiasCorrection, FastFinetune)
-
-    /// The graph after cross-layer equalization when `config` asks for it (before
-    /// calibration: it changes weight ranges, not the float function), and its report.
-    private static func equalized(_ graph: Graph, _ config: QuantizationConfig) throws -> (Graph, CLEReport?) {
-        guard config.crossLayerEqualization else { return (graph, nil) }
-        return try CrossLayerEqualization.apply(graph)
-    }
 
     /// The quantization after bias correction and fast finetune when `config` asks for them.
     /// Each tool returns a graph with new weights or biases; `replan` then derives the plan
     /// again from the same calibration, so weight and bias positions follow the new values
     /// (fast finetune's weights lie on its plan's grid and keep its largest levels, so the
     /// weight quantization derived again is the one they were tuned for, or a finer one).
-    private static func corrected(
+    static func corrected(
         _ result: (graph: Graph, plan: QuantizationPlan, warnings: [String]), samples: [[String: Tensor]],
         graph: Graph, config: QuantizationConfig,
         replan: (Graph) -> (graph: Graph, plan: QuantizationPlan, warnings: [String])

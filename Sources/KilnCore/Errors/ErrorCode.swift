@@ -120,6 +120,12 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let constantMissing = ErrorCode(7013, "constantMissing", "a module names a constant the artifact does not hold")
     /// A module's kind has no registered back end.
     public static let unknownModuleKind = ErrorCode(7014, "unknownModuleKind", "a module's kind has no registered back end")
+    /// The chosen executor cannot run this graph (the graph executor and dynamic shapes or control flow).
+    public static let executorUnsupported = ErrorCode(7101, "executorUnsupported", "the chosen executor cannot run this graph")
+    /// A graph calls an accelerator subgraph that nothing loaded can run.
+    public static let subgraphRunnerMissing = ErrorCode(7102, "subgraphRunnerMissing", "no runner is available for an accelerator subgraph")
+    /// A module was asked for a function it does not export.
+    public static let functionNotFound = ErrorCode(7103, "functionNotFound", "a module does not export the requested function")
 
     // MARK: 8xxx command line
 
@@ -138,6 +144,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
         .unknownInput, .notArtifact, .artifactTooNew, .artifactTruncated, .artifactCorrupt,
         .artifactMalformed, .fingerprintMismatch, .constantMissing, .unknownModuleKind,
+        .executorUnsupported, .subgraphRunnerMissing, .functionNotFound,
         .badArgument,
     ]
 }

@@ -53,6 +53,27 @@ public struct Tensor: Sendable {
         self.storage = storage
     }
 
+    /// A tensor over `byteCount` bytes of memory that `owner` allocated (an executor's
+    /// arena), without copying; the tensor keeps `owner` alive. Writing through a copy of
+    /// the tensor copies first (copy on write); writing through this one, while it is the
+    /// only tensor on its storage, writes the viewed memory.
+    ///
+    /// - Precondition: `byteCount` is at least the tensor's byte count.
+    package init(shape: [Int], dtype: DType, viewing pointer: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        self.init(shape: shape, dtype: dtype, storage: TensorStorage(viewing: pointer, byteCount: byteCount, owner: owner))
+    }
+
+    /// The address of the first element (identity checks by executors; never write through it).
+    package var baseAddress: UnsafeRawPointer { UnsafeRawPointer(storage.pointer) }
+
+    /// Whether the tensor views memory it does not own (see ``init(shape:dtype:viewing:byteCount:owner:)``).
+    package var isView: Bool { storage.isView }
+
+    /// A tensor with its own copy of the bytes (unshared, owned storage).
+    public func ownedCopy() -> Tensor {
+        Tensor(shape: shape, dtype: dtype, storage: storage.copyPrefix(byteCount))
+    }
+
     /// A tensor of `shape` and `dtype` whose bytes are copied from `bytes`.
     ///
     /// - Precondition: `bytes.count` equals the tensor's byte count.

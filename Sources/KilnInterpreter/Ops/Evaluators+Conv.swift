@@ -41,7 +41,7 @@ extension Evaluators {
             pads: try attributes.ints("pads"), autoPad: try autoPad(attributes))
         let group = try attributes.int("group", default: 1)
         let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
-        var output = Tensor(zeros: shape, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
         try Convolution.conv(input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, threads: context.threads)
         return [output]
     }
@@ -59,7 +59,7 @@ extension Evaluators {
             outputPadding: try attributes.ints("output_padding"), outputShape: try attributes.ints("output_shape"))
         let group = try attributes.int("group", default: 1)
         let shape = try TransposedConvolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
-        var output = Tensor(zeros: shape, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
         try TransposedConvolution.convTranspose(
             input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, threads: context.threads)
         return [output]
@@ -81,9 +81,9 @@ extension Evaluators {
         let x = try context.required(inputs, 0, node)
         let geometry = try poolGeometry(node, x, "MaxPool")
         let shape = Array(x.shape.prefix(2)) + geometry.output
-        var output = Tensor(zeros: shape, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
         let wantsIndices = node.outputs.count > 1 && node.outputs[1] != nil
-        var indices: Tensor? = wantsIndices ? Tensor(zeros: shape, dtype: .int64) : nil
+        var indices: Tensor? = wantsIndices ? context.makeOutput(1, zeros: shape, dtype: .int64) : nil
         try Pooling.maxPool(
             input: x, geometry: geometry, storageOrder: try node.attributes.int("storage_order", default: 0),
             output: &output, indices: &indices, threads: context.threads)
@@ -93,7 +93,7 @@ extension Evaluators {
     @Sendable static func evaluateAveragePool(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let x = try context.required(inputs, 0, node)
         let geometry = try poolGeometry(node, x, "AveragePool")
-        var output = Tensor(zeros: Array(x.shape.prefix(2)) + geometry.output, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: Array(x.shape.prefix(2)) + geometry.output, dtype: x.dtype)
         try Pooling.averagePool(
             input: x, geometry: geometry, countIncludePad: try node.attributes.int("count_include_pad", default: 0) != 0,
             output: &output, threads: context.threads)
@@ -103,7 +103,7 @@ extension Evaluators {
     static func evaluateGlobalPool(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext, isMax: Bool) throws -> [Tensor?] {
         let x = try context.required(inputs, 0, node)
         let spatial = try spatialShape(x, isMax ? "GlobalMaxPool" : "GlobalAveragePool")
-        var output = Tensor(zeros: Array(x.shape.prefix(2)) + spatial.map { _ in 1 }, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: Array(x.shape.prefix(2)) + spatial.map { _ in 1 }, dtype: x.dtype)
         try Pooling.globalPool(input: x, isMax: isMax, output: &output)
         return [output]
     }

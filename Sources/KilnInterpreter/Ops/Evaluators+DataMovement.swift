@@ -114,7 +114,8 @@ private enum Layout {
         guard permutation.count == data.rank, Set(permutation) == Set(0..<data.rank) else {
             throw KilnError(.invalidArgument, "perm \(permutation) is not a permutation of \(data.rank) axes")
         }
-        let output = try Operands.make(permutation.map { data.shape[$0] }, data.dtype) { out in
+        var output = context.makeOutput(0, zeros: permutation.map { data.shape[$0] }, dtype: data.dtype)
+        try Operands.fill(&output) { out in
             try Operands.read(data) { source in
                 StridedCopy.transpose(
                     source, shape: data.shape, permutation: permutation, elementSize: data.dtype.byteSize,
@@ -139,7 +140,8 @@ private enum Layout {
         shape[axis] = parts.map { $0.shape[axis] }.reduce(0, +)
         let outer = Tensor.elementCount(Array(first.shape.prefix(axis)))
         let inner = Tensor.elementCount(Array(first.shape.dropFirst(axis + 1)))
-        let output = try Operands.make(shape, first.dtype) { out in
+        var output = context.makeOutput(0, zeros: shape, dtype: first.dtype)
+        try Operands.fill(&output) { out in
             try withBaseAddresses(parts) { pointers in
                 Concat.concat(
                     pointers, axisDims: parts.map { $0.shape[axis] }, outer: outer, inner: inner,
@@ -181,10 +183,10 @@ private enum Layout {
         }
         let outer = Tensor.elementCount(Array(data.shape.prefix(axis)))
         let inner = Tensor.elementCount(Array(data.shape.dropFirst(axis + 1)))
-        var outputs = sizes.map { size -> Tensor in
+        var outputs = sizes.enumerated().map { index, size -> Tensor in
             var shape = data.shape
             shape[axis] = size
-            return Tensor(zeros: shape, dtype: data.dtype)
+            return context.makeOutput(index, zeros: shape, dtype: data.dtype)
         }
         try Operands.read(data) { source in
             try withMutableBaseAddresses(&outputs) { pointers in
@@ -236,7 +238,8 @@ private enum Layout {
             viewStrides[axis] = strides[axis] * step
             if count > 0 { offset += start * strides[axis] }
         }
-        let output = try Operands.make(shape, data.dtype) { out in
+        var output = context.makeOutput(0, zeros: shape, dtype: data.dtype)
+        try Operands.fill(&output) { out in
             try Operands.read(data) { source in
                 StridedCopy.copy(
                     from: source, offset: offset, strides: viewStrides, shape: shape,
@@ -251,7 +254,8 @@ private enum Layout {
         let requested = try Operands.ints(try context.required(inputs, 1, node), "shape")
         let shape = try Broadcast.checkedShape([data.shape, requested])
         try Operands.checkedCount(shape)
-        let output = try Operands.make(shape, data.dtype) { out in
+        var output = context.makeOutput(0, zeros: shape, dtype: data.dtype)
+        try Operands.fill(&output) { out in
             try Operands.read(data) { source in
                 StridedCopy.expand(
                     source, shape: data.shape, to: shape, elementSize: data.dtype.byteSize, into: out,
@@ -269,7 +273,8 @@ private enum Layout {
         }
         try Operands.checkedCount(data.shape + repeats)
         let shape = zip(data.shape, repeats).map(*)
-        let output = try Operands.make(shape, data.dtype) { out in
+        var output = context.makeOutput(0, zeros: shape, dtype: data.dtype)
+        try Operands.fill(&output) { out in
             try Operands.read(data) { source in
                 StridedCopy.tile(
                     source, shape: data.shape, repeats: repeats, elementSize: data.dtype.byteSize, into: out,

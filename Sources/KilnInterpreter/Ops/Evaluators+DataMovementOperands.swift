@@ -104,6 +104,17 @@ enum DataMovementOperands {
         return tensor
     }
 
+    /// Lets `body` write the raw bytes of `tensor` (from ``KilnInterpreter/EvalContext/makeOutput(_:zeros:dtype:)``).
+    /// Takes the tensor `inout` so that it stays uniquely referenced (no copy on write).
+    static func fill(
+        _ tensor: inout Tensor, _ body: (UnsafeMutableRawPointer) throws -> Void
+    ) rethrows {
+        try tensor.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            try body(base)
+        }
+    }
+
     /// Calls `body` with the tensor's base address (storage is never unallocated).
     static func read<R>(_ tensor: Tensor, _ body: (UnsafeRawPointer) throws -> R) throws -> R {
         try tensor.withUnsafeBytes { buffer in

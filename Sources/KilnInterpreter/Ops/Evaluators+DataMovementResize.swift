@@ -122,16 +122,16 @@ private enum Resampling {
         }
         let extrapolation = Double(try attributes.float("extrapolation_value", default: 0))
         if parameters.mode == .nearest {
-            return [
-                try Operands.make(shape, data.dtype) { out in
-                    try Operands.read(data) { source in
-                        Resize.nearest(
-                            source, shape: data.shape, plans: plans,
-                            fill: Operands.elementBytes(extrapolation, as: data.dtype),
-                            elementSize: data.dtype.byteSize, into: out, threads: context.threads)
-                    }
-                },
-            ]
+            var output = context.makeOutput(0, zeros: shape, dtype: data.dtype)
+            try Operands.fill(&output) { out in
+                try Operands.read(data) { source in
+                    Resize.nearest(
+                        source, shape: data.shape, plans: plans,
+                        fill: Operands.elementBytes(extrapolation, as: data.dtype),
+                        elementSize: data.dtype.byteSize, into: out, threads: context.threads)
+                }
+            }
+            return [output]
         }
         return [try interpolate(data, shape: shape, plans: plans, extrapolation: extrapolation, threads: context.threads)]
     }

@@ -29,7 +29,7 @@ extension Evaluators {
         table[.pow] = { node, inputs, context in
             let base = try context.required(inputs, 0, node)
             let exponent = try context.required(inputs, 1, node)
-            var output = Tensor(zeros: try Broadcast.checkedShape([base.shape, exponent.shape]), dtype: base.dtype)
+            var output = context.makeOutput(0, zeros: try Broadcast.checkedShape([base.shape, exponent.shape]), dtype: base.dtype)
             try BinaryKernels.pow(base, exponent, into: &output, threads: context.threads)
             return [output]
         }
@@ -40,7 +40,7 @@ extension Evaluators {
             guard Broadcast.shape([x.shape, slope.shape]) == x.shape else {
                 throw KilnError(.shapeMismatch, "slope of shape \(slope.shape) does not broadcast to \(x.shape)")
             }
-            var output = Tensor(zeros: x.shape, dtype: x.dtype)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
             try BinaryKernels.arithmetic(.pRelu, x, slope, into: &output, threads: context.threads)
             return [output]
         }
@@ -48,23 +48,23 @@ extension Evaluators {
         table[.min] = variadic(.min)
         table[.sum] = variadic(.add)
         table[.mean] = { node, inputs, context in
-            let sum = try variadic(.add)(node, inputs, context)[0]
+            let sum = try variadic(.add)(node, inputs, context.allocatingFresh)[0]
             guard let sum, inputs.count > 1 else { return [sum] }
             let count = try CastKernels.casted(Tensor(scalar: Double(inputs.count)), to: sum.dtype)
-            var output = Tensor(zeros: sum.shape, dtype: sum.dtype)
+            var output = context.makeOutput(0, zeros: sum.shape, dtype: sum.dtype)
             try BinaryKernels.arithmetic(.div, sum, count, into: &output, threads: context.threads)
             return [output]
         }
         table[.not] = { node, inputs, context in
             let x = try context.required(inputs, 0, node)
             guard x.dtype == .bool else { throw KilnError(.kernelMissing, "Not: no \(x.dtype) kernel") }
-            var output = Tensor(zeros: x.shape, dtype: .bool)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: .bool)
             UnaryKernels.logicalNot(x, into: &output)
             return [output]
         }
         table[.isNaN] = { node, inputs, context in
             let x = try context.required(inputs, 0, node)
-            var output = Tensor(zeros: x.shape, dtype: .bool)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: .bool)
             try UnaryKernels.classify(x, infinity: nil, into: &output)
             return [output]
         }
@@ -72,7 +72,7 @@ extension Evaluators {
             let x = try context.required(inputs, 0, node)
             let negative = try node.attributes.int("detect_negative", default: 1) != 0
             let positive = try node.attributes.int("detect_positive", default: 1) != 0
-            var output = Tensor(zeros: x.shape, dtype: .bool)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: .bool)
             try UnaryKernels.classify(x, infinity: (negative, positive), into: &output)
             return [output]
         }
@@ -85,7 +85,7 @@ extension Evaluators {
             }
             try requireSameDType(x, y)
             let shape = try Broadcast.checkedShape([condition.shape, x.shape, y.shape])
-            var output = Tensor(zeros: shape, dtype: x.dtype)
+            var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
             SelectKernels.select(condition, x, y, into: &output, threads: context.threads)
             return [output]
         }
@@ -174,7 +174,7 @@ extension Evaluators {
     private static func unary(_ makeOp: @escaping @Sendable (Node, [Tensor?]) throws -> UnaryOp) -> Evaluator {
         { node, inputs, context in
             let x = try context.required(inputs, 0, node)
-            var output = Tensor(zeros: x.shape, dtype: x.dtype)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
             try UnaryKernels.apply(try makeOp(node, inputs), x, into: &output, threads: context.threads)
             return [output]
         }
@@ -200,14 +200,14 @@ extension Evaluators {
         { node, inputs, context in
             let a = try context.required(inputs, 0, node)
             let b = try context.required(inputs, 1, node)
-            return [try apply(op, a, b, context.threads)]
+            return [try apply(op, a, b, context)]
         }
     }
 
-    private static func apply(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ threads: Int) throws -> Tensor {
+    private static func apply(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ context: EvalContext) throws -> Tensor {
         try requireSameDType(a, b)
-        var output = Tensor(zeros: try Broadcast.checkedShape([a.shape, b.shape]), dtype: a.dtype)
-        try BinaryKernels.arithmetic(op, a, b, into: &output, threads: threads)
+        var output = context.makeOutput(0, zeros: try Broadcast.checkedShape([a.shape, b.shape]), dtype: a.dtype)
+        try BinaryKernels.arithmetic(op, a, b, into: &output, threads: context.threads)
         return output
     }
 
@@ -218,7 +218,11 @@ extension Evaluators {
             guard var result = operands.first else {
                 throw KilnError(.invalidModel, "needs at least one input")
             }
-            for operand in operands.dropFirst() { result = try apply(op, result, operand, context.threads) }
+            // Intermediate folds are fresh tensors; the last one is the node's output.
+            for (position, operand) in operands.enumerated().dropFirst() {
+                let isLast = position == operands.count - 1
+                result = try apply(op, result, operand, isLast ? context : context.allocatingFresh)
+            }
             return [result]
         }
     }
@@ -228,7 +232,7 @@ extension Evaluators {
             let a = try context.required(inputs, 0, node)
             let b = try context.required(inputs, 1, node)
             try requireSameDType(a, b)
-            var output = Tensor(zeros: try Broadcast.checkedShape([a.shape, b.shape]), dtype: .bool)
+            var output = context.makeOutput(0, zeros: try Broadcast.checkedShape([a.shape, b.shape]), dtype: .bool)
             try BinaryKernels.compare(op, a, b, into: &output, threads: context.threads)
             return [output]
         }
@@ -241,7 +245,7 @@ extension Evaluators {
             guard a.dtype == .bool, b.dtype == .bool else {
                 throw KilnError(.kernelMissing, "\(node.op): no \(a.dtype) kernel")
             }
-            var output = Tensor(zeros: try Broadcast.checkedShape([a.shape, b.shape]), dtype: .bool)
+            var output = context.makeOutput(0, zeros: try Broadcast.checkedShape([a.shape, b.shape]), dtype: .bool)
             BinaryKernels.logic(op, a, b, into: &output, threads: context.threads)
             return [output]
         }

@@ -21,7 +21,7 @@ extension Evaluators {
     @Sendable static func evaluateMatMul(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let a = try context.required(inputs, 0, node)
         let b = try context.required(inputs, 1, node)
-        var output = Tensor(zeros: try MatrixProducts.matMulShape(a.shape, b.shape), dtype: a.dtype)
+        var output = context.makeOutput(0, zeros: try MatrixProducts.matMulShape(a.shape, b.shape), dtype: a.dtype)
         try MatrixProducts.matMul(a: a, b: b, output: &output, threads: context.threads)
         return [output]
     }
@@ -35,7 +35,7 @@ extension Evaluators {
             alpha: try attributes.float("alpha", default: 1), beta: try attributes.float("beta", default: 1),
             transA: try attributes.int("transA", default: 0) != 0, transB: try attributes.int("transB", default: 0) != 0)
         let shape = try MatrixProducts.gemmShape(a.shape, b.shape, c: c?.shape, parameters)
-        var output = Tensor(zeros: shape, dtype: a.dtype)
+        var output = context.makeOutput(0, zeros: shape, dtype: a.dtype)
         try MatrixProducts.gemm(a: a, b: b, c: c, parameters, output: &output, threads: context.threads)
         return [output]
     }
@@ -48,7 +48,7 @@ extension Evaluators {
             throw KilnError(.invalidModel, "Einsum needs at least one input")
         }
         let shape = try Einsum.outputShape(shapes: operands.map(\.shape), labels: labels, output: outputLabels)
-        var output = Tensor(zeros: shape, dtype: dtype)
+        var output = context.makeOutput(0, zeros: shape, dtype: dtype)
         try Einsum.run(operands: operands, labels: labels, outputLabels: outputLabels, output: &output, threads: context.threads)
         return [output]
     }

@@ -24,7 +24,7 @@ extension Evaluators {
 
     @Sendable static func evaluateBatchNormalization(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let x = try context.required(inputs, 0, node)
-        var output = Tensor(zeros: x.shape, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
         try Normalization.batchNormalization(
             input: x, scale: try context.required(inputs, 1, node), bias: try context.required(inputs, 2, node),
             mean: try context.required(inputs, 3, node), variance: try context.required(inputs, 4, node),
@@ -34,7 +34,7 @@ extension Evaluators {
 
     @Sendable static func evaluateInstanceNormalization(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let x = try context.required(inputs, 0, node)
-        var output = Tensor(zeros: x.shape, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
         try Normalization.instanceNormalization(
             input: x, scale: try context.required(inputs, 1, node), bias: try context.required(inputs, 2, node),
             epsilon: try node.attributes.float("epsilon", default: 1e-5), output: &output, threads: context.threads)
@@ -48,9 +48,9 @@ extension Evaluators {
         let statisticsType = try layerNormalizationStatisticsType(x.dtype, stashType: try attributes.int("stash_type", default: 1))
         let statisticsShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
         func wanted(_ slot: Int) -> Bool { node.outputs.count > slot && node.outputs[slot] != nil }
-        var output = Tensor(zeros: x.shape, dtype: x.dtype)
-        var mean: Tensor? = wanted(1) ? Tensor(zeros: statisticsShape, dtype: statisticsType) : nil
-        var inverse: Tensor? = wanted(2) ? Tensor(zeros: statisticsShape, dtype: statisticsType) : nil
+        var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
+        var mean: Tensor? = wanted(1) ? context.makeOutput(1, zeros: statisticsShape, dtype: statisticsType) : nil
+        var inverse: Tensor? = wanted(2) ? context.makeOutput(2, zeros: statisticsShape, dtype: statisticsType) : nil
         try Normalization.layerNormalization(
             input: x, scale: try context.required(inputs, 1, node), bias: inputs.count > 2 ? inputs[2] : nil,
             axis: axis, epsilon: try attributes.float("epsilon", default: 1e-5), output: &output,
@@ -71,7 +71,7 @@ extension Evaluators {
     static func evaluateSoftmax(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext, _ kind: Softmax.Kind) throws -> [Tensor?] {
         let x = try context.required(inputs, 0, node)
         let coerce = try node.attributes.int(NNAttributes.coerceTo2D, default: 0) != 0
-        var output = Tensor(zeros: x.shape, dtype: x.dtype)
+        var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
         guard x.count > 0 else { return [output] }
         let rank = max(x.rank, 1)
         let shape = x.rank == 0 ? [1] : x.shape

@@ -11,7 +11,7 @@ extension Evaluators {
             let scale = try context.required(inputs, 1, node)
             let zeroPoint = inputs.count > 2 ? inputs[2] : nil
             let dtype = try zeroPoint?.dtype ?? outputDType(node) ?? .uint8
-            var output = Tensor(zeros: x.shape, dtype: dtype)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: dtype)
             try QuantizeKernels.quantize(
                 x, scale: scale, zeroPoint: zeroPoint, granularity: try granularity(node, x.rank),
                 into: &output, threads: context.threads)
@@ -25,7 +25,7 @@ extension Evaluators {
                 throw KilnError(.shapeMismatch, "zero point is \(zeroPoint.dtype), input is \(x.dtype)")
             }
             let dtype = try outputDType(node) ?? scale.dtype
-            var output = Tensor(zeros: x.shape, dtype: dtype)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: dtype)
             try QuantizeKernels.dequantize(
                 x, scale: scale, zeroPoint: zeroPoint, granularity: try granularity(node, x.rank),
                 into: &output, threads: context.threads)

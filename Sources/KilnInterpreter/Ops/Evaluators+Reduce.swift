@@ -22,7 +22,7 @@ extension Evaluators {
                 throw KilnError(.invalidArgument, "CumSum axis must be one integer, got \(axisTensor)")
             }
             let axis = try normalizedAxis(axisValue, rank: x.rank)
-            var output = Tensor(zeros: x.shape, dtype: x.dtype)
+            var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
             try AxisScanKernels.cumulativeSum(
                 x, axis: axis, exclusive: try node.attributes.int("exclusive", default: 0) != 0,
                 reverse: try node.attributes.int("reverse", default: 0) != 0, into: &output)
@@ -61,7 +61,7 @@ extension Evaluators {
             let shape = x.shape.enumerated().compactMap { axis, extent -> Int? in
                 reduced.contains(axis) ? (keepDims ? 1 : nil) : extent
             }
-            var output = Tensor(zeros: shape, dtype: x.dtype)
+            var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
             try ReduceKernels.reduce(op, x, axes: axes, into: &output, threads: context.threads)
             return [output]
         }
@@ -75,7 +75,7 @@ extension Evaluators {
             let selectLast = try node.attributes.int("select_last_index", default: 0) != 0
             var shape = x.shape
             if keepDims { shape[axis] = 1 } else { shape.remove(at: axis) }
-            var output = Tensor(zeros: shape, dtype: .int64)
+            var output = context.makeOutput(0, zeros: shape, dtype: .int64)
             try AxisScanKernels.argExtreme(x, axis: axis, isMax: isMax, selectLastIndex: selectLast, into: &output)
             return [output]
         }

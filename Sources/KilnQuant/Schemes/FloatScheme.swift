@@ -8,7 +8,11 @@ import KilnPasses
 /// weights symmetric int8 per tensor or per output channel, biases int32 at
 /// `input scale × weight scale`, everything rounded half to even like `QuantizeLinear`.
 /// Data-movement ops (reshapes, transposes, max-pool, resize, pad) reuse their input's
-/// quantization for their output, as onnxruntime's "direct 8-bit" ops do.
+/// quantization for their output, as onnxruntime's "direct 8-bit" ops do — and, like them,
+/// only when their input is already quantized (a transpose of an LSTM's float output stays
+/// float). A ReLU or Clip that is the only reader of a quantized op's result shares that
+/// result's quantization, calibrated to the activation's (narrower) range: onnxruntime's
+/// "removable activation", which folds the activation into the producer's requantization.
 enum FloatScheme {
     /// Ops whose float inputs and outputs are quantized.
     static let quantizedOps = Set<OpKind>([
@@ -19,6 +23,8 @@ enum FloatScheme {
     static let sharingOps: Set<OpKind> = [
         .maxPool, .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .resize, .pad,
     ]
+    /// Activations whose output range can stand for their input's when they are its only reader.
+    static let removableActivations: Set<OpKind> = [.relu, .relu6, .clip]
     /// The rounding of `QuantizeLinear`.
     static let rounding = RoundMode.halfToEven
 
@@ -31,8 +37,11 @@ enum FloatScheme {
         var weights: [String: Int] = [:]
         /// Bias name → (input activation, weight).
         var biases: [String: (input: String, weight: String)] = [:]
-        /// Constant operands of element-wise ops (quantized like per-tensor weights).
+        /// Constant operands of element-wise ops (quantized like activations).
         var operands: Set<String> = []
+        /// Activations calibrated to another value's range: an op's result → the removable
+        /// activation that is its only reader.
+        var rangeSources: [String: String] = [:]
     }
 
     /// Analyses a canonical graph.
@@ -45,8 +54,11 @@ enum FloatScheme {
             structure.groups.add(name)
             if seen.insert(name).inserted { structure.activations.append(name) }
         }
+        let producers = graph.producers()
         for node in graph.nodes where quantizedOps.contains(node.op) {
             guard let data = node.input(0), DPUSupport.isFloat32(data, view) else { continue }
+            // A data-movement op only carries a quantization its input already has.
+            if sharingOps.contains(node.op), !seen.contains(graph[data].name) { continue }
             let dataInputs: [ValueID]
             switch node.op {
             case .conv, .convTranspose, .gemm: dataInputs = [data]
@@ -70,6 +82,14 @@ enum FloatScheme {
                 addActivation(output)
                 if sharingOps.contains(node.op) { structure.groups.union(graph[data].name, graph[output].name) }
             }
+            if removableActivations.contains(node.op), view.hasSingleUse(data), let output = view.singleOutput(node),
+                let producer = producers[data.index], quantizedOps.contains(graph.nodes[producer.index].op),
+                !sharingOps.contains(graph.nodes[producer.index].op),
+                !removableActivations.contains(graph.nodes[producer.index].op)
+            {
+                structure.groups.union(graph[data].name, graph[output].name)
+                structure.rangeSources[graph[data].name] = graph[output].name
+            }
         }
         return structure
     }
@@ -85,7 +105,7 @@ enum FloatScheme {
     }
 
     /// The plan: each group quantized with the range its first member (the data source)
-    /// calibrated to.
+    /// calibrated to — or, for a result a removable activation reads, the activation's range.
     static func plan(
         _ graph: Graph, structure: Structure, observers: [String: TensorObserver], config: QuantizationConfig,
         samples: Int
@@ -100,7 +120,7 @@ enum FloatScheme {
                 continue
             }
             let range =
-                observers[name]?.floatRange(
+                observers[structure.rangeSources[name] ?? name]?.floatRange(
                     method: config.method, percentile: config.percentile, symmetric: config.symmetricActivations)
                 ?? (0, 0)
             let entry = activation(range, symmetric: config.symmetricActivations, method: config.method)
@@ -113,9 +133,16 @@ enum FloatScheme {
             guard let tensor = constants[name] else { continue }
             plan.tensors[name] = weight(tensor, axis: config.perChannel ? axis : nil)
         }
+        // Constant operands of element-wise ops are quantized like the activations they meet
+        // (onnxruntime quantizes them with the activation type): their whole range, with a zero
+        // point when activations are asymmetric.
         for name in structure.operands {
             guard let tensor = constants[name] else { continue }
-            plan.tensors[name] = weight(tensor, axis: nil)
+            let values = tensor.doubleScalars()
+            let range = (values.min() ?? 0, values.max() ?? 0)
+            var entry = activation(range, symmetric: config.symmetricActivations, method: config.method)
+            entry.method = nil
+            plan.tensors[name] = entry
         }
         for (name, source) in structure.biases {
             guard let input = plan.tensors[source.input], let weight = plan.tensors[source.weight],

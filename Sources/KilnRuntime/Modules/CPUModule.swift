@@ -6,8 +6,10 @@ import KilnIR
 ///
 /// For now it carries the partitioned graph as a ``GraphDocument`` (DPU regions appear as
 /// `dpuSubgraph` nodes, which call the ``DPUModule`` function of their `id`); the graph's
-/// tensors are constants of the metadata module. The compiled kernel plan (kernel calls with
-/// attributes, no IR walking at run time) will be added to the payload as a new field.
+/// tensors are constants of the metadata module. The kernel plan (kernel calls with
+/// attributes, no IR walking at run time) is compiled from the graph at load by
+/// ``makeExecutor(_:runner:inputShapes:threads:)`` (``GraphExecutor``'s ``ExecutionPlan``
+/// or the ``VirtualMachine``'s bytecode).
 ///
 /// ```swift
 /// let cpu = CPUModule(name: "cpu0", graph: partitioned)   // constants: "cpu0/conv1.weight", …

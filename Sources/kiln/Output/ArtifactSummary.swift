@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 import KilnRuntime
 
 /// What `kiln show ARTIFACT` prints: the header, the module tree and the sections.
@@ -45,10 +46,15 @@ struct ArtifactSummary: Encodable {
     let quantization: QuantizationState
     let tree: Tree
     let sections: [Section]
+    /// The graph executor's memory plan for the CPU module, when its shapes are static.
+    let memoryPlan: MemoryPlan?
+    /// Why there is no memory plan (control flow, dynamic shapes), when there is none.
+    let memoryPlanNote: String?
 
     enum CodingKeys: String, CodingKey {
         case artifact, formatVersion = "format_version", fileBytes = "file_bytes", producer, target, fingerprint
         case modelSHA256 = "model_sha256", quantization, tree, sections
+        case memoryPlan = "memory_plan", memoryPlanNote = "memory_plan_note"
     }
 
     init(path: String, artifact loaded: Artifact) {
@@ -72,6 +78,22 @@ struct ArtifactSummary: Encodable {
             })
         sections = loaded.sections.map {
             Section(name: $0.name, offset: $0.offset, length: $0.length, sha256: Checksum.hex($0.sha256))
+        }
+        (memoryPlan, memoryPlanNote) = Self.plan(loaded)
+    }
+
+    /// The entry module's memory plan under the graph executor, or why there is none.
+    private static func plan(_ artifact: Artifact) -> (MemoryPlan?, String?) {
+        guard let module = try? artifact.entryModule(), let graph = module.graph else {
+            return (nil, "no CPU entry module")
+        }
+        if let reason = GraphExecutor.unsupportedReason(graph) { return (nil, reason + "; it runs on the VM") }
+        do {
+            return (try GraphExecutor(graph: graph).memoryPlan, nil)
+        } catch let error as KilnError {
+            return (nil, "the graph executor cannot plan it: \(error.message)")
+        } catch {
+            return (nil, "the graph executor cannot plan it")
         }
     }
 
@@ -97,6 +119,17 @@ struct ArtifactSummary: Encodable {
             if !child.functions.isEmpty {
                 lines.append("\(indent)functions: \(child.functions.joined(separator: ", "))")
             }
+        }
+        if let memoryPlan {
+            lines += [
+                "",
+                "memory plan   arena \(memoryPlan.arenaBytes) bytes vs sum of intermediate tensors "
+                    + "\(memoryPlan.intermediateBytes) bytes (\(String(format: "%.1f", memoryPlan.ratio * 100))%)",
+                "              \(memoryPlan.intermediateCount) intermediates, \(memoryPlan.inPlaceCount) in place, "
+                    + "\(memoryPlan.aliasCount) aliases, \(memoryPlan.unplannedCount) unplanned",
+            ]
+        } else if let memoryPlanNote {
+            lines += ["", "memory plan   none: \(memoryPlanNote)"]
         }
         lines += ["", "sections"]
         let rows = [["NAME", "OFFSET", "BYTES", "SHA-256"]]
