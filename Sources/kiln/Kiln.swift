@@ -16,7 +16,7 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.string,
         subcommands: [
             RunCommand.self, QuantizeCommand.self, InspectCommand.self, ShowCommand.self, TargetsCommand.self,
-            QueryCommand.self,
+            QueryCommand.self, BenchCommand.self,
         ]
     )
 }
