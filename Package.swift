@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "kiln", targets: ["kiln"]),
+        .executable(name: "kiln-microbench", targets: ["kiln-microbench"]),
         .library(name: "KilnCore", targets: ["KilnCore"]),
         .library(name: "KilnIR", targets: ["KilnIR"]),
         .library(name: "KilnONNX", targets: ["KilnONNX"]),
@@ -42,7 +43,10 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        .target(name: "KilnKernels", dependencies: ["KilnCore"]),
+        // The hot kernels in C (SGEMM, depthwise conv, exact int8 GEMM) with run-time AVX2
+        // dispatch through per-function target attributes, so no unsafeFlags.
+        .target(name: "CKilnKernels"),
+        .target(name: "KilnKernels", dependencies: ["KilnCore", "CKilnKernels"]),
         // DESIGN.md has it depend on KilnIR for the op-support rules; the catalog needs only Core.
         .target(name: "KilnTargets", dependencies: ["KilnCore"]),
         // Passes fold constants by running the interpreter's evaluators, and annotate
@@ -70,11 +74,13 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnONNX", "KilnInterpreter", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU", "KilnRuntime",
+                "KilnONNX", "KilnInterpreter", "KilnKernels", "KilnTargets", "KilnPasses", "KilnQuant", "KilnDPU", "KilnRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // SGEMM / conv / int8 GEMM throughput against the FMA peak; release builds only.
+        .executableTarget(name: "kiln-microbench", dependencies: ["KilnKernels"]),
         .target(
             name: "KilnTestSupport",
             dependencies: [

@@ -1,10 +1,12 @@
+import CKilnKernels
 import KilnCore
 
 /// ONNX `Conv` over `N × C × spatial…` tensors (1 to 3 spatial axes).
 ///
 /// float32: im2col (skipped for 1×1, stride 1, unpadded kernels, whose input already is the
-/// column matrix) followed by the blocked ``Gemm``, one product per image and group;
-/// depthwise convolutions (one input channel per group) of up to two spatial axes use a
+/// column matrix) followed by the blocked ``Gemm`` (native AVX2/FMA when available) with bias
+/// and activation fused into its epilogue, one product per image and group; depthwise
+/// convolutions (one input channel per group) of up to two spatial axes use the native
 /// direct kernel instead. Other float types use ``ReferenceConvolution``.
 package enum Convolution {
     /// The output shape `[N, M, output…]` of a convolution.
@@ -32,24 +34,31 @@ package enum Convolution {
         }
     }
 
-    /// `output = conv(input, weight) + bias`; `output` has ``outputShape(input:weight:bias:group:geometry:)``.
+    /// `output = clamp(conv(input, weight) + bias)`; `output` has ``outputShape(input:weight:bias:group:geometry:)``.
+    ///
+    /// `lower`/`upper` fuse a following ReLU (`0`, `infinity`) or Clip into the kernel's last
+    /// write (float32 only).
     ///
     /// - Throws: `shapeMismatch`, `kernelMissing` for a dtype without a kernel or more
     ///   than three spatial axes.
     package static func conv(
         input: Tensor, weight: Tensor, bias: Tensor?, group: Int, geometry: WindowGeometry,
-        output: inout Tensor, threads: Int
+        output: inout Tensor, lower: Float = -.infinity, upper: Float = .infinity, threads: Int
     ) throws {
         try validate(input: input.shape, weight: weight.shape, bias: bias?.shape, group: group, geometry: geometry)
         guard weight.dtype == input.dtype, bias.map({ $0.dtype == input.dtype }) ?? true else {
             throw KilnError(.shapeMismatch, "Conv operands have different dtypes")
+        }
+        guard input.dtype == .float32 || (lower == -.infinity && upper == .infinity) else {
+            throw KilnError(.kernelMissing, "[Conv] fused clamp only for float32, not \(input.dtype)")
         }
         switch input.dtype {
         case .float32:
             guard geometry.rank <= 3 else {
                 throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
             }
-            convFloat(input, weight, bias, group, geometry, &output, threads: threads)
+            convFloat(input, weight, packed: nil, bias, group, geometry, &output, clamp: (lower, upper), threads: threads)
+            return
         case .float64:
             ReferenceConvolution.conv(input, weight, bias, group: group, geometry: geometry, output: &output, as: Double.self)
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
@@ -61,16 +70,17 @@ package enum Convolution {
         }
     }
 
-    private static func convFloat(
-        _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ group: Int, _ geometry: WindowGeometry,
-        _ output: inout Tensor, threads: Int
+    /// float32 convolution; `packed` (one per group) replaces the weight values when given.
+    static func convFloat(
+        _ input: Tensor, _ weight: Tensor, packed: [Gemm.PackedA]?, _ bias: Tensor?, _ group: Int, _ geometry: WindowGeometry,
+        _ output: inout Tensor, clamp: (lower: Float, upper: Float), threads: Int
     ) {
         let batch = input.shape[0]
         let channels = input.shape[1]
         let outChannels = weight.shape[0]
         let window = geometry.padded3D
         if group == channels && weight.shape[1] == 1 && geometry.rank <= 2 {
-            DepthwiseConvolution.run(input, weight, bias, window, &output, threads: threads)
+            DepthwiseConvolution.run(input, weight, bias, window, &output, clamp: clamp, threads: threads)
             return
         }
         let groupChannels = channels / group
@@ -81,35 +91,41 @@ package enum Convolution {
         let depth = groupChannels * kernelSize
         let isPointwise = kernelSize == 1 && window.strides.allSatisfy { $0 == 1 }
             && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
-        let biasValues = bias?.scalars(as: Float.self)
+        let biasValues = bias?.scalars(as: Float.self) ?? []
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: isPointwise ? 1 : depth * outputPixels)
         defer { columns.deallocate() }
         input.withUnsafeBufferPointer(as: Float.self) { x in
             weight.withUnsafeBufferPointer(as: Float.self) { w in
                 output.withUnsafeMutableBufferPointer(as: Float.self) { y in
-                    guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
-                    for image in 0..<batch {
-                        for g in 0..<group {
-                            let source = xBase + (image * channels + g * groupChannels) * inputPixels
-                            let target = yBase + (image * outChannels + g * groupOutChannels) * outputPixels
-                            if let biasValues {
-                                for m in 0..<groupOutChannels {
-                                    (target + m * outputPixels).initialize(
-                                        repeating: biasValues[g * groupOutChannels + m], count: outputPixels)
+                    biasValues.withUnsafeBufferPointer { biasBuffer in
+                        guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
+                        for image in 0..<batch {
+                            for g in 0..<group {
+                                let source = xBase + (image * channels + g * groupChannels) * inputPixels
+                                let target = yBase + (image * outChannels + g * groupOutChannels) * outputPixels
+                                let matrix: UnsafePointer<Float>
+                                if isPointwise {
+                                    matrix = source
+                                } else {
+                                    Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
+                                    matrix = UnsafePointer(columns)
+                                }
+                                // Bias (per output channel = row of C) and activation fused into the GEMM.
+                                let epilogue = GemmEpilogue(
+                                    bias: biasBuffer.isEmpty ? .none : biasBuffer.baseAddress.map { .row($0 + g * groupOutChannels) } ?? .none,
+                                    lower: clamp.lower, upper: clamp.upper)
+                                if let packed {
+                                    Gemm.multiply(
+                                        packed: packed[g], n: outputPixels, b: matrix, ldb: outputPixels, transB: false,
+                                        beta: 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                                } else {
+                                    Gemm.multiply(
+                                        m: groupOutChannels, n: outputPixels, k: depth, alpha: 1,
+                                        a: wBase + g * groupOutChannels * depth, lda: depth, transA: false,
+                                        b: matrix, ldb: outputPixels, transB: false,
+                                        beta: 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
                                 }
                             }
-                            let matrix: UnsafePointer<Float>
-                            if isPointwise {
-                                matrix = source
-                            } else {
-                                Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
-                                matrix = UnsafePointer(columns)
-                            }
-                            Gemm.multiply(
-                                m: groupOutChannels, n: outputPixels, k: depth, alpha: 1,
-                                a: wBase + g * groupOutChannels * depth, lda: depth, transA: false,
-                                b: matrix, ldb: outputPixels, transB: false,
-                                beta: biasValues == nil ? 0 : 1, c: target, ldc: outputPixels, threads: threads)
                         }
                     }
                 }
@@ -134,7 +150,18 @@ package enum Im2Col {
         let (pD, pH, pW) = (window.padsBegin[0], window.padsBegin[1], window.padsBegin[2])
         let rows = channels * kD * kH * kW
         let outputPixels = outD * outH * outW
-        Parallel.forEach(rows, threads: threads, grain: max(1, 16_384 / max(outputPixels, 1))) { range in
+        let grain = max(1, 16_384 / max(outputPixels, 1))
+        if kD == 1 && inD == 1 && outD == 1 && pD == 0 {
+            // Two spatial axes: the native copy loop.
+            let isa = NativeKernels.activeISA.rawValue
+            Parallel.forEach(rows, threads: threads, grain: grain) { range in
+                ckiln_im2col(
+                    isa, source, channels, inH, inW, kH, kW, sH, sW, dH, dW, pH, pW, outH, outW,
+                    range.lowerBound, range.upperBound, columns)
+            }
+            return
+        }
+        Parallel.forEach(rows, threads: threads, grain: grain) { range in
             for row in range {
                 let kw = row % kW
                 let kh = (row / kW) % kH
@@ -172,12 +199,12 @@ package enum Im2Col {
 }
 
 /// Depthwise convolution (`group == C`, one input channel per group, any channel
-/// multiplier) computed directly: each output plane accumulates `kh·kw` shifted,
-/// scaled rows of its input plane.
+/// multiplier) computed directly by the native plane kernel (AVX2 along output rows), with
+/// bias and clamp fused; planes are split over threads.
 enum DepthwiseConvolution {
     static func run(
         _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ window: WindowGeometry,
-        _ output: inout Tensor, threads: Int
+        _ output: inout Tensor, clamp: (lower: Float, upper: Float), threads: Int
     ) {
         let batch = input.shape[0]
         let channels = input.shape[1]
@@ -190,36 +217,22 @@ enum DepthwiseConvolution {
         let (dH, dW) = (window.dilations[1], window.dilations[2])
         let (pH, pW) = (window.padsBegin[1], window.padsBegin[2])
         let biasValues = bias?.scalars(as: Float.self)
+        let isa = NativeKernels.activeISA.rawValue
         input.withUnsafeBufferPointer(as: Float.self) { x in
             weight.withUnsafeBufferPointer(as: Float.self) { w in
                 output.withUnsafeMutableBufferPointer(as: Float.self) { y in
                     guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
-                    Parallel.forEach(batch * outChannels, threads: threads) { range in
+                    // At least ~32k multiply-adds per chunk: smaller splits cost more than they save.
+                    let grain = max(1, 32_768 / max(1, outH * outW * kH * kW))
+                    Parallel.forEach(batch * outChannels, threads: threads, grain: grain) { range in
                         for planeIndex in range {
                             let image = planeIndex / outChannels
                             let m = planeIndex % outChannels
-                            let source = xBase + (image * channels + m / multiplier) * inH * inW
-                            let target = yBase + planeIndex * outH * outW
-                            target.initialize(repeating: biasValues?[m] ?? 0, count: outH * outW)
-                            for kh in 0..<kH {
-                                for kw in 0..<kW {
-                                    let tap = wBase[(m * kH + kh) * kW + kw]
-                                    let offsetW = kw * dW - pW
-                                    let lowW = min(outW, offsetW >= 0 ? 0 : (-offsetW + sW - 1) / sW)
-                                    let highW = max(lowW, min(outW, inW - offsetW > 0 ? (inW - offsetW + sW - 1) / sW : 0))
-                                    for oh in 0..<outH {
-                                        let ih = oh * sH + kh * dH - pH
-                                        guard ih >= 0, ih < inH else { continue }
-                                        let line = source + ih * inW + offsetW
-                                        let out = target + oh * outW
-                                        if sW == 1 {
-                                            for ow in lowW..<highW { out[ow] = tap * line[ow] + out[ow] }
-                                        } else {
-                                            for ow in lowW..<highW { out[ow] = tap * line[ow * sW] + out[ow] }
-                                        }
-                                    }
-                                }
-                            }
+                            ckiln_depthwise_plane(
+                                isa, xBase + (image * channels + m / multiplier) * inH * inW, inH, inW,
+                                wBase + m * kH * kW, kH, kW, sH, sW, dH, dW, pH, pW,
+                                biasValues?[m] ?? 0, clamp.lower, clamp.upper,
+                                yBase + planeIndex * outH * outW, outH, outW)
                         }
                     }
                 }

@@ -1,6 +1,9 @@
 /// Single-precision general matrix multiply: `C = alpha * op(A) * op(B) + beta * C`.
 ///
-/// A blocked, register-tiled GEMM in the Goto/BLIS style: `op(B)` is packed in `kc × nc`
+/// ``multiply(m:n:k:alpha:a:lda:transA:b:ldb:transB:beta:c:ldc:epilogue:threads:)`` runs the
+/// native AVX2/FMA kernel of `CKilnKernels` when the CPU has it (see `GemmDispatch.swift`);
+/// otherwise, and in ``portableMultiply(m:n:k:alpha:a:lda:transA:b:ldb:transB:beta:c:ldc:threads:)``,
+/// a blocked, register-tiled GEMM in Swift, in the Goto/BLIS style: `op(B)` is packed in `kc × nc`
 /// blocks of ``Gemm/nr``-column panels, `op(A)` in `mc × kc` blocks of ``Gemm/mr``-row
 /// panels (pre-scaled by `alpha`), and a `6 × 8` micro-kernel on `SIMD8<Float>` accumulates
 /// each tile in registers over one `kc` slice. With `threads > 1` the larger of the M and N
@@ -31,7 +34,10 @@ package enum Gemm {
     /// Columns of a packed B block (a multiple of ``nr``).
     static let nc = 2048
 
-    /// Computes `C = alpha * op(A) * op(B) + beta * C` for row-major matrices.
+    /// Computes `C = alpha * op(A) * op(B) + beta * C` for row-major matrices with the
+    /// portable Swift kernel: the path on CPUs without AVX2/FMA, and a second opinion in
+    /// tests of the native one (``multiply(m:n:k:alpha:a:lda:transA:b:ldb:transB:beta:c:ldc:epilogue:threads:)``
+    /// dispatches).
     ///
     /// - Parameters:
     ///   - m: rows of `op(A)` and `C`.
@@ -44,7 +50,7 @@ package enum Gemm {
     ///   - beta: `0` overwrites C without reading it (NaNs in C do not propagate).
     ///   - c: `m × n`, row stride `ldc`.
     ///   - threads: threads to use (the calling one included).
-    package static func multiply(
+    package static func portableMultiply(
         m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, transA: Bool,
         b: UnsafePointer<Float>, ldb: Int, transB: Bool,

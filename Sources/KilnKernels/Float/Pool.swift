@@ -1,3 +1,4 @@
+import CKilnKernels
 import KilnCore
 
 /// ONNX pooling over `N × C × spatial…` tensors (1 to 3 spatial axes): MaxPool (with
@@ -18,6 +19,8 @@ package enum Pooling {
             throw KilnError(.kernelMissing, "[MaxPool] no kernel for \(geometry.rank) spatial axes")
         }
         switch input.dtype {
+        case .float32 where indices == nil && geometry.rank == 2:
+            maxPoolNative(input, geometry, &output, threads: threads)
         case .float32: maxPool(input, geometry, storageOrder, &output, &indices, threads, as: Float.self)
         case .float64: maxPool(input, geometry, storageOrder, &output, &indices, threads, as: Double.self)
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
@@ -70,6 +73,27 @@ package enum Pooling {
         let lower = start >= low ? 0 : (low - start + dilation - 1) / dilation
         let upper = high - start > 0 ? min(kernel, (high - start + dilation - 1) / dilation) : 0
         return lower..<max(lower, upper)
+    }
+
+    /// float32 2-D max pooling without indices: the native plane kernel, planes over threads.
+    private static func maxPoolNative(_ input: Tensor, _ geometry: WindowGeometry, _ output: inout Tensor, threads: Int) {
+        let planes = input.shape[0] * input.shape[1]
+        let (inH, inW) = (geometry.input[0], geometry.input[1])
+        let (outH, outW) = (geometry.output[0], geometry.output[1])
+        let isa = NativeKernels.activeISA.rawValue
+        input.withUnsafeBufferPointer(as: Float.self) { x in
+            output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                guard let xBase = x.baseAddress, let yBase = y.baseAddress else { return }
+                Parallel.forEach(planes, threads: threads, grain: max(1, 4096 / max(1, outH * outW))) { range in
+                    for plane in range {
+                        ckiln_maxpool_plane(
+                            isa, xBase + plane * inH * inW, inH, inW, geometry.kernel[0], geometry.kernel[1],
+                            geometry.strides[0], geometry.strides[1], geometry.dilations[0], geometry.dilations[1],
+                            geometry.padsBegin[0], geometry.padsBegin[1], yBase + plane * outH * outW, outH, outW)
+                    }
+                }
+            }
+        }
     }
 
     private static func maxPool<T: Comparable & Numeric & TensorElement>(

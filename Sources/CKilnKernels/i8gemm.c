@@ -1,0 +1,197 @@
+/* Exact int8 GEMM: int8 widened to int16 pairs, multiplied and pair-summed into int32
+ * (vpmaddwd on AVX2), never through a saturating 16-bit intermediate. */
+#include <string.h>
+
+#include "internal.h"
+
+enum { MR = 6, NR = CKILN_I8_NR };
+/* k pairs per slice (512 k: a 6-row A panel is 6 KiB, a B panel 32 KiB). */
+enum { KCP = CKILN_I8_KC_PAIRS };
+/* Rows of a packed A block. */
+enum { MC = 192 };
+
+static ptrdiff_t min_pd(ptrdiff_t x, ptrdiff_t y) { return x < y ? x : y; }
+static ptrdiff_t round_up(ptrdiff_t x, ptrdiff_t to) { return (x + to - 1) / to * to; }
+
+size_t ckiln_i8gemm_packed_b_count(ptrdiff_t k, ptrdiff_t n) {
+    if (k <= 0 || n <= 0) return 0;
+    return (size_t)round_up(n, NR) * (size_t)round_up(k, 2);
+}
+
+/* Layout: slices of KCP pairs; in a slice, 16-column panels; in a panel, per pair, 32 int16:
+ * columns 0–7 as (k, k+1) pairs, then columns 8–15. Zero beyond k and n. */
+void ckiln_i8gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const int8_t *b, ptrdiff_t ldb, int16_t *packed) {
+    ptrdiff_t pairs = (k + 1) / 2;
+    ptrdiff_t padded = round_up(n, NR);
+    for (ptrdiff_t qc = 0; qc < pairs; qc += KCP) {
+        ptrdiff_t slice = min_pd(KCP, pairs - qc);
+        int16_t *base = packed + qc * padded * 2;
+        for (ptrdiff_t panel = 0; panel < padded; panel += NR) {
+            int16_t *out = base + panel * slice * 2;
+            for (ptrdiff_t q = 0; q < slice; q++) {
+                ptrdiff_t k0 = 2 * (qc + q);
+                for (ptrdiff_t j = 0; j < NR; j++) {
+                    ptrdiff_t column = panel + j;
+                    int16_t even = 0, odd = 0;
+                    if (column < n) {
+                        even = b[k0 * ldb + column];
+                        if (k0 + 1 < k) odd = b[(k0 + 1) * ldb + column];
+                    }
+                    out[2 * j] = even;
+                    out[2 * j + 1] = odd;
+                }
+                out += 2 * NR;
+            }
+        }
+    }
+}
+
+/* A[row.., pair qc..] into 6-row panels: per pair, 6 int32 each holding (a[k], a[k+1]) as int16. */
+static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows,
+                   ptrdiff_t qc, ptrdiff_t slice, int32_t *out) {
+    for (ptrdiff_t panel = 0; panel < rows; panel += MR) {
+        ptrdiff_t used = min_pd(MR, rows - panel);
+        for (ptrdiff_t i = 0; i < MR; i++) {
+            if (i < used) {
+                const int8_t *source = a + (row + panel + i) * lda;
+                for (ptrdiff_t q = 0; q < slice; q++) {
+                    ptrdiff_t k0 = 2 * (qc + q);
+                    int16_t pair[2] = {source[k0], (int16_t)(k0 + 1 < k ? source[k0 + 1] : 0)};
+                    int32_t word;
+                    memcpy(&word, pair, sizeof word);
+                    out[q * MR + i] = word;
+                }
+            } else {
+                for (ptrdiff_t q = 0; q < slice; q++) out[q * MR + i] = 0;
+            }
+        }
+        out += MR * slice;
+    }
+}
+
+int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a, ptrdiff_t lda,
+                        const int16_t *packed_b, ptrdiff_t packed_n, ptrdiff_t column0,
+                        int32_t *c, ptrdiff_t ldc) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0) {
+        for (ptrdiff_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof(int32_t) * (size_t)n);
+        return 0;
+    }
+    ckiln_i8_ukr kernel = ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2 ? ckiln_i8_ukr_avx2 : ckiln_i8_ukr_portable;
+    ptrdiff_t pairs = (k + 1) / 2;
+    ptrdiff_t padded = round_up(packed_n, NR);
+    int32_t *buffer_a = ckiln_scratch(2, sizeof(int32_t) * (size_t)(min_pd(MC, round_up(m, MR)) * min_pd(KCP, pairs)));
+    if (!buffer_a) return -1;
+    for (ptrdiff_t qc = 0; qc < pairs; qc += KCP) {
+        ptrdiff_t slice = min_pd(KCP, pairs - qc);
+        const int16_t *panels_b = packed_b + qc * padded * 2 + column0 * slice * 2;
+        for (ptrdiff_t ic = 0; ic < m; ic += MC) {
+            ptrdiff_t mcb = min_pd(MC, m - ic);
+            pack_a(a, lda, k, ic, mcb, qc, slice, buffer_a);
+            for (ptrdiff_t jr = 0; jr < n; jr += NR) {
+                int nr = (int)min_pd(NR, n - jr);
+                for (ptrdiff_t ir = 0; ir < mcb; ir += MR) {
+                    int mr = (int)min_pd(MR, mcb - ir);
+                    kernel(slice, buffer_a + ir * slice, panels_b + jr * slice * 2,
+                           c + (ic + ir) * ldc + jr, ldc, mr, nr, qc > 0);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+void ckiln_i8_ukr_portable(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+                           ptrdiff_t ldc, int mr, int nr, int accumulate) {
+    uint32_t acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (ptrdiff_t q = 0; q < kp; q++) {
+        for (int i = 0; i < MR; i++) {
+            int16_t pair[2];
+            memcpy(pair, &a[q * MR + i], sizeof pair);
+            for (int j = 0; j < NR; j++) {
+                int32_t product = (int32_t)pair[0] * b[q * 2 * NR + 2 * j] + (int32_t)pair[1] * b[q * 2 * NR + 2 * j + 1];
+                acc[i][j] += (uint32_t)product;
+            }
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        for (int j = 0; j < nr; j++) {
+            uint32_t x = acc[i][j];
+            if (accumulate) x += (uint32_t)c[i * ldc + j];
+            c[i * ldc + j] = (int32_t)x;
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+#define ROW(i, r0, r1)                                                                    \
+    do {                                                                                  \
+        __m256i x = _mm256_set1_epi32(a[(i)]);                                            \
+        r0 = _mm256_add_epi32(r0, _mm256_madd_epi16(x, b0));                              \
+        r1 = _mm256_add_epi32(r1, _mm256_madd_epi16(x, b1));                              \
+    } while (0)
+
+AVX2 static inline void store_row(int32_t *c, __m256i x0, __m256i x1, int accumulate) {
+    if (accumulate) {
+        x0 = _mm256_add_epi32(x0, _mm256_loadu_si256((const __m256i *)c));
+        x1 = _mm256_add_epi32(x1, _mm256_loadu_si256((const __m256i *)(c + 8)));
+    }
+    _mm256_storeu_si256((__m256i *)c, x0);
+    _mm256_storeu_si256((__m256i *)(c + 8), x1);
+}
+
+AVX2 void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+                            ptrdiff_t ldc, int mr, int nr, int accumulate) {
+    __m256i c00 = _mm256_setzero_si256(), c01 = _mm256_setzero_si256();
+    __m256i c10 = _mm256_setzero_si256(), c11 = _mm256_setzero_si256();
+    __m256i c20 = _mm256_setzero_si256(), c21 = _mm256_setzero_si256();
+    __m256i c30 = _mm256_setzero_si256(), c31 = _mm256_setzero_si256();
+    __m256i c40 = _mm256_setzero_si256(), c41 = _mm256_setzero_si256();
+    __m256i c50 = _mm256_setzero_si256(), c51 = _mm256_setzero_si256();
+    for (ptrdiff_t q = 0; q < kp; q++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 16));
+        ROW(0, c00, c01);
+        ROW(1, c10, c11);
+        ROW(2, c20, c21);
+        ROW(3, c30, c31);
+        ROW(4, c40, c41);
+        ROW(5, c50, c51);
+        a += MR;
+        b += 2 * NR;
+    }
+    if (mr == MR && nr == NR) {
+        store_row(c + 0 * ldc, c00, c01, accumulate);
+        store_row(c + 1 * ldc, c10, c11, accumulate);
+        store_row(c + 2 * ldc, c20, c21, accumulate);
+        store_row(c + 3 * ldc, c30, c31, accumulate);
+        store_row(c + 4 * ldc, c40, c41, accumulate);
+        store_row(c + 5 * ldc, c50, c51, accumulate);
+        return;
+    }
+    int32_t tile[MR][NR] __attribute__((aligned(32)));
+    _mm256_store_si256((__m256i *)tile[0], c00); _mm256_store_si256((__m256i *)(tile[0] + 8), c01);
+    _mm256_store_si256((__m256i *)tile[1], c10); _mm256_store_si256((__m256i *)(tile[1] + 8), c11);
+    _mm256_store_si256((__m256i *)tile[2], c20); _mm256_store_si256((__m256i *)(tile[2] + 8), c21);
+    _mm256_store_si256((__m256i *)tile[3], c30); _mm256_store_si256((__m256i *)(tile[3] + 8), c31);
+    _mm256_store_si256((__m256i *)tile[4], c40); _mm256_store_si256((__m256i *)(tile[4] + 8), c41);
+    _mm256_store_si256((__m256i *)tile[5], c50); _mm256_store_si256((__m256i *)(tile[5] + 8), c51);
+    for (int i = 0; i < mr; i++) {
+        for (int j = 0; j < nr; j++) {
+            uint32_t x = (uint32_t)tile[i][j];
+            if (accumulate) x += (uint32_t)c[i * ldc + j];
+            c[i * ldc + j] = (int32_t)x;
+        }
+    }
+}
+#else
+void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+                       ptrdiff_t ldc, int mr, int nr, int accumulate) {
+    ckiln_i8_ukr_portable(kp, a, b, c, ldc, mr, nr, accumulate);
+}
+#endif

@@ -1,0 +1,139 @@
+/* Kiln's native hot kernels: SGEMM, depthwise convolution and exact int8 GEMM.
+ *
+ * Every entry point picks its implementation at run time: AVX2+FMA functions
+ * (compiled per function with __attribute__((target))) when the CPU has them, a
+ * portable C path otherwise. All matrices are row-major. No function allocates
+ * except for grow-only, per-thread packing buffers. Threading is the caller's:
+ * each call computes the given block serially, so callers split M or N.
+ * Functions returning int return 0, or -1 when a scratch buffer could not be allocated
+ * (C is then unspecified).
+ */
+#ifndef CKILN_KERNELS_H
+#define CKILN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Instruction sets a kernel may use. */
+enum {
+    CKILN_ISA_PORTABLE = 0,
+    CKILN_ISA_AVX2 = 1, /* AVX2 + FMA */
+};
+
+/* The best instruction set this CPU supports (detected once). */
+int ckiln_cpu_isa(void);
+/* Every kernel takes the instruction set to use as its first argument (clamped to
+ * ckiln_cpu_isa()), so callers and tests choose per call and no global state is shared. */
+
+/* Register tile of the SGEMM micro-kernel and its K slice. */
+#define CKILN_SGEMM_MR 6
+#define CKILN_SGEMM_NR 16
+#define CKILN_SGEMM_KC 256
+
+/* Bias placement of the fused epilogue. */
+enum {
+    CKILN_BIAS_NONE = 0,
+    CKILN_BIAS_ROW = 1,    /* bias[i] added to row i of C */
+    CKILN_BIAS_COLUMN = 2, /* bias[j] added to column j of C */
+};
+
+/* Applied once to each finished element: C = min(max(C + bias, lower), upper).
+ * ReLU: lower 0, upper +inf; no clamp: -inf, +inf. The bias pointer refers to the
+ * block being computed (row or column 0 of this call's C). */
+typedef struct {
+    int bias_kind;
+    const float *bias;
+    float lower;
+    float upper;
+} ckiln_epilogue;
+
+/* C = epilogue(alpha * op(A) * op(B) + beta * C). op(A) is m×k (a is k×m when trans_a),
+ * op(B) is k×n (b is n×k when trans_b). beta == 0 never reads C. epilogue may be NULL. */
+int ckiln_sgemm(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                 const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+                 float *c, ptrdiff_t ldc, const ckiln_epilogue *epilogue);
+
+/* Floats needed to hold op(B) (k×n) packed. */
+size_t ckiln_sgemm_packed_b_count(ptrdiff_t k, ptrdiff_t n);
+/* Packs op(B) (k×n) once, for ckiln_sgemm_packed. */
+void ckiln_sgemm_pack_b(int trans_b, ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb,
+                        float *packed);
+/* ckiln_sgemm with a packed B of `packed_n` columns, computing C's columns
+ * column0 ..< column0+n (column0 a multiple of CKILN_SGEMM_NR; c points at that column). */
+int ckiln_sgemm_packed(int isa, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                        const float *a, ptrdiff_t lda, const float *packed_b, ptrdiff_t packed_n,
+                        ptrdiff_t column0, float beta, float *c, ptrdiff_t ldc,
+                        const ckiln_epilogue *epilogue);
+
+/* Floats needed to hold op(A) (m×k) packed. */
+size_t ckiln_sgemm_packed_a_count(ptrdiff_t m, ptrdiff_t k);
+/* Packs alpha·op(A) (m×k; a is k×m when trans_a) once, for ckiln_sgemm_packed_a. */
+void ckiln_sgemm_pack_a(int isa, int trans_a, ptrdiff_t m, ptrdiff_t k, float alpha, const float *a,
+                        ptrdiff_t lda, float *packed);
+/* C = epilogue(packedA · op(B) + beta·C) for rows row0 ..< row0+m of a packed A of
+ * `packed_m` rows (row0 a multiple of CKILN_SGEMM_MR; c points at row row0). The alpha of
+ * the packing applies. */
+int ckiln_sgemm_packed_a(int isa, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                         const float *packed_a, ptrdiff_t packed_m, ptrdiff_t row0, const float *b,
+                         ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
+                         const ckiln_epilogue *epilogue);
+
+/* Rows row_begin ..< row_end of the im2col matrix of one image (channels × in_h × in_w):
+ * row (c, kh, kw), column (oh, ow) holds in[c][oh·sh + kh·dh − ph][ow·sw + kw·dw − pw], zero
+ * in the padding; `columns` is (channels·k_h·k_w) × (out_h·out_w). */
+void ckiln_im2col(int isa, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h,
+                  ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h,
+                  ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w,
+                  ptrdiff_t row_begin, ptrdiff_t row_end, float *columns);
+
+/* One plane of 2-D max pooling: each output is the first in-bounds tap of its window,
+ * replaced by every later tap that is strictly greater (a NaN first tap stays; later NaNs
+ * are skipped); 0 for a window entirely in the padding. */
+void ckiln_maxpool_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h,
+                         ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h,
+                         ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w, float *out,
+                         ptrdiff_t out_h, ptrdiff_t out_w);
+
+/* One plane of a depthwise 2-D convolution with fused bias and clamp:
+ * out[oh][ow] = clamp(bias + sum_{kh,kw} w[kh][kw] * in[oh*sh + kh*dh - ph][ow*sw + kw*dw - pw]),
+ * zero outside the input. */
+void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t in_w, const float *w,
+                           ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
+                           ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
+                           float bias, float lower, float upper, float *out, ptrdiff_t out_h,
+                           ptrdiff_t out_w);
+
+/* Exact int8 GEMM: C(int32, m×n) = A(int8, m×k) · B(int8, k×n), products widened to
+ * int16 and summed in int32 (wrapping only beyond k = 131072). */
+#define CKILN_I8_NR 16
+/* k pairs per packed slice of B. */
+#define CKILN_I8_KC_PAIRS 256
+/* int16 values needed to hold B (k×n) packed. */
+size_t ckiln_i8gemm_packed_b_count(ptrdiff_t k, ptrdiff_t n);
+/* Packs B (k×n, row stride ldb) once. */
+void ckiln_i8gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const int8_t *b, ptrdiff_t ldb, int16_t *packed);
+/* C's columns column0 ..< column0+n (column0 a multiple of CKILN_I8_NR; c points at that
+ * column) from a packed B of `packed_n` columns. C is overwritten. */
+int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a, ptrdiff_t lda,
+                         const int16_t *packed_b, ptrdiff_t packed_n, ptrdiff_t column0,
+                         int32_t *c, ptrdiff_t ldc);
+
+/* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
+ * raises the mmap and trim thresholds), so steady-state inference stops paying page faults
+ * and page zeroing for every large tensor. Returns 1 when applied, 0 where unsupported. */
+int ckiln_retain_freed_memory(void);
+
+/* Runs `iterations` × 64 dependent integer adds (one cycle each), for measuring the
+ * core clock: cycles per second = 64 · iterations / elapsed. Returns a value that
+ * depends on the chain so it is not optimized away. */
+uint64_t ckiln_dependent_adds(uint64_t iterations);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,44 @@
+/* Shared between the kernel files of CKilnKernels; not part of the public header. */
+#ifndef CKILN_INTERNAL_H
+#define CKILN_INTERNAL_H
+
+#include "ckiln_kernels.h"
+
+/* SGEMM micro-kernel: C[mr×nr] (mr ≤ 6, nr ≤ 16, tile at c with row stride ldc) =
+ * (beta == 0 ? 0 : beta * C) + A_panel · B_panel over kc, then the epilogue when not NULL
+ * (its bias already offset to the tile). Panels are zero-padded to 6 rows / 16 columns. */
+typedef void (*ckiln_sgemm_ukr)(ptrdiff_t kc, const float *a, const float *b, float *c,
+                                ptrdiff_t ldc, int mr, int nr, float beta,
+                                const ckiln_epilogue *epilogue);
+
+void ckiln_sgemm_ukr_portable(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, float beta, const ckiln_epilogue *epilogue);
+void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                          int mr, int nr, float beta, const ckiln_epilogue *epilogue);
+
+/* Floats of slack after a packed-A buffer (the AVX2 packer's overlapping stores). */
+#define CKILN_PACK_SLACK 16
+
+/* Packs alpha · A (rows × depths, row-major, not transposed) into 6-row panels. */
+void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
+                             float alpha, float *out);
+
+/* int8 micro-kernel over int16 pairs: C[mr×nr] (= or +=, per accumulate) the products of
+ * kp pairs of a 6-row A panel (one int32 = two int16 per row and pair) and a 16-column
+ * B panel (32 int16 per pair). */
+typedef void (*ckiln_i8_ukr)(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+                             ptrdiff_t ldc, int mr, int nr, int accumulate);
+
+void ckiln_i8_ukr_portable(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+                           ptrdiff_t ldc, int mr, int nr, int accumulate);
+void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+                       ptrdiff_t ldc, int mr, int nr, int accumulate);
+
+
+/* `isa` limited to what this CPU has. */
+int ckiln_clamp_isa(int isa);
+
+/* A per-thread, grow-only, 64-byte-aligned scratch buffer (slot 0..3); NULL when out of memory. */
+void *ckiln_scratch(int slot, size_t bytes);
+
+#endif

@@ -1,0 +1,42 @@
+import CKilnKernels
+
+/// The instruction sets of the native kernels in `CKilnKernels`, chosen at run time.
+package enum NativeKernels {
+    /// An instruction set a native kernel may use.
+    package enum ISA: Int32, Comparable, Sendable {
+        /// Plain C, any CPU.
+        case portable = 0
+        /// AVX2 with FMA (x86-64 from Haswell / Zen on).
+        case avx2 = 1
+
+        /// Orders by capability.
+        package static func < (lhs: ISA, rhs: ISA) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    /// The best instruction set of this CPU.
+    package static var cpuISA: ISA { ISA(rawValue: ckiln_cpu_isa()) ?? .portable }
+
+    /// A lower instruction set forced for the current task (tests of the portable paths).
+    @TaskLocal static var forcedISA: ISA?
+
+    /// The instruction set the native kernels use in this task: ``cpuISA`` unless forced
+    /// lower. Read on the calling thread and passed to each C call, so worker threads
+    /// follow the caller.
+    package static var activeISA: ISA { min(forcedISA ?? cpuISA, cpuISA) }
+
+    /// Whether the SGEMM dispatch takes the native AVX2/FMA kernel.
+    package static var hasFastSgemm: Bool { activeISA >= .avx2 }
+
+    /// Keeps freed heap memory in the process for reuse (glibc), so repeated inference does
+    /// not fault in and zero fresh pages for every large tensor. Call once at start-up of a
+    /// long-running command; returns whether it took effect.
+    @discardableResult
+    package static func retainFreedMemory() -> Bool { ckiln_retain_freed_memory() != 0 }
+
+    /// Runs `body` with the kernels it calls (on this task) forced down to `isa`; with
+    /// `.portable`, ``Gemm`` takes the Swift kernel and the other native kernels their
+    /// portable C path.
+    package static func withISA<T>(_ isa: ISA, _ body: () throws -> T) rethrows -> T {
+        try $forcedISA.withValue(isa) { try body() }
+    }
+}
