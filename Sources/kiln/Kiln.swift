@@ -15,7 +15,7 @@ struct Kiln: ParsableCommand {
             """,
         version: KilnVersion.string,
         subcommands: [
-            RunCommand.self, CompileCommand.self, QuantizeCommand.self, InspectCommand.self, ShowCommand.self, TargetsCommand.self,
+            RunCommand.self, DeployCommand.self, CompileCommand.self, QuantizeCommand.self, InspectCommand.self, ShowCommand.self, TargetsCommand.self,
             QueryCommand.self,
         ]
     )
