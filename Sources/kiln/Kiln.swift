@@ -15,8 +15,8 @@ struct Kiln: ParsableCommand {
             """,
         version: KilnVersion.string,
         subcommands: [
-            RunCommand.self, CompileCommand.self, QuantizeCommand.self, InspectCommand.self, ShowCommand.self,
-            TargetsCommand.self, QueryCommand.self, BenchCommand.self,
+            DeployCommand.self, RunCommand.self, CompileCommand.self, QuantizeCommand.self, InspectCommand.self,
+            ShowCommand.self, BenchCommand.self, TargetsCommand.self, QueryCommand.self,
         ]
     )
 }

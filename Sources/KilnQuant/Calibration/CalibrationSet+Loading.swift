@@ -41,8 +41,17 @@ extension CalibrationSet {
         graph.inputs.filter { graph.initializers[$0] == nil }.map { graph[$0] }
     }
 
-    /// Splits the arrays of one `.npz` into samples (see ``load(contentsOf:for:limit:)``).
-    static func splitArchive(
+    /// Splits the arrays of one `.npz` into samples (see ``load(contentsOf:for:limit:)``),
+    /// without validating their values.
+    ///
+    /// - Parameters:
+    ///   - arrays: the archive's arrays, each named after a graph input.
+    ///   - graph: the model the samples feed.
+    ///   - source: the archive's name, for errors.
+    ///   - limit: the number of samples to keep at most.
+    /// - Throws: `badCalibrationData` for an array that names no input, a missing input, a
+    ///   rank that fits neither layout, or inputs giving different sample counts.
+    public static func splitArchive(
         _ arrays: [String: Tensor], graph: Graph, source: String, limit: Int?
     ) throws -> [[String: Tensor]] {
         let inputs = Dictionary(
