@@ -143,7 +143,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="alternating A/B rounds per model and thread count")
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per run")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--executor", help="kiln bench --executor (graph, vm, auto; default: the interpreter)")
+    parser.add_argument("--executor", help="kiln bench --executor (graph, vm or auto, the default)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     if not os.access(args.kiln, os.X_OK):

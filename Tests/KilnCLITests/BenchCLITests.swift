@@ -35,4 +35,35 @@ import Testing
         CLITests.expectFailure(try CLITests.kiln(["bench", CLITests.example, "--threads", "0"]), code: .badArgument, status: 2)
         CLITests.expectFailure(try CLITests.kiln(["bench", CLITests.example, "--seconds=-1"]), code: .badArgument, status: 2)
     }
+
+    /// An artifact with a DPU subgraph: the DESIGN.md `device` object, and one row per subgraph
+    /// with the emulator's measured time beside the predicted device time.
+    @Test func artifactReportsTheDeviceAndEachSubgraph() throws {
+        let directory = try CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let examples = CLITests.root.appendingPathComponent("Examples")
+        let artifact = directory.appendingPathComponent("digits.kiln")
+        let compile = try CLITests.kiln([
+            "compile", examples.appendingPathComponent("digits_cnn.onnx").path, "--target", "DPUCZDX8G_ISA1_B4096",
+            "--calib", examples.appendingPathComponent("digits/calib.npz").path, "--calib-size", "16", "-o", artifact.path,
+        ])
+        #expect(compile.status == 0, "\(compile.stderr)")
+        let result = try CLITests.kiln(["bench", artifact.path, "--seconds", "0", "--warmup", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let device = try #require(document["device"] as? [String: Any])
+        for key in ["target", "clock_mhz", "cores", "predicted_latency_ms", "predicted_fps"] {
+            #expect(device[key] != nil, "device lacks \(key)")
+        }
+        #expect(device["target"] as? String == "DPUCZDX8G_ISA1_B4096")
+        let rows = try #require(document["subgraphs"] as? [[String: Any]])
+        #expect(rows.count == 1)
+        #expect((rows.first?["emulated_ms"] as? Double ?? 0) > 0)
+        #expect((rows.first?["predicted_ms"] as? Double ?? 0) > 0)
+        let text = try CLITests.kiln(["bench", artifact.path, "--seconds", "0", "--warmup", "0", "--board", "ZCU102"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("EMULATED ms") && text.stdout.contains("on ZCU102"))
+        CLITests.expectFailure(
+            try CLITests.kiln(["bench", artifact.path, "--board", "VCK190"]), code: .badArgument, status: 2)
+    }
 }

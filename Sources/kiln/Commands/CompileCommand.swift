@@ -98,12 +98,28 @@ struct CompileCommand: ParsableCommand {
 /// What `kiln compile` prints.
 struct CompileSummary: Encodable {
     struct Subgraph: Encodable {
+        /// A DPU subgraph's input or output as its program holds it (NCHW shape, fix position).
+        struct Port: Encodable {
+            let name: String
+            let shape: [Int]
+            let fixPosition: Int
+
+            enum CodingKeys: String, CodingKey {
+                case name, shape, fixPosition = "fix_position"
+            }
+        }
+
         let id: Int
         let name: String
         let nodes: Int
         let device: String
         let instructions: Int?
         let programBytes: Int
+        /// The program's inputs and outputs (`kiln show` on artifacts).
+        var inputs: [Port]?
+        var outputs: [Port]?
+        /// The performance model's time of one call at the target's default clock, in ms.
+        var predictedMs: Double?
 
         init(_ subgraph: CompiledSubgraph) {
             id = subgraph.id
@@ -117,6 +133,15 @@ struct CompileSummary: Encodable {
         enum CodingKeys: String, CodingKey {
             case id, name, nodes, device, instructions
             case programBytes = "program_bytes"
+            case inputs, outputs, predictedMs = "predicted_ms"
+        }
+
+        /// One line per port, `  in  x  [1, 3, 32, 32]  fix 5`.
+        var portLines: [String] {
+            let ports = (inputs ?? []).map { ("in ", $0) } + (outputs ?? []).map { ("out", $0) }
+            return ports.map { direction, port in
+                "      \(direction)  \(port.name)  \(port.shape)  fix \(port.fixPosition)"
+            }
         }
     }
 

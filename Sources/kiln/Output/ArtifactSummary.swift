@@ -1,6 +1,8 @@
 import Foundation
 import KilnCore
+import KilnDPU
 import KilnRuntime
+import KilnTargets
 
 /// What `kiln show ARTIFACT` prints: the header, the module tree and the sections.
 struct ArtifactSummary: Encodable {
@@ -82,7 +84,34 @@ struct ArtifactSummary: Encodable {
             Section(name: $0.name, offset: $0.offset, length: $0.length, sha256: Checksum.hex($0.sha256))
         }
         (memoryPlan, memoryPlanNote) = Self.plan(loaded)
-        subgraphs = ((try? ModelCompiler.subgraphs(of: loaded)) ?? []).map(CompileSummary.Subgraph.init)
+        subgraphs = Self.subgraphs(loaded)
+    }
+
+    /// Each subgraph with, when compiled, its program's ports and the predicted time of a call
+    /// (the performance model at the target's default clock).
+    private static func subgraphs(_ artifact: Artifact) -> [CompileSummary.Subgraph] {
+        let dpu = artifact.tree.modules.compactMap { $0 as? DPUModule }.first
+        let predicted: [Int: Double] = {
+            guard let graph = try? artifact.entryModule().graph,
+                let architecture = try? Catalog.architecture(fingerprint: artifact.header.fingerprint),
+                let model = DPUCostModel(architecture: architecture, board: nil)
+            else { return [:] }
+            let rows = PerformanceModel.predict(graph, with: model).subgraphs
+            return Dictionary(rows.map { ($0.id, $0.latencyMs) }, uniquingKeysWith: { first, _ in first })
+        }()
+        return ((try? ModelCompiler.subgraphs(of: artifact)) ?? []).map { compiled in
+            var subgraph = CompileSummary.Subgraph(compiled)
+            if let program = dpu?.program(subgraph: compiled.id) {
+                let port = { (index: Int) -> CompileSummary.Subgraph.Port in
+                    let buffer = program.buffers[index]
+                    return .init(name: buffer.name, shape: buffer.shape, fixPosition: buffer.fixPosition)
+                }
+                subgraph.inputs = program.inputs.filter { program.buffers.indices.contains($0) }.map(port)
+                subgraph.outputs = program.outputs.filter { program.buffers.indices.contains($0) }.map(port)
+                subgraph.predictedMs = predicted[compiled.id]
+            }
+            return subgraph
+        }
     }
 
     /// The entry module's memory plan under the graph executor, or why there is none.
@@ -130,7 +159,11 @@ struct ArtifactSummary: Encodable {
                 if let instructions = subgraph.instructions {
                     line += "  \(instructions) instructions, \(subgraph.programBytes) program bytes"
                 }
+                if let predicted = subgraph.predictedMs {
+                    line += String(format: ", predicted %.3f ms on the device", predicted)
+                }
                 lines.append(line)
+                lines += subgraph.portLines
             }
         }
         if let memoryPlan {
