@@ -102,6 +102,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let dpuProgramMalformed = ErrorCode(6004, "dpuProgramMalformed", "DPU program bytes do not decode")
     /// A DPU program was compiled for another DPU configuration than the one it is run for.
     public static let dpuTargetMismatch = ErrorCode(6005, "dpuTargetMismatch", "the DPU program was compiled for another DPU target")
+    /// A DPU dump (`kiln run --dump`) disagrees with the quantizer's fake-quant simulation.
+    public static let dpuDumpMismatch = ErrorCode(6006, "dpuDumpMismatch", "a DPU dump disagrees with the fake-quant simulation")
 
     // MARK: 7xxx runtime
 
@@ -155,6 +157,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .badCalibrationData, .emptyCalibrationSet, .nonFiniteCalibrationData, .quantizationToolUnavailable,
         .invalidQuantizationConfig, .planMismatch,
         .dpuNoFixPosition, .dpuUnsupportedNode, .dpuTileTooLarge, .dpuProgramMalformed, .dpuTargetMismatch,
+        .dpuDumpMismatch,
         .missingInput, .inputDTypeMismatch, .inputShapeMismatch, .invalidArgument, .kernelMissing,
         .unknownInput, .notArtifact, .artifactTooNew, .artifactTruncated, .artifactCorrupt,
         .artifactMalformed, .fingerprintMismatch, .constantMissing, .unknownModuleKind,

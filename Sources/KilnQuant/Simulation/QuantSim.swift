@@ -28,6 +28,19 @@ public enum QuantSim {
     public static func run(_ model: QuantizedModel, inputs: [String: Tensor], threads: Int) throws -> [String: Tensor] {
         try SimulationProgram(graph: model.graph, plan: model.plan).run(inputs, threads: threads)
     }
+
+    /// Runs `model` on one input feed and shows every value to `observe` as the simulation
+    /// computed it (planned values already fake-quantized: the real value of their integer),
+    /// by value name — for comparing a DPU dump layer by layer.
+    ///
+    /// - Returns: every graph output, by name.
+    /// - Throws: what ``run(_:inputs:threads:)`` throws.
+    public static func run(
+        _ model: QuantizedModel, inputs: [String: Tensor], threads: Int,
+        observe: @escaping @Sendable (_ name: String, _ tensor: Tensor) -> Void
+    ) throws -> [String: Tensor] {
+        try SimulationProgram(graph: model.graph, plan: model.plan).run(inputs, threads: threads, observe: observe)
+    }
 }
 
 /// A graph and plan prepared for repeated simulation: constants quantized once, layer

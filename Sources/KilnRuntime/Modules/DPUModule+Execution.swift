@@ -28,6 +28,24 @@ extension DPUModule: Executable {
     ///   program compiled for another fingerprint than the module's; `missingInput` and
     ///   what the emulator throws.
     public func invoke(_ symbol: String, _ inputs: [Tensor], inputNames: [String]?, threads: Int) throws -> [Tensor] {
+        let (emulator, feed) = try prepare(symbol, inputs, inputNames: inputNames, threads: threads)
+        let outputs = try emulator.runDequantized(feed)
+        return try emulator.program.outputs.map { index in
+            let output = emulator.program.buffers[index].name
+            guard let tensor = outputs[output] else {
+                throw KilnError(.invalidModel, "\(symbol): output '\(output)' was not computed")
+            }
+            return tensor
+        }
+    }
+
+    /// The emulator of `symbol`, checked against the module's fingerprint and set to
+    /// `threads`, and the call's inputs by value name.
+    ///
+    /// - Throws: what ``invoke(_:_:inputNames:threads:)`` throws before running.
+    func prepare(
+        _ symbol: String, _ inputs: [Tensor], inputNames: [String]?, threads: Int
+    ) throws -> (DPUEmulator, [String: Tensor]) {
         guard let id = Self.subgraphID(of: symbol), programs[id] != nil else {
             throw KilnError(
                 .functionNotFound, "DPU module '\(name)' exports \(functionSymbols), not '\(symbol)'")
@@ -54,15 +72,7 @@ extension DPUModule: Executable {
             throw KilnError(
                 .missingInput, "\(symbol) takes \(names.count) inputs (\(names)), got \(inputs.count)")
         }
-        let feed = Dictionary(zip(names, inputs), uniquingKeysWith: { first, _ in first })
-        let outputs = try emulator.runDequantized(feed)
-        return try program.outputs.map { index in
-            let output = program.buffers[index].name
-            guard let tensor = outputs[output] else {
-                throw KilnError(.invalidModel, "\(symbol): output '\(output)' was not computed")
-            }
-            return tensor
-        }
+        return (emulator, Dictionary(zip(names, inputs), uniquingKeysWith: { first, _ in first }))
     }
 
     /// The decoded program of subgraph `id`, when it decodes.

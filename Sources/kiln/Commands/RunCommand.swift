@@ -24,7 +24,11 @@ struct RunCommand: ParsableCommand {
             bodies in an uncalibrated artifact; an ONNX model runs on the interpreter unless \
             --executor is given. --calibrate runs the samples of --inputs through one session \
             that quantizes on the fly (KILN_BUILD_DIR caches the result) and --export writes \
-            the calibrated artifact.
+            the calibrated artifact. --dump DIR writes every feature map of every DPU subgraph \
+            call (raw int8 .bin, NCHW, C order, plus DIR/dump.json with shapes, fix positions and \
+            roles; a subgraph called several times keeps its first call); --compare-dump DIR \
+            checks a dump (the one just written when DIR is the same) against the quantizer's \
+            fake-quant simulation on the same inputs, one row per tensor, and fails if any differs.
             """
     )
 
@@ -64,17 +68,26 @@ struct RunCommand: ParsableCommand {
     @Option(help: "The DPU target (a name, alias or fingerprint): an ONNX model is compiled for it in memory (required with --calibrate); an artifact compiled for another DPU is recompiled for it.")
     var target: String?
 
-    @Flag(help: "With --calibrate: print one JSON document (phases, timings, events, export) instead of text.")
+    @Flag(help: "With --calibrate or --compare-dump: print one JSON document instead of text.")
     var json = false
+
+    @Option(help: "Write every DPU-visible feature map of a compiled artifact's DPU subgraph calls to this directory: subgraph_<id>/<tensor>.bin (raw int8, NCHW) and dump.json.")
+    var dump: String?
+
+    @Option(help: "Compare the dump in this directory (e.g. the one --dump just wrote) with the fake-quant simulation on the same inputs; fails on any mismatch.")
+    var compareDump: String?
 
     func run() throws {
         guard threads >= 1 else { throw KilnError(.badArgument, "--threads must be at least 1, got \(threads)") }
+        if dump != nil || compareDump != nil {
+            try checkDumpArguments()
+        }
         if calibrate {
             try runCalibrating()
             return
         }
-        if export != nil || json {
-            throw KilnError(.badArgument, "--export and --json go with --calibrate")
+        if export != nil || (json && compareDump == nil) {
+            throw KilnError(.badArgument, "--export goes with --calibrate, --json with --calibrate or --compare-dump")
         }
         let logger = Logger(label: "kiln.run")
         let start = Date()
@@ -110,15 +123,20 @@ struct RunCommand: ParsableCommand {
             graph = imported.graph
             logger.info("imported \(model): \(graph.nodes.count) nodes, opset \(imported.opset)")
         }
+        if dump != nil || compareDump != nil { try Self.checkDumpable(artifact) }
         let inputs = try InputLoading.load(files: inputFiles, archive: inputArchive, graph: graph)
+        let recorder = dump.map { _ in SubgraphDumpRecorder() }
         let trace = profile.map { _ in TraceRecorder() }
         let kind = executor ?? (artifact != nil || profile != nil ? .auto : nil)
         let runStart: Date
         let outputs: [String: Tensor]
         if let kind {
             let shapes = kind == .graph ? inputs.mapValues(\.shape) : [:]
-            let runner: any SubgraphRunner =
+            var runner: any SubgraphRunner =
                 artifact.map { ModuleSubgraphRunner(tree: $0.tree, floatBodies: true) } ?? NoSubgraphRunner()
+            if let recorder, let base = runner as? ModuleSubgraphRunner {
+                runner = DumpingSubgraphRunner(base: base, sink: { recorder.record($0) })
+            }
             let compiled = try kind.makeExecutor(for: graph, inputShapes: shapes, runner: runner, threads: threads)
             if let plan = compiled.plannedMemory { logger.info("memory plan: \(plan.summary)") }
             logger.info("executor: \(compiled.kindName)")
@@ -134,6 +152,14 @@ struct RunCommand: ParsableCommand {
         if let trace, let profile {
             try trace.write(to: URL(fileURLWithPath: profile))
             print("wrote \(trace.slices.count) trace slices to \(profile)")
+        }
+
+        if let recorder, let dump, let artifact {
+            try writeDump(recorder, artifact: artifact, to: dump)
+        }
+        if let compareDump, let artifact {
+            try compareWithDump(artifact: artifact, inputs: inputs, directory: compareDump)
+            return
         }
 
         var comparisonFailed: String?

@@ -1,0 +1,62 @@
+import Foundation
+import KilnCore
+import KilnRuntime
+
+extension RunCommand {
+    /// The option checks of `--dump` / `--compare-dump`.
+    ///
+    /// - Throws: `badArgument`.
+    func checkDumpArguments() throws {
+        if calibrate || export != nil || profile != nil || compare != nil || output != nil {
+            throw KilnError(
+                .badArgument, "--dump and --compare-dump do not combine with --calibrate, --export, --profile, --compare or -o")
+        }
+    }
+
+    /// Refuses what has no DPU program to dump: an ONNX model, an artifact whose DPU
+    /// module holds no compiled program (uncalibrated).
+    ///
+    /// - Throws: `badArgument`.
+    static func checkDumpable(_ artifact: Artifact?) throws {
+        guard let artifact else {
+            throw KilnError(.badArgument, "--dump and --compare-dump take a compiled .kiln artifact, not an ONNX model")
+        }
+        let compiled = artifact.tree.modules.contains { module in
+            (module as? DPUModule).map { !$0.programs.isEmpty } ?? false
+        }
+        guard compiled else {
+            throw KilnError(
+                .badArgument,
+                "the artifact has no compiled DPU program to dump (\(artifact.header.quantization.summary)): calibrate and compile it first")
+        }
+    }
+
+    /// Writes the recorded dump to `path` and says what it wrote.
+    ///
+    /// - Throws: `badArgument` when no DPU subgraph ran on the emulator; `writeFailed`.
+    func writeDump(_ recorder: SubgraphDumpRecorder, artifact: Artifact, to path: String) throws {
+        guard !recorder.dumps.isEmpty else {
+            throw KilnError(.badArgument, "no DPU subgraph ran on the emulator: nothing to dump")
+        }
+        let index = try DumpIndex.write(recorder, artifact: artifact, model: model, to: URL(fileURLWithPath: path))
+        let files = index.subgraphs.reduce(0) { $0 + $1.tensors.count }
+        if !json { print("wrote \(files) tensor(s) of \(index.subgraphs.count) DPU subgraph(s) to \(path)") }
+    }
+
+    /// Compares the dump in `directory` with QuantSim, prints the table (or the JSON
+    /// document), and fails on a mismatch.
+    ///
+    /// - Throws: `dpuDumpMismatch` when any tensor differs or is missing.
+    func compareWithDump(artifact: Artifact, inputs: [String: Tensor], directory: String) throws {
+        let comparison = try DumpComparison.run(
+            artifact: artifact, inputs: inputs, directory: URL(fileURLWithPath: directory), threads: threads)
+        print(json ? try JSONOutput.encode(comparison) : comparison.table)
+        guard comparison.matches else {
+            let first = comparison.rows.first { $0.result != "MATCH" }
+            throw KilnError(
+                .dpuDumpMismatch,
+                "\(comparison.mismatched) of \(comparison.rows.count) dumped tensors differ from the fake-quant simulation"
+                    + (first.map { " (first: subgraph \($0.subgraph) '\($0.tensor)', \($0.result))" } ?? ""))
+        }
+    }
+}
