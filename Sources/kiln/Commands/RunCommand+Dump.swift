@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnIR
 import KilnRuntime
 
 extension RunCommand {
@@ -58,5 +59,30 @@ extension RunCommand {
                 "\(comparison.mismatched) of \(comparison.rows.count) dumped tensors differ from the fake-quant simulation"
                     + (first.map { " (first: subgraph \($0.subgraph) '\($0.tensor)', \($0.result))" } ?? ""))
         }
+    }
+
+    /// The first sample of `inputs`: an input whose first axis is longer than the graph's
+    /// static batch (e.g. the `N×…` of a test archive) keeps its first `batch` rows; the
+    /// dump and the compare see that one sample.
+    ///
+    /// - Returns: The inputs and the sample count found (1 when nothing was cut).
+    static func firstSample(of inputs: [String: Tensor], graph: Graph) -> (inputs: [String: Tensor], samples: Int) {
+        var result = inputs
+        var samples = 1
+        for id in graph.inputs where graph.initializers[id] == nil {
+            let value = graph[id]
+            guard let tensor = inputs[value.name], let declared = value.type.shape, declared.count == tensor.rank,
+                let batch = declared.first?.value, batch >= 1, let rows = tensor.shape.first, rows > batch
+            else { continue }
+            let inner = Array(tensor.shape.dropFirst())
+            let length = batch * Tensor.elementCount(inner) * tensor.dtype.byteSize
+            result[value.name] = tensor.withUnsafeBytes { bytes in
+                Tensor(
+                    shape: [batch] + inner, dtype: tensor.dtype,
+                    bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+            }
+            samples = max(samples, rows / batch)
+        }
+        return (result, samples)
     }
 }

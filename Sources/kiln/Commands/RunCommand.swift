@@ -124,7 +124,12 @@ struct RunCommand: ParsableCommand {
             logger.info("imported \(model): \(graph.nodes.count) nodes, opset \(imported.opset)")
         }
         if dump != nil || compareDump != nil { try Self.checkDumpable(artifact) }
-        let inputs = try InputLoading.load(files: inputFiles, archive: inputArchive, graph: graph)
+        var inputs = try InputLoading.load(files: inputFiles, archive: inputArchive, graph: graph)
+        if dump != nil || compareDump != nil {
+            let first = Self.firstSample(of: inputs, graph: graph)
+            if first.samples > 1 { logger.notice("--dump/--compare-dump: using the first of \(first.samples) samples") }
+            inputs = first.inputs
+        }
         let recorder = dump.map { _ in SubgraphDumpRecorder() }
         let trace = profile.map { _ in TraceRecorder() }
         let kind = executor ?? (artifact != nil || profile != nil ? .auto : nil)
