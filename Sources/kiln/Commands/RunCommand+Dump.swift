@@ -8,9 +8,8 @@ extension RunCommand {
     ///
     /// - Throws: `badArgument`.
     func checkDumpArguments() throws {
-        if calibrate || export != nil || profile != nil || compare != nil || output != nil {
-            throw KilnError(
-                .badArgument, "--dump and --compare-dump do not combine with --calibrate, --export, --profile, --compare or -o")
+        if calibrate || export != nil || profile != nil {
+            throw KilnError(.badArgument, "--dump and --compare-dump do not combine with --calibrate, --export or --profile")
         }
     }
 

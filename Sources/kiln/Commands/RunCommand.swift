@@ -162,11 +162,6 @@ struct RunCommand: ParsableCommand {
         if let recorder, let dump, let artifact {
             try writeDump(recorder, artifact: artifact, to: dump)
         }
-        if let compareDump, let artifact {
-            try compareWithDump(artifact: artifact, inputs: inputs, directory: compareDump)
-            return
-        }
-
         var comparisonFailed: String?
         if let compare {
             let expected = try NPZ.read(contentsOf: URL(fileURLWithPath: compare))
@@ -174,16 +169,21 @@ struct RunCommand: ParsableCommand {
         }
         if let output {
             try NPZ.write(outputs, to: URL(fileURLWithPath: output))
-            print("wrote \(outputs.count) output(s) to \(output)")
-        } else if compare == nil {
+            if !json { print("wrote \(outputs.count) output(s) to \(output)") }
+        } else if compare == nil, !json {
             for id in graph.outputs {
                 let name = graph[id].name
                 if let tensor = outputs[name] { print(OutputSummary.describe(name, tensor)) }
             }
         }
-        print(String(format: "time: %.2f ms (%d thread%@)", elapsed * 1000, threads, threads == 1 ? "" : "s"))
+        if !json {
+            print(String(format: "time: %.2f ms (%d thread%@)", elapsed * 1000, threads, threads == 1 ? "" : "s"))
+        }
         if let comparisonFailed {
             throw KilnError(.invalidArgument, comparisonFailed)
+        }
+        if let compareDump, let artifact {
+            try compareWithDump(artifact: artifact, inputs: inputs, directory: compareDump)
         }
     }
 }
