@@ -21,10 +21,7 @@ extension RunCommand {
         guard let artifact else {
             throw KilnError(.badArgument, "--dump and --compare-dump take a compiled .kiln artifact, not an ONNX model")
         }
-        let compiled = artifact.tree.modules.contains { module in
-            (module as? DPUModule).map { !$0.programs.isEmpty } ?? false
-        }
-        guard compiled else {
+        guard artifact.hasDPUPrograms else {
             throw KilnError(
                 .badArgument,
                 "the artifact has no compiled DPU program to dump (\(artifact.header.quantization.summary)): calibrate and compile it first")
