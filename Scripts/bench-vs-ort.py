@@ -15,6 +15,12 @@ Inputs: the model's `NAME.inputs.npz` when present, otherwise one random array p
     swift build -c release --product kiln
     /work/main/.venv/bin/python Scripts/bench-vs-ort.py                 # reference + zoo models
     /work/main/.venv/bin/python Scripts/bench-vs-ort.py --models resnet_tiny lstm_seq --threads 1
+    /work/main/.venv/bin/python Scripts/bench-vs-ort.py --dpu DPUCZDX8G_ISA1_B4096 --models resnet_tiny mobilenetv2_tiny
+
+With --dpu TARGET, each model is first compiled for TARGET (`kiln compile --calib` on the
+benchmark inputs) and kiln's side runs the artifact: the DPU subgraphs as int8 on the
+bit-accurate emulator, the rest on the CPU. onnxruntime's side stays the float model, so the
+ratio is emulated int8 latency over onnxruntime's float latency (issue #5 / #7's comparison).
 """
 
 import argparse
@@ -144,6 +150,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per run")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--executor", help="kiln bench --executor (graph, vm or auto, the default)")
+    parser.add_argument("--dpu", metavar="TARGET",
+                        help="bench the model compiled for this DPU target (emulated int8) against ORT's float model")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     if not os.access(args.kiln, os.X_OK):
@@ -162,12 +170,23 @@ def main():
                                        check=True)
                 kiln_times, ort_times, kiln_rss, ort_rss = [], [], [], []
                 error = None
+                kiln_model = model
+                if args.dpu:
+                    kiln_model = os.path.join(scratch, f"{name}.{args.dpu}.kiln")
+                    if not os.path.exists(kiln_model):
+                        compiled = subprocess.run(
+                            [args.kiln, "compile", model, "--target", args.dpu, "--calib", inputs, "-o", kiln_model],
+                            capture_output=True, text=True)
+                        if compiled.returncode != 0:
+                            error = (compiled.stderr.strip().splitlines() or ["kiln compile failed"])[-1]
                 try:
+                    if error:
+                        raise RuntimeError(error)
                     for round_index in range(args.rounds):
                         order = ["kiln", "ort"] if round_index % 2 == 0 else ["ort", "kiln"]
                         for side in order:
                             if side == "kiln":
-                                p50, rss = run_kiln_with_rss(args.kiln, model, inputs, threads, args.seconds, args.warmup, args.executor)
+                                p50, rss = run_kiln_with_rss(args.kiln, kiln_model, inputs, threads, args.seconds, args.warmup, args.executor)
                                 kiln_times.append(p50)
                                 kiln_rss.append(rss)
                             else:
