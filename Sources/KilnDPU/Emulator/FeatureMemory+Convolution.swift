@@ -1,0 +1,197 @@
+import KilnCore
+import KilnKernels
+
+/// Where a window tap of an output pixel reads: the geometry of a convolution or pool.
+struct WindowGeometry {
+    let strideY: Int, strideX: Int, dilationY: Int, dilationX: Int, padY: Int, padX: Int, upY: Int, upX: Int
+    let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+
+    /// The input pixel (`(image · H + y) · W + x`) tap `(ky, kx)` of output `(oy, ox)` reads,
+    /// or -1 in the padding (or between upsampled pixels).
+    @inline(__always)
+    func inputPixel(_ image: Int, _ oy: Int, _ ox: Int, _ ky: Int, _ kx: Int) -> Int {
+        let vy = oy * strideY + ky * dilationY - padY
+        let vx = ox * strideX + kx * dilationX - padX
+        guard vy >= 0, vx >= 0 else { return -1 }
+        var (iy, ix) = (vy, vx)
+        if upY != 1 || upX != 1 {
+            guard vy % upY == 0, vx % upX == 0 else { return -1 }
+            (iy, ix) = (vy / upY, vx / upX)
+        }
+        guard iy < inHeight, ix < inWidth else { return -1 }
+        return (image * inHeight + iy) * inWidth + ix
+    }
+}
+
+/// The CONV / DWCONV and POOL engines over one tile.
+extension FeatureMemory {
+    /// Output rows `rows` (of `images · height`) and channels `channels` of a convolution:
+    /// im2col of the tile's windows into the reused scratch, one native int8 GEMM with the
+    /// weights packed at program load, then the hoisted output stage (``ConvOutputStage``).
+    /// Depthwise: a direct loop per output pixel over the tile's channels.
+    mutating func convolution(
+        _ conv: DPUConvolution, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
+        program: DPUProgram, threads: Int
+    ) {
+        let input = EngineView(buffers[layer.inputs[0]])
+        let output = EngineView(buffers[layer.output])
+        let (m, n, k) = (rows.count * output.width, channels.count, conv.reduction)
+        guard m > 0, n > 0, let stage = prepared.stage else { return }
+        let geometry = WindowGeometry(
+            strideY: conv.strides[0], strideX: conv.strides[1], dilationY: conv.dilations[0],
+            dilationX: conv.dilations[1], padY: conv.padBegin[0], padX: conv.padBegin[1],
+            upY: conv.inputUpsampling[0], upX: conv.inputUpsampling[1], inHeight: input.height,
+            inWidth: input.width, outHeight: output.height, outWidth: output.width)
+        let (kh, kw) = (conv.kernel[0], conv.kernel[1])
+        let (inChannels, outChannels, first) = (input.channels, output.channels, channels.lowerBound)
+        let firstPixel = rows.lowerBound * output.width
+        let source = storage[layer.inputs[0]]
+        if conv.isDepthwise {
+            let multiplier = max(1, conv.outputChannels / max(1, conv.inputChannels))
+            let weightStride = conv.outputChannels
+            storage[layer.output].withUnsafeMutableBufferPointer { target in
+                source.withUnsafeBufferPointer { x in
+                    prepared.depthwiseWeights.withUnsafeBufferPointer { w in
+                        guard let out = target.baseAddress, let x = x.baseAddress, let w = w.baseAddress else { return }
+                        Parallel.forEach(m, threads: threads, grain: 8) { pixels in
+                            withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { sums in
+                                guard let sums = sums.baseAddress else { return }
+                                for r in pixels {
+                                    let pixel = firstPixel + r
+                                    let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
+                                    let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
+                                    sums.update(repeating: 0, count: n)
+                                    for ky in 0..<kh {
+                                        for kx in 0..<kw {
+                                            let at = geometry.inputPixel(image, oy, ox, ky, kx)
+                                            guard at >= 0 else { continue }
+                                            let xs = x + at * inChannels
+                                            let ws = w + (ky * kw + kx) * weightStride + first
+                                            if multiplier == 1 {
+                                                let xs = xs + first
+                                                for j in 0..<n { sums[j] &+= Int32(xs[j]) &* ws[j] }
+                                            } else {
+                                                for j in 0..<n { sums[j] &+= Int32(xs[(first + j) / multiplier]) &* ws[j] }
+                                            }
+                                        }
+                                    }
+                                    stage.apply(sums, count: n, first: first, to: out + pixel * outChannels + first)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
+        let paddedChannels = conv.paddedInputChannels
+        if columns.count < m * k { columns = [Int8](repeating: 0, count: m * k) }
+        if accumulators.count < m * n { accumulators = [Int32](repeating: 0, count: m * n) }
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            columns.withUnsafeMutableBufferPointer { a in
+                accumulators.withUnsafeMutableBufferPointer { c in
+                    source.withUnsafeBufferPointer { x in
+                        guard let out = target.baseAddress, let a = a.baseAddress, let c = c.baseAddress,
+                            let x = x.baseAddress
+                        else { return }
+                        // im2col: row r = the window of the tile's pixel r, K = taps × padded channels.
+                        Parallel.forEach(m, threads: threads, grain: 32) { pixels in
+                            for r in pixels {
+                                let pixel = firstPixel + r
+                                let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
+                                let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
+                                var to = a + r * k
+                                for ky in 0..<kh {
+                                    for kx in 0..<kw {
+                                        let at = geometry.inputPixel(image, oy, ox, ky, kx)
+                                        if at < 0 {
+                                            to.update(repeating: 0, count: paddedChannels)
+                                        } else {
+                                            to.update(from: x + at * inChannels, count: inChannels)
+                                            if paddedChannels > inChannels {
+                                                (to + inChannels).update(repeating: 0, count: paddedChannels - inChannels)
+                                            }
+                                        }
+                                        to += paddedChannels
+                                    }
+                                }
+                            }
+                        }
+                        if let packed = prepared.packed[first], packed.n == n, packed.k == k {
+                            NativeInt8GEMM.multiply(m: m, a: a, lda: k, packed: packed, c: c, ldc: n, threads: threads)
+                        } else {
+                            prepared.gemmWeights.withUnsafeBufferPointer { g in
+                                guard let g = g.baseAddress else { return }
+                                Int8GEMM.multiply(
+                                    m: m, n: n, k: k, a: a, lda: k, b: g + first, ldb: prepared.gemmColumns, c: c, ldc: n,
+                                    threads: threads)
+                            }
+                        }
+                        Parallel.forEach(m, threads: threads, grain: 64) { pixels in
+                            for r in pixels {
+                                stage.apply(
+                                    c + r * n, count: n, first: first, to: out + (firstPixel + r) * outChannels + first)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output rows `rows` and channels `channels` of a max or average pool. Max ignores
+    /// padding; average sums with padded zeros and multiplies by the DPU's `m / 2^s`
+    /// (the prepared ``ConvOutputStage``).
+    mutating func pooling(
+        _ pool: DPUPooling, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
+        threads: Int
+    ) {
+        let input = EngineView(buffers[layer.inputs[0]])
+        let output = EngineView(buffers[layer.output])
+        let (m, n) = (rows.count * output.width, channels.count)
+        guard m > 0, n > 0 else { return }
+        let geometry = WindowGeometry(
+            strideY: pool.strides[0], strideX: pool.strides[1], dilationY: pool.dilations[0],
+            dilationX: pool.dilations[1], padY: pool.padBegin[0], padX: pool.padBegin[1], upY: 1, upX: 1,
+            inHeight: input.height, inWidth: input.width, outHeight: output.height, outWidth: output.width)
+        let (kh, kw, isMax) = (pool.kernel[0], pool.kernel[1], pool.isMax)
+        let (inChannels, outChannels, first) = (input.channels, output.channels, channels.lowerBound)
+        let firstPixel = rows.lowerBound * output.width
+        let source = storage[layer.inputs[0]]
+        let stage = prepared.poolStage
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            source.withUnsafeBufferPointer { x in
+                guard let out = target.baseAddress, let x = x.baseAddress else { return }
+                Parallel.forEach(m, threads: threads, grain: 16) { pixels in
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { values in
+                        guard let values = values.baseAddress else { return }
+                        for r in pixels {
+                            let pixel = firstPixel + r
+                            let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
+                            let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
+                            values.update(repeating: isMax ? -128 : 0, count: n)
+                            for ky in 0..<kh {
+                                for kx in 0..<kw {
+                                    let at = geometry.inputPixel(image, oy, ox, ky, kx)
+                                    guard at >= 0 else { continue }
+                                    let xs = x + at * inChannels + first
+                                    if isMax {
+                                        for j in 0..<n { values[j] = max(values[j], Int32(xs[j])) }
+                                    } else {
+                                        for j in 0..<n { values[j] &+= Int32(xs[j]) }
+                                    }
+                                }
+                            }
+                            let to = out + pixel * outChannels + first
+                            if isMax {
+                                for j in 0..<n { to[j] = Int8(truncatingIfNeeded: values[j]) }
+                            } else if let stage {
+                                stage.apply(values, count: n, first: 0, to: to)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import KilnCore
+import KilnIR
+import KilnInterpreter
+import KilnKernels
+
+/// Per-layer state prepared once: lookup tables of the element-wise output stages (every
+/// int8 operand pair or value, computed with `FixedPoint`) and data-movement interpreters.
+struct PreparedLayer: Sendable {
+    /// `table[(a + 128) · 256 + (b + 128)]` (two operands) or `table[a + 128]` (one).
+    var table: [Int8] = []
+    /// The interpreter of a remap layer and the name of its output.
+    var remap: (interpreter: Interpreter, output: String, input: [String])?
+    /// A convolution's packed weights (OCP blocks, as in the program).
+    var weights: [Int8] = []
+    /// The same weights as one row-major `K × gemmColumns` matrix (column = output channel).
+    var gemmWeights: [Int8] = []
+    /// Columns of ``gemmWeights`` (output channels rounded up to OCP).
+    var gemmColumns = 0
+    /// A convolution's int8 biases, widened.
+    var bias: [Int64]?
+    /// A convolution's weights packed for the native GEMM once, per channel tile of the
+    /// program (keyed by the tile's first channel).
+    var packed: [Int: NativeInt8GEMM.PackedB] = [:]
+    /// A depthwise convolution's weights as `taps × outputChannels` (row = window tap).
+    var depthwiseWeights: [Int32] = []
+    /// A convolution's output stage, constants hoisted.
+    var stage: ConvOutputStage?
+    /// An average pool's output stage.
+    var poolStage: ConvOutputStage?
+
+    init(_ layer: DPULayer, _ program: DPUProgram, channelTiles: Set<Range<Int>>) throws {
+        switch layer.operation {
+        case .elementwise(let op):
+            let (pa, pb) = (op.inputPositions[0], op.inputPositions[1])
+            table = [Int8](repeating: 0, count: 65_536)
+            for a in -128...127 {
+                for b in -128...127 {
+                    let value =
+                        op.isAdd
+                        ? FixedPoint.add(
+                            [(Int64(a), pa), (Int64(b), pb)], activation: op.activation,
+                            outputPosition: op.outputPosition)
+                        : FixedPoint.multiply((Int64(a), pa), (Int64(b), pb), outputPosition: op.outputPosition)
+                    table[(a + 128) * 256 + (b + 128)] = Int8(value)
+                }
+            }
+        case .unary(let op):
+            table = (-128...127).map { value in
+                let x = Int64(value)
+                switch op.function {
+                case .hardSigmoid:
+                    return Int8(
+                        FixedPoint.hardSigmoid(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                case .hardSwish:
+                    return Int8(
+                        FixedPoint.hardSwish(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
+                case .activation:
+                    return Int8(
+                        FixedPoint.requantize(
+                            x, shift: op.inputPosition - op.outputPosition, activation: op.activation,
+                            outputPosition: op.outputPosition))
+                }
+            }
+        case .conv(let conv):
+            weights = Array(program.blob[conv.weights.offset..<(conv.weights.offset + conv.weights.count)])
+            bias = conv.bias.map { range in program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) }
+            }
+            stage = ConvOutputStage(
+                channels: conv.outputChannels, bias: bias, shiftBias: conv.shiftBias, shiftCut: conv.shiftCut,
+                activation: conv.activation, outputPosition: conv.outputPosition)
+            let ocp = program.geometry.outputChannelParallelism
+            let k = conv.reduction
+            guard !conv.isDepthwise else {
+                let count = conv.outputChannels
+                depthwiseWeights = [Int32](repeating: 0, count: k * count)
+                for tap in 0..<k {
+                    for oc in 0..<count {
+                        let index = ((oc / ocp) * k + tap) * ocp + oc % ocp
+                        if weights.indices.contains(index) { depthwiseWeights[tap * count + oc] = Int32(weights[index]) }
+                    }
+                }
+                break
+            }
+            let blocks = ceilDiv(conv.outputChannels, ocp)
+            gemmColumns = blocks * ocp
+            gemmWeights = [Int8](repeating: 0, count: k * gemmColumns)
+            for block in 0..<blocks {
+                for p in 0..<k {
+                    for lane in 0..<ocp {
+                        gemmWeights[p * gemmColumns + block * ocp + lane] = weights[(block * k + p) * ocp + lane]
+                    }
+                }
+            }
+            gemmWeights.withUnsafeBufferPointer { g in
+                guard let base = g.baseAddress else { return }
+                for tile in channelTiles where !tile.isEmpty && tile.upperBound <= gemmColumns {
+                    packed[tile.lowerBound] = NativeInt8GEMM.PackedB(
+                        k: k, n: tile.count, b: base + tile.lowerBound, ldb: gemmColumns)
+                }
+            }
+        case .pool(let pool) where !pool.isMax:
+            poolStage = ConvOutputStage(
+                averagePoolKernel: (pool.kernel[0], pool.kernel[1]), inputPosition: pool.inputPosition,
+                outputPosition: pool.outputPosition)
+        case .remap(let remap):
+            var constants: [String: Tensor] = [:]
+            for (symbol, constant) in remap.constants {
+                guard let dtype = DType(rawValue: constant.dtype), constant.shape.allSatisfy({ $0 >= 0 }),
+                    constant.shape.reduce(1, *) == constant.values.count
+                else {
+                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' is malformed")
+                }
+                switch dtype {
+                case .float32:
+                    constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Float($0) })
+                case .float64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values)
+                case .int64:
+                    constants[symbol] = Tensor(
+                        shape: constant.shape, scalars: constant.values.map { Int64(clamping: Int($0.clamped)) })
+                case .int32:
+                    constants[symbol] = Tensor(
+                        shape: constant.shape, scalars: constant.values.map { Int32(clamping: Int($0.clamped)) })
+                default:
+                    throw KilnError(
+                        .dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' has type \(dtype)")
+                }
+            }
+            do {
+                let document = try JSONDecoder().decode(GraphDocument.self, from: Data(remap.graph.utf8))
+                let graph = try Graph(document: document, constants: constants)
+                try Verifier.verify(graph)
+                guard graph.outputs.indices.contains(remap.output), graph.inputs.count == layer.inputs.count else {
+                    throw KilnError(
+                        .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not match the layer")
+                }
+                self.remap = (
+                    try Interpreter(graph: graph), graph[graph.outputs[remap.output]].name,
+                    graph.inputs.map { graph[$0].name }
+                )
+            } catch let error as KilnError where error.code == .dpuProgramMalformed {
+                throw error
+            } catch {
+                throw KilnError(
+                    .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not decode (\(error))")
+            }
+        default:
+            break
+        }
+    }
+}
+
