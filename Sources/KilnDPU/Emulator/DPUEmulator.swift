@@ -76,8 +76,29 @@ public struct DPUEmulator: Sendable {
         return values
     }
 
-    /// Binds the inputs and runs every instruction.
-    func execute(_ inputs: [String: Tensor]) throws -> FeatureMemory {
+    /// Runs the program once and returns the time spent per kind of instruction (opcode, and
+    /// the layer's operation for ELEW/MISC), for profiling the emulator.
+    public func profile(_ inputs: [String: Tensor]) throws -> [String: Duration] {
+        var times: [String: Duration] = [:]
+        _ = try execute(inputs) { instruction, time in
+            let layer = program.layers[instruction.layer]
+            let kind: String
+            switch layer.operation {
+            case .conv(let conv): kind = conv.isDepthwise ? "dwconv" : "conv \(conv.kernel[0])x\(conv.kernel[1])"
+            case .pool(let pool): kind = pool.isMax ? "maxpool" : "avgpool"
+            case .elementwise: kind = "eltwise"
+            case .unary: kind = "unary"
+            case .copy, .transpose, .concat, .remap: kind = "move"
+            }
+            times["\(instruction.opcode.rawValue) \(kind)", default: .zero] += time
+        }
+        return times
+    }
+
+    /// Binds the inputs and runs every instruction (timing each with `profile`, if given).
+    func execute(
+        _ inputs: [String: Tensor], profile: ((DPUInstruction, Duration) -> Void)? = nil
+    ) throws -> FeatureMemory {
         var memory = FeatureMemory(program)
         for index in program.inputs {
             let buffer = program.buffers[index]
@@ -93,6 +114,14 @@ public struct DPUEmulator: Sendable {
                     "DPU input '\(buffer.name)' has shape \(tensor.shape), expected \(buffer.shape)")
             }
             memory.store(logical: tensor.scalars(as: Int8.self), into: index)
+        }
+        if let profile {
+            for instruction in program.instructions {
+                let start = ContinuousClock.now
+                try execute(instruction, &memory)
+                profile(instruction, ContinuousClock.now - start)
+            }
+            return memory
         }
         for instruction in program.instructions {
             try execute(instruction, &memory)
