@@ -40,12 +40,15 @@ import Testing
         for activation in Self.activations {
             for outputPosition in [3, 4, 5] {
                 for shiftBias in [-4, 0, 3] {
-                    for bias in biases {
+                    // Without a bound (64-bit stages) and with K = 2^14's bound (the 32-bit stage).
+                    for (bias, bound) in biases.flatMap({ bias in [(bias, nil), (bias, 1 << 28)] }) {
                         let stage = ConvOutputStage(
                             channels: 1, bias: bias.map { [$0] }, shiftBias: shiftBias, shiftCut: shiftCut,
-                            activation: activation, outputPosition: outputPosition)
+                            activation: activation, outputPosition: outputPosition, accumulatorBound: bound)
                         let aligned = bias.map { FixedPoint.alignedBias($0, shiftBias: shiftBias) } ?? 0
-                        let values = Self.accumulators(shift: shiftCut + 1, alignedBias: aligned)
+                        let values = Self.accumulators(shift: shiftCut + 1, alignedBias: aligned).filter { value in
+                            bound.map { Int(value.magnitude) <= $0 } ?? true
+                        }
                         var out = [Int8](repeating: 0, count: values.count)
                         values.withUnsafeBufferPointer { acc in
                             out.withUnsafeMutableBufferPointer { out in
@@ -67,6 +70,11 @@ import Testing
             }
         }
         #expect(mismatches == 0, "shiftCut \(shiftCut): \(mismatches) of \(checked)")
+        // The 32-bit stage is taken where it applies.
+        let stage = ConvOutputStage(
+            channels: 1, bias: [5], shiftBias: 0, shiftCut: shiftCut, activation: .relu, outputPosition: 4,
+            accumulatorBound: 1 << 28)
+        #expect((stage.kind == .clamp32) == (0...30).contains(shiftCut))
     }
 
     /// A row of channels with different biases (the per-channel constants), against the scalar function.
@@ -76,7 +84,7 @@ import Testing
         for activation in Self.activations {
             let stage = ConvOutputStage(
                 channels: biases.count, bias: biases, shiftBias: -1, shiftCut: 6, activation: activation,
-                outputPosition: 4)
+                outputPosition: 4, accumulatorBound: 1 << 20)
             var out = [Int8](repeating: 0, count: 30)
             accumulators.withUnsafeBufferPointer { acc in
                 out.withUnsafeMutableBufferPointer { out in

@@ -17,6 +17,10 @@ import KilnCore
 struct ConvOutputStage: Sendable {
     /// How the stage computes.
     enum Kind: Sendable {
+        /// Round, then clamp to `lower...upper`, in 32 bits: `(acc + c_j) >> (s − 1)` with
+        /// `c_j = ⌊(alignedBias_j + 2^(s−1)) / 2⌋` (nested floors: exact), when every
+        /// accumulator bound plus `|c_j|` stays below 2^31.
+        case clamp32
         /// Round, then clamp to `lower...upper`.
         case clamp
         /// LeakyReLU: negative totals scaled by 26/256.
@@ -25,9 +29,11 @@ struct ConvOutputStage: Sendable {
         case exact
     }
 
-    let kind: Kind
+    private(set) var kind: Kind
     /// Per output channel: `alignedBias(bias)` (0 without a bias).
     let biasTerms: [Int64]
+    /// Per output channel, for ``Kind/clamp32``: `⌊(alignedBias + 2^(s−1)) / 2⌋`.
+    var offsets32: [Int32] = []
     /// The accumulator's factor (2 for a convolution, the multiplier for average pooling).
     let scale: Int64
     /// The right shift.
@@ -41,10 +47,11 @@ struct ConvOutputStage: Sendable {
     let activation: FixedPoint.Activation?
     let outputPosition: Int
 
-    /// The stage of a convolution with `channels` output channels.
+    /// The stage of a convolution with `channels` output channels whose accumulators are at
+    /// most `accumulatorBound` in magnitude (`K · 2^14`; `nil`: any int32).
     init(
         channels: Int, bias: [Int64]?, shiftBias: Int, shiftCut: Int, activation: FixedPoint.Activation?,
-        outputPosition: Int
+        outputPosition: Int, accumulatorBound: Int? = nil
     ) {
         self.bias = bias
         self.shiftBias = shiftBias
@@ -63,6 +70,16 @@ struct ConvOutputStage: Sendable {
         case .relu: (kind, lower, upper) = (fast ? .clamp : .exact, 0, 127)
         case .relu6: (kind, lower, upper) = (fast ? .clamp : .exact, 0, outputPosition <= 4 ? 96 : 127)
         case .leakyRelu: (kind, lower, upper) = (fast ? .leaky : .exact, -128, 127)
+        }
+        if kind == .clamp, shift <= 31, let accumulatorBound {
+            let half = Int64(1) << Int64(shift - 1)
+            let offsets = biasTerms.map { ($0 + half) >> 1 }
+            let largest = offsets.map { $0.magnitude }.max() ?? UInt64(half >> 1)
+            if UInt64(accumulatorBound) + max(largest, UInt64(half >> 1)) < UInt64(Int32.max) {
+                kind = .clamp32
+                offsets32 = offsets.map { Int32($0) }
+                if offsets32.isEmpty { offsets32 = [Int32(half >> 1)] }
+            }
         }
     }
 
@@ -85,6 +102,25 @@ struct ConvOutputStage: Sendable {
         biasTerms.withUnsafeBufferPointer { terms in
             let hasBias = !terms.isEmpty
             switch kind {
+            case .clamp32:
+                offsets32.withUnsafeBufferPointer { offsets in
+                    guard let base = offsets.baseAddress else { return }
+                    let (lower, upper) = (Int32(truncatingIfNeeded: lower), Int32(truncatingIfNeeded: upper))
+                    let shift = Int32(shift - 1)
+                    if hasBias {
+                        let offsets = base + first
+                        for j in 0..<count {
+                            let rounded = (acc[j] &+ offsets[j]) &>> shift
+                            out[j] = Int8(truncatingIfNeeded: min(max(rounded, lower), upper))
+                        }
+                    } else {
+                        let offset = base[0]
+                        for j in 0..<count {
+                            let rounded = (acc[j] &+ offset) &>> shift
+                            out[j] = Int8(truncatingIfNeeded: min(max(rounded, lower), upper))
+                        }
+                    }
+                }
             case .clamp:
                 let half = Int64(1) << Int64(shift - 1)
                 if let terms = terms.baseAddress, hasBias {

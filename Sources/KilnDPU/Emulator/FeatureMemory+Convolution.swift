@@ -35,7 +35,7 @@ extension FeatureMemory {
     ) {
         let input = EngineView(buffers[layer.inputs[0]])
         let output = EngineView(buffers[layer.output])
-        let (m, n, k) = (rows.count * output.width, channels.count, conv.reduction)
+        let (m, n) = (rows.count * output.width, channels.count)
         guard m > 0, n > 0, let stage = prepared.stage else { return }
         let geometry = WindowGeometry(
             strideY: conv.strides[0], strideX: conv.strides[1], dilationY: conv.dilations[0],
@@ -67,11 +67,14 @@ extension FeatureMemory {
                                             guard at >= 0 else { continue }
                                             let xs = x + at * inChannels
                                             let ws = w + (ky * kw + kx) * weightStride + first
+                                            // int8 · int8 fits int16 (|product| ≤ 2^14).
                                             if multiplier == 1 {
                                                 let xs = xs + first
-                                                for j in 0..<n { sums[j] &+= Int32(xs[j]) &* ws[j] }
+                                                for j in 0..<n { sums[j] &+= Int32(Int16(xs[j]) &* ws[j]) }
                                             } else {
-                                                for j in 0..<n { sums[j] &+= Int32(xs[(first + j) / multiplier]) &* ws[j] }
+                                                for j in 0..<n {
+                                                    sums[j] &+= Int32(Int16(xs[(first + j) / multiplier]) &* ws[j])
+                                                }
                                             }
                                         }
                                     }
@@ -84,46 +87,56 @@ extension FeatureMemory {
             }
             return
         }
-        let paddedChannels = conv.paddedInputChannels
-        if columns.count < m * k { columns = [Int8](repeating: 0, count: m * k) }
+        // im2col without the padded input channels (the weights' rows match, ``PreparedLayer``).
+        let (k, channelCount) = (prepared.gemmK, conv.inputChannels)
+        guard channelCount <= inChannels, k == kh * kw * channelCount else { return }
+        // A 1×1, stride-1, unpadded convolution reads the input's pixel rows as they are.
+        let isPointwise =
+            kh == 1 && kw == 1 && conv.strides == [1, 1] && conv.padBegin == [0, 0]
+            && conv.inputUpsampling == [1, 1] && input.height == output.height && input.width == output.width
+            && input.images == output.images
+        if !isPointwise, columns.count < m * k { columns = [Int8](repeating: 0, count: m * k) }
         if accumulators.count < m * n { accumulators = [Int32](repeating: 0, count: m * n) }
         storage[layer.output].withUnsafeMutableBufferPointer { target in
-            columns.withUnsafeMutableBufferPointer { a in
+            columns.withUnsafeMutableBufferPointer { columns in
                 accumulators.withUnsafeMutableBufferPointer { c in
                     source.withUnsafeBufferPointer { x in
-                        guard let out = target.baseAddress, let a = a.baseAddress, let c = c.baseAddress,
-                            let x = x.baseAddress
-                        else { return }
-                        // im2col: row r = the window of the tile's pixel r, K = taps × padded channels.
-                        Parallel.forEach(m, threads: threads, grain: 32) { pixels in
-                            for r in pixels {
-                                let pixel = firstPixel + r
-                                let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
-                                let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
-                                var to = a + r * k
-                                for ky in 0..<kh {
-                                    for kx in 0..<kw {
-                                        let at = geometry.inputPixel(image, oy, ox, ky, kx)
-                                        if at < 0 {
-                                            to.update(repeating: 0, count: paddedChannels)
-                                        } else {
-                                            to.update(from: x + at * inChannels, count: inChannels)
-                                            if paddedChannels > inChannels {
-                                                (to + inChannels).update(repeating: 0, count: paddedChannels - inChannels)
+                        guard let out = target.baseAddress, let c = c.baseAddress, let x = x.baseAddress else { return }
+                        let a: UnsafePointer<Int8>
+                        let lda: Int
+                        if isPointwise {
+                            (a, lda) = (x + firstPixel * inChannels, inChannels)
+                        } else {
+                            guard let scratch = columns.baseAddress else { return }
+                            (a, lda) = (UnsafePointer(scratch), k)
+                            // im2col: row r = the window of the tile's pixel r.
+                            Parallel.forEach(m, threads: threads, grain: 32) { pixels in
+                                for r in pixels {
+                                    let pixel = firstPixel + r
+                                    let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
+                                    let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
+                                    var to = scratch + r * k
+                                    for ky in 0..<kh {
+                                        for kx in 0..<kw {
+                                            let at = geometry.inputPixel(image, oy, ox, ky, kx)
+                                            if at < 0 {
+                                                to.update(repeating: 0, count: channelCount)
+                                            } else {
+                                                to.update(from: x + at * inChannels, count: channelCount)
                                             }
+                                            to += channelCount
                                         }
-                                        to += paddedChannels
                                     }
                                 }
                             }
                         }
                         if let packed = prepared.packed[first], packed.n == n, packed.k == k {
-                            NativeInt8GEMM.multiply(m: m, a: a, lda: k, packed: packed, c: c, ldc: n, threads: threads)
+                            NativeInt8GEMM.multiply(m: m, a: a, lda: lda, packed: packed, c: c, ldc: n, threads: threads)
                         } else {
                             prepared.gemmWeights.withUnsafeBufferPointer { g in
                                 guard let g = g.baseAddress else { return }
                                 Int8GEMM.multiply(
-                                    m: m, n: n, k: k, a: a, lda: k, b: g + first, ldb: prepared.gemmColumns, c: c, ldc: n,
+                                    m: m, n: n, k: k, a: a, lda: lda, b: g + first, ldb: prepared.gemmColumns, c: c, ldc: n,
                                     threads: threads)
                             }
                         }

@@ -13,8 +13,12 @@ struct PreparedLayer: Sendable {
     var remap: (interpreter: Interpreter, output: String, input: [String])?
     /// A convolution's packed weights (OCP blocks, as in the program).
     var weights: [Int8] = []
-    /// The same weights as one row-major `K × gemmColumns` matrix (column = output channel).
+    /// The same weights as one row-major `gemmK × gemmColumns` matrix (column = output
+    /// channel), without the rows of padded input channels (their inputs are zero), so row
+    /// `tap · inputChannels + ci`.
     var gemmWeights: [Int8] = []
+    /// Rows of ``gemmWeights``: `kh · kw · inputChannels`.
+    var gemmK = 0
     /// Columns of ``gemmWeights`` (output channels rounded up to OCP).
     var gemmColumns = 0
     /// A convolution's int8 biases, widened.
@@ -23,7 +27,7 @@ struct PreparedLayer: Sendable {
     /// program (keyed by the tile's first channel).
     var packed: [Int: NativeInt8GEMM.PackedB] = [:]
     /// A depthwise convolution's weights as `taps × outputChannels` (row = window tap).
-    var depthwiseWeights: [Int32] = []
+    var depthwiseWeights: [Int16] = []
     /// A convolution's output stage, constants hoisted.
     var stage: ConvOutputStage?
     /// An average pool's output stage.
@@ -68,27 +72,36 @@ struct PreparedLayer: Sendable {
             }
             stage = ConvOutputStage(
                 channels: conv.outputChannels, bias: bias, shiftBias: conv.shiftBias, shiftCut: conv.shiftCut,
-                activation: conv.activation, outputPosition: conv.outputPosition)
+                activation: conv.activation, outputPosition: conv.outputPosition,
+                accumulatorBound: (conv.isDepthwise ? conv.kernel.reduce(1, *) : conv.reduction) << 14)
             let ocp = program.geometry.outputChannelParallelism
             let k = conv.reduction
             guard !conv.isDepthwise else {
                 let count = conv.outputChannels
-                depthwiseWeights = [Int32](repeating: 0, count: k * count)
+                depthwiseWeights = [Int16](repeating: 0, count: k * count)
                 for tap in 0..<k {
                     for oc in 0..<count {
                         let index = ((oc / ocp) * k + tap) * ocp + oc % ocp
-                        if weights.indices.contains(index) { depthwiseWeights[tap * count + oc] = Int32(weights[index]) }
+                        if weights.indices.contains(index) { depthwiseWeights[tap * count + oc] = Int16(weights[index]) }
                     }
                 }
                 break
             }
             let blocks = ceilDiv(conv.outputChannels, ocp)
             gemmColumns = blocks * ocp
-            gemmWeights = [Int8](repeating: 0, count: k * gemmColumns)
+            let (taps, channels, padded) = (conv.kernel.reduce(1, *), conv.inputChannels, conv.paddedInputChannels)
+            guard channels <= padded, taps * padded == k, weights.count >= blocks * k * ocp else {
+                throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': the weight blocks do not match the kernel")
+            }
+            gemmK = taps * channels
+            gemmWeights = [Int8](repeating: 0, count: gemmK * gemmColumns)
             for block in 0..<blocks {
-                for p in 0..<k {
-                    for lane in 0..<ocp {
-                        gemmWeights[p * gemmColumns + block * ocp + lane] = weights[(block * k + p) * ocp + lane]
+                for tap in 0..<taps {
+                    for ci in 0..<channels {
+                        let (row, source) = (tap * channels + ci, block * k + tap * padded + ci)
+                        for lane in 0..<ocp {
+                            gemmWeights[row * gemmColumns + block * ocp + lane] = weights[source * ocp + lane]
+                        }
                     }
                 }
             }
@@ -96,7 +109,7 @@ struct PreparedLayer: Sendable {
                 guard let base = g.baseAddress else { return }
                 for tile in channelTiles where !tile.isEmpty && tile.upperBound <= gemmColumns {
                     packed[tile.lowerBound] = NativeInt8GEMM.PackedB(
-                        k: k, n: tile.count, b: base + tile.lowerBound, ldb: gemmColumns)
+                        k: gemmK, n: tile.count, b: base + tile.lowerBound, ldb: gemmColumns)
                 }
             }
         case .pool(let pool) where !pool.isMax:
