@@ -81,9 +81,11 @@ def random_inputs(model, path):
     np.savez(path, **arrays)
 
 
-def run_kiln_with_rss(kiln, model, inputs, threads, seconds, warmup):
+def run_kiln_with_rss(kiln, model, inputs, threads, seconds, warmup, executor=None):
     command = [kiln, "bench", model, "--inputs", inputs, "--threads", str(threads),
                "--seconds", str(seconds), "--warmup", str(warmup), "--json"]
+    if executor:
+        command += ["--executor", executor]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
@@ -141,6 +143,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="alternating A/B rounds per model and thread count")
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per run")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--executor", help="kiln bench --executor (graph, vm, auto; default: the interpreter)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     if not os.access(args.kiln, os.X_OK):
@@ -164,7 +167,7 @@ def main():
                         order = ["kiln", "ort"] if round_index % 2 == 0 else ["ort", "kiln"]
                         for side in order:
                             if side == "kiln":
-                                p50, rss = run_kiln_with_rss(args.kiln, model, inputs, threads, args.seconds, args.warmup)
+                                p50, rss = run_kiln_with_rss(args.kiln, model, inputs, threads, args.seconds, args.warmup, args.executor)
                                 kiln_times.append(p50)
                                 kiln_rss.append(rss)
                             else:

@@ -19,6 +19,14 @@ import Testing
         }
     }
 
+    @Test func graphExecutorIsNamedInTheDocument() throws {
+        let result = try CLITests.kiln(
+            ["bench", CLITests.example, "--inputs", CLITests.exampleInputs, "--seconds", "0", "--warmup", "0", "--executor", "graph", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["executor"] as? String == "graph")
+    }
+
     @Test func humanOutputAndBadArguments() throws {
         let result = try CLITests.kiln(["bench", CLITests.example, "--seconds", "0", "--warmup", "0", "--threads", "2"])
         #expect(result.status == 0, "\(result.stderr)")

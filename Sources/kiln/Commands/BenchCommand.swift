@@ -5,6 +5,7 @@ import KilnIR
 import KilnInterpreter
 import KilnKernels
 import KilnONNX
+import KilnRuntime
 
 /// `kiln bench`: latency and throughput of a float ONNX model.
 struct BenchCommand: ParsableCommand {
@@ -12,7 +13,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure a model's latency (p50/p90/p99/mean) and throughput.",
         discussion: """
-            Runs the model with the interpreter: --warmup runs first, then timed runs for \
+            Runs the model with the interpreter, or with --executor (graph, vm, auto; the graph \
+            executor plans for the shapes of the inputs): --warmup runs first, then timed runs for \
             --seconds (at least 10 runs). Without --inputs, inputs are random: float inputs \
             uniform in [-1, 1], integer and bool inputs zero, symbolic dimensions 1.
             """
@@ -26,6 +28,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Intra-op threads.")
     var threads: Int = 1
+
+    @Option(help: "Executor: graph, vm or auto (default: the interpreter).")
+    var executor: ExecutorKind?
 
     @Option(help: "Seconds of timed runs (at least 10 runs are made).")
     var seconds: Double = 3
@@ -42,24 +47,40 @@ struct BenchCommand: ParsableCommand {
         guard warmup >= 0 else { throw KilnError(.badArgument, "--warmup must be at least 0, got \(warmup)") }
         NativeKernels.retainFreedMemory()
         let imported = try ONNXImporter.importModel(contentsOf: URL(fileURLWithPath: model))
-        let interpreter = try Interpreter(graph: imported.graph, threads: threads)
         let inputs = try inputArchive.map { try NPZ.read(contentsOf: URL(fileURLWithPath: $0)) }
             ?? BenchInputs.random(for: imported.graph)
-        for _ in 0..<warmup { _ = try interpreter.run(inputs) }
+        let (run, executorName) = try Self.runner(graph: imported.graph, inputs: inputs, executor: executor, threads: threads)
+        for _ in 0..<warmup { _ = try run(inputs) }
         var latencies: [Double] = []
         let budget = UInt64(seconds * 1e9)
         let start = DispatchTime.now().uptimeNanoseconds
         while latencies.count < 10 || DispatchTime.now().uptimeNanoseconds - start < budget {
             let runStart = DispatchTime.now().uptimeNanoseconds
-            _ = try interpreter.run(inputs)
+            _ = try run(inputs)
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e6)
         }
-        let report = BenchReport(model: model, threads: threads, latencies: latencies)
+        var report = BenchReport(model: model, threads: threads, latencies: latencies)
+        report.executor = executorName
         if json {
             print(try JSONOutput.encode(report))
         } else {
             print(report.text(runs: latencies.count))
         }
+    }
+}
+
+extension BenchCommand {
+    /// The run function and executor name for `executor` (`nil`: the interpreter).
+    static func runner(
+        graph: Graph, inputs: [String: Tensor], executor: ExecutorKind?, threads: Int
+    ) throws -> (([String: Tensor]) throws -> [String: Tensor], String) {
+        guard let executor else {
+            let interpreter = try Interpreter(graph: graph, threads: threads)
+            return ({ try interpreter.run($0) }, "interpreter")
+        }
+        let shapes = executor == .graph ? inputs.mapValues(\.shape) : [:]
+        let compiled = try executor.makeExecutor(for: graph, inputShapes: shapes, runner: NoSubgraphRunner(), threads: threads)
+        return ({ try compiled.run($0, trace: nil) }, compiled.kindName)
     }
 }
 
