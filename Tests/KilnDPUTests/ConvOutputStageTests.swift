@@ -127,3 +127,39 @@ import Testing
         }
     }
 }
+
+/// The element-wise add's arithmetic stage equals `FixedPoint.add` on every operand pair
+/// where it is built, and is built for the usual right shifts.
+@Suite struct AddStageTests {
+    @Test func equalsFixedPointAdd() {
+        var built = 0
+        for (pa, pb, pout) in [(4, 5, 3), (5, 5, 4), (6, 3, 2), (7, 7, 7), (3, 6, 6), (2, 2, 5), (6, 4, 1)] {
+            for activation in [nil, .relu, .relu6, .leakyRelu] as [FixedPoint.Activation?] {
+                let op = DPUElementwise(
+                    isAdd: true, inputPositions: [pa, pb], outputPosition: pout, activation: activation,
+                    shiftRead: [0, 0], shiftWrite: 0)
+                var table = [Int8](repeating: 0, count: 65_536)
+                for a in -128...127 {
+                    for b in -128...127 {
+                        table[(a + 128) * 256 + (b + 128)] = Int8(
+                            FixedPoint.add(
+                                [(Int64(a), pa), (Int64(b), pb)], activation: activation, outputPosition: pout))
+                    }
+                }
+                guard let stage = AddStage(op, table: table) else {
+                    #expect(activation == .leakyRelu || max(pa, pb) <= pout, "\(pa) \(pb) \(pout) \(String(describing: activation))")
+                    continue
+                }
+                built += 1
+                var mismatches = 0
+                for a in Int32(-128)...127 {
+                    for b in Int32(-128)...127 where stage.apply(a, b) != table[Int((a + 128) * 256 + (b + 128))] {
+                        mismatches += 1
+                    }
+                }
+                #expect(mismatches == 0)
+            }
+        }
+        #expect(built == 12)
+    }
+}

@@ -31,7 +31,12 @@ extension FeatureMemory {
                                 }
                                 let innerA = strides[0].last ?? 0
                                 let base = row * length
-                                if isBinary {
+                                if isBinary, let add = prepared.addStage, innerA == 1, strides[1].last == 1,
+                                    let a = a.baseAddress, let b = b.baseAddress
+                                {
+                                    let (a, b, out) = (a + offsetA, b + offsetB, out + base)
+                                    for i in 0..<length { out[i] = add.apply(Int32(a[i]), Int32(b[i])) }
+                                } else if isBinary {
                                     let innerB = strides[1].last ?? 0
                                     for i in 0..<length {
                                         let va = Int(a[offsetA + i * innerA]) + 128

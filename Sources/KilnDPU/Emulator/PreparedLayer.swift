@@ -9,6 +9,9 @@ import KilnKernels
 struct PreparedLayer: Sendable {
     /// `table[(a + 128) · 256 + (b + 128)]` (two operands) or `table[a + 128]` (one).
     var table: [Int8] = []
+    /// An element-wise add's output stage in arithmetic form (vectorizable), when it equals
+    /// the table on every operand pair.
+    var addStage: AddStage?
     /// The interpreter of a remap layer and the name of its output.
     var remap: (interpreter: Interpreter, output: String, input: [String])?
     /// A convolution's packed weights (OCP blocks, as in the program).
@@ -49,6 +52,7 @@ struct PreparedLayer: Sendable {
                     table[(a + 128) * 256 + (b + 128)] = Int8(value)
                 }
             }
+            if op.isAdd { addStage = AddStage(op, table: table) }
         case .unary(let op):
             table = (-128...127).map { value in
                 let x = Int64(value)
@@ -163,3 +167,43 @@ struct PreparedLayer: Sendable {
     }
 }
 
+
+/// An element-wise add as integer arithmetic: `clamp((a·2^da + b·2^db + 2^(s−1)) >> s, lower,
+/// upper)` — `FixedPoint.add` for no activation, ReLU and ReLU6 with a right shift `s ≥ 1`
+/// (the same rounding and clamp argument as ``ConvOutputStage``). Built only after checking
+/// it against the `FixedPoint` table on all 65,536 operand pairs.
+struct AddStage: Sendable {
+    let shiftA: Int32
+    let shiftB: Int32
+    let half: Int32
+    let shift: Int32
+    let lower: Int32
+    let upper: Int32
+
+    init?(_ op: DPUElementwise, table: [Int8]) {
+        let (pa, pb) = (op.inputPositions[0], op.inputPositions[1])
+        let finest = max(pa, pb)
+        let shift = finest - op.outputPosition
+        guard (1...20).contains(shift), (0...16).contains(finest - pa), (0...16).contains(finest - pb) else { return nil }
+        switch op.activation {
+        case nil: (lower, upper) = (-128, 127)
+        case .relu: (lower, upper) = (0, 127)
+        case .relu6: (lower, upper) = (0, op.outputPosition <= 4 ? 96 : 127)
+        case .leakyRelu: return nil
+        }
+        (shiftA, shiftB, self.shift) = (Int32(finest - pa), Int32(finest - pb), Int32(shift))
+        half = Int32(1) << Int32(shift - 1)
+        for a in Int32(-128)...127 {
+            for b in Int32(-128)...127 where self.apply(a, b) != table[Int((a + 128) * 256 + (b + 128))] {
+                return nil
+            }
+        }
+    }
+
+    /// The sum of one operand pair.
+    @inline(__always)
+    func apply(_ a: Int32, _ b: Int32) -> Int8 {
+        let rounded = ((a &<< shiftA) &+ (b &<< shiftB) &+ half) &>> shift
+        return Int8(truncatingIfNeeded: min(max(rounded, lower), upper))
+    }
+}
