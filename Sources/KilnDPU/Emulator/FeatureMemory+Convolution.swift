@@ -119,7 +119,15 @@ extension FeatureMemory {
                                     for ky in 0..<kh {
                                         for kx in 0..<kw {
                                             let at = geometry.inputPixel(image, oy, ox, ky, kx)
-                                            if at < 0 {
+                                            if channelCount <= 16 {
+                                                // Few channels (a first layer): a plain loop beats a memcpy call.
+                                                if at < 0 {
+                                                    for c in 0..<channelCount { to[c] = 0 }
+                                                } else {
+                                                    let from = x + at * inChannels
+                                                    for c in 0..<channelCount { to[c] = from[c] }
+                                                }
+                                            } else if at < 0 {
                                                 to.update(repeating: 0, count: channelCount)
                                             } else {
                                                 to.update(from: x + at * inChannels, count: channelCount)
