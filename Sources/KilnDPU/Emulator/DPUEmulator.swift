@@ -5,9 +5,10 @@ import KilnInterpreter
 import KilnTargets
 
 /// Runs a ``DPUProgram`` with the DPU's integer arithmetic, instruction by instruction and
-/// tile by tile: int8 feature maps, int32 accumulators (``KilnKernels/Int8GEMM`` for the
-/// conv engine), and the output stages of `FixedPoint` — the same functions the quantizer's
-/// fake-quant simulation calls, so the two agree bit for bit.
+/// tile by tile: int8 feature maps, int32 accumulators (the native exact int8 GEMM of
+/// `KilnKernels`, weights packed once here at load), and the output stages of `FixedPoint`
+/// (hoisted into ``ConvOutputStage`` / ``AddStage`` forms tested equal to them) — the same
+/// functions the quantizer's fake-quant simulation calls, so the two agree bit for bit.
 ///
 /// Tensors cross the API in the graph's layout (`N×C×H×W` for rank 4): ``run(_:)`` takes and
 /// returns int8 tensors holding the integers; ``runDequantized(_:)`` takes floats,
