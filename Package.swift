@@ -81,6 +81,11 @@ let package = Package(
         ),
         // SGEMM / conv / int8 GEMM throughput against the FMA peak; release builds only.
         .executableTarget(name: "kiln-microbench", dependencies: ["KilnKernels"]),
+        // DPU emulator latency per model and thread count; release builds only.
+        .executableTarget(
+            name: "kiln-dpu-bench",
+            dependencies: ["KilnCore", "KilnIR", "KilnONNX", "KilnPasses", "KilnQuant", "KilnTargets", "KilnDPU", "KilnTestSupport"]
+        ),
         .target(
             name: "KilnTestSupport",
             dependencies: [

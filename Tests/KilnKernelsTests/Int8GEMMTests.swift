@@ -1,9 +1,10 @@
 import KilnKernels
 import Testing
 
-/// `Int8GEMM.multiply` against a triple loop, with padded leading dimensions and threads.
+/// `Int8GEMM.multiply` (native) and `portableMultiply` against a triple loop, with padded
+/// leading dimensions and threads: both bit-exact.
 @Suite struct Int8GEMMTests {
-    @Test(arguments: [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 16, 130), (5, 31, 4)])
+    @Test(arguments: [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 16, 130), (5, 31, 4), (33, 70, 1031), (2, 17, 0)])
     func matchesTripleLoop(_ size: (Int, Int, Int)) {
         let (m, n, k) = size
         let (lda, ldb, ldc) = (k + 3, n + 1, n + 2)
@@ -14,14 +15,21 @@ import Testing
         }
         let a = (0..<(m * lda)).map { _ in next() }
         let b = (0..<(k * ldb)).map { _ in next() }
-        for threads in [1, 3] {
+        for (threads, portable) in [(1, false), (3, false), (1, true), (3, true)] {
             var c = [Int32](repeating: 7, count: m * ldc)
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
                     c.withUnsafeMutableBufferPointer { c in
                         guard let aBase = a.baseAddress, let bBase = b.baseAddress, let cBase = c.baseAddress else { return }
-                        Int8GEMM.multiply(
-                            m: m, n: n, k: k, a: aBase, lda: lda, b: bBase, ldb: ldb, c: cBase, ldc: ldc, threads: threads)
+                        if portable {
+                            Int8GEMM.portableMultiply(
+                                m: m, n: n, k: k, a: aBase, lda: lda, b: bBase, ldb: ldb, c: cBase, ldc: ldc,
+                                threads: threads)
+                        } else {
+                            Int8GEMM.multiply(
+                                m: m, n: n, k: k, a: aBase, lda: lda, b: bBase, ldb: ldb, c: cBase, ldc: ldc,
+                                threads: threads)
+                        }
                     }
                 }
             }

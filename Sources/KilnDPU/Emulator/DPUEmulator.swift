@@ -5,9 +5,10 @@ import KilnInterpreter
 import KilnTargets
 
 /// Runs a ``DPUProgram`` with the DPU's integer arithmetic, instruction by instruction and
-/// tile by tile: int8 feature maps, int32 accumulators (``KilnKernels/Int8GEMM`` for the
-/// conv engine), and the output stages of `FixedPoint` — the same functions the quantizer's
-/// fake-quant simulation calls, so the two agree bit for bit.
+/// tile by tile: int8 feature maps, int32 accumulators (the native exact int8 GEMM of
+/// `KilnKernels`, weights packed once here at load), and the output stages of `FixedPoint`
+/// (hoisted into ``ConvOutputStage`` / ``AddStage`` forms tested equal to them) — the same
+/// functions the quantizer's fake-quant simulation calls, so the two agree bit for bit.
 ///
 /// Tensors cross the API in the graph's layout (`N×C×H×W` for rank 4): ``run(_:)`` takes and
 /// returns int8 tensors holding the integers; ``runDequantized(_:)`` takes floats,
@@ -34,7 +35,9 @@ public struct DPUEmulator: Sendable {
         try program.validate()
         self.program = program
         self.threads = max(1, threads)
-        prepared = try program.layers.map { try PreparedLayer($0, program) }
+        prepared = try program.layers.enumerated().map { index, layer in
+            try PreparedLayer(layer, program, channelTiles: Set(program.instructions.lazy.filter { $0.layer == index && $0.opcode == .conv }.map(\.channels)))
+        }
     }
 
     /// Prepares `program` for `architecture`.
@@ -74,8 +77,29 @@ public struct DPUEmulator: Sendable {
         return values
     }
 
-    /// Binds the inputs and runs every instruction.
-    func execute(_ inputs: [String: Tensor]) throws -> FeatureMemory {
+    /// Runs the program once and returns the time spent per kind of instruction (opcode, and
+    /// the layer's operation for ELEW/MISC), for profiling the emulator.
+    public func profile(_ inputs: [String: Tensor]) throws -> [String: Duration] {
+        var times: [String: Duration] = [:]
+        _ = try execute(inputs) { instruction, time in
+            let layer = program.layers[instruction.layer]
+            let kind: String
+            switch layer.operation {
+            case .conv(let conv): kind = conv.isDepthwise ? "dwconv" : "conv \(conv.kernel[0])x\(conv.kernel[1])"
+            case .pool(let pool): kind = pool.isMax ? "maxpool" : "avgpool"
+            case .elementwise: kind = "eltwise"
+            case .unary: kind = "unary"
+            case .copy, .transpose, .concat, .remap: kind = "move"
+            }
+            times["\(instruction.opcode.rawValue) \(kind)", default: .zero] += time
+        }
+        return times
+    }
+
+    /// Binds the inputs and runs every instruction (timing each with `profile`, if given).
+    func execute(
+        _ inputs: [String: Tensor], profile: ((DPUInstruction, Duration) -> Void)? = nil
+    ) throws -> FeatureMemory {
         var memory = FeatureMemory(program)
         for index in program.inputs {
             let buffer = program.buffers[index]
@@ -91,6 +115,14 @@ public struct DPUEmulator: Sendable {
                     "DPU input '\(buffer.name)' has shape \(tensor.shape), expected \(buffer.shape)")
             }
             memory.store(logical: tensor.scalars(as: Int8.self), into: index)
+        }
+        if let profile {
+            for instruction in program.instructions {
+                let start = ContinuousClock.now
+                try execute(instruction, &memory)
+                profile(instruction, ContinuousClock.now - start)
+            }
+            return memory
         }
         for instruction in program.instructions {
             try execute(instruction, &memory)
@@ -158,7 +190,7 @@ public struct DPUEmulator: Sendable {
                 program: program, threads: threads)
         case .pool:
             guard case .pool(let pool) = layer.operation else { return }
-            memory.pooling(pool, layer: layer, rows: instruction.rows, channels: instruction.channels, threads: threads)
+            memory.pooling(pool, layer: layer, prepared[instruction.layer], rows: instruction.rows, channels: instruction.channels, threads: threads)
         case .elew, .misc:
             switch layer.operation {
             case .elementwise, .unary:
@@ -168,119 +200,6 @@ public struct DPUEmulator: Sendable {
             case .conv, .pool:
                 return
             }
-        }
-    }
-}
-
-/// Per-layer state prepared once: lookup tables of the element-wise output stages (every
-/// int8 operand pair or value, computed with `FixedPoint`) and data-movement interpreters.
-struct PreparedLayer: Sendable {
-    /// `table[(a + 128) · 256 + (b + 128)]` (two operands) or `table[a + 128]` (one).
-    var table: [Int8] = []
-    /// The interpreter of a remap layer and the name of its output.
-    var remap: (interpreter: Interpreter, output: String, input: [String])?
-    /// A convolution's packed weights (OCP blocks, as in the program).
-    var weights: [Int8] = []
-    /// The same weights as one row-major `K × gemmColumns` matrix (column = output channel).
-    var gemmWeights: [Int8] = []
-    /// Columns of ``gemmWeights`` (output channels rounded up to OCP).
-    var gemmColumns = 0
-    /// A convolution's int8 biases, widened.
-    var bias: [Int64]?
-
-    init(_ layer: DPULayer, _ program: DPUProgram) throws {
-        switch layer.operation {
-        case .elementwise(let op):
-            let (pa, pb) = (op.inputPositions[0], op.inputPositions[1])
-            table = [Int8](repeating: 0, count: 65_536)
-            for a in -128...127 {
-                for b in -128...127 {
-                    let value =
-                        op.isAdd
-                        ? FixedPoint.add(
-                            [(Int64(a), pa), (Int64(b), pb)], activation: op.activation,
-                            outputPosition: op.outputPosition)
-                        : FixedPoint.multiply((Int64(a), pa), (Int64(b), pb), outputPosition: op.outputPosition)
-                    table[(a + 128) * 256 + (b + 128)] = Int8(value)
-                }
-            }
-        case .unary(let op):
-            table = (-128...127).map { value in
-                let x = Int64(value)
-                switch op.function {
-                case .hardSigmoid:
-                    return Int8(
-                        FixedPoint.hardSigmoid(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
-                case .hardSwish:
-                    return Int8(
-                        FixedPoint.hardSwish(x, inputPosition: op.inputPosition, outputPosition: op.outputPosition))
-                case .activation:
-                    return Int8(
-                        FixedPoint.requantize(
-                            x, shift: op.inputPosition - op.outputPosition, activation: op.activation,
-                            outputPosition: op.outputPosition))
-                }
-            }
-        case .conv(let conv):
-            weights = Array(program.blob[conv.weights.offset..<(conv.weights.offset + conv.weights.count)])
-            bias = conv.bias.map { range in program.blob[range.offset..<(range.offset + range.count)].map { Int64($0) }
-            }
-            guard !conv.isDepthwise else { break }
-            let ocp = program.geometry.outputChannelParallelism
-            let k = conv.reduction
-            let blocks = ceilDiv(conv.outputChannels, ocp)
-            gemmColumns = blocks * ocp
-            gemmWeights = [Int8](repeating: 0, count: k * gemmColumns)
-            for block in 0..<blocks {
-                for p in 0..<k {
-                    for lane in 0..<ocp {
-                        gemmWeights[p * gemmColumns + block * ocp + lane] = weights[(block * k + p) * ocp + lane]
-                    }
-                }
-            }
-        case .remap(let remap):
-            var constants: [String: Tensor] = [:]
-            for (symbol, constant) in remap.constants {
-                guard let dtype = DType(rawValue: constant.dtype), constant.shape.allSatisfy({ $0 >= 0 }),
-                    constant.shape.reduce(1, *) == constant.values.count
-                else {
-                    throw KilnError(.dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' is malformed")
-                }
-                switch dtype {
-                case .float32:
-                    constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values.map { Float($0) })
-                case .float64: constants[symbol] = Tensor(shape: constant.shape, scalars: constant.values)
-                case .int64:
-                    constants[symbol] = Tensor(
-                        shape: constant.shape, scalars: constant.values.map { Int64(clamping: Int($0.clamped)) })
-                case .int32:
-                    constants[symbol] = Tensor(
-                        shape: constant.shape, scalars: constant.values.map { Int32(clamping: Int($0.clamped)) })
-                default:
-                    throw KilnError(
-                        .dpuProgramMalformed, "layer '\(layer.name)': constant '\(symbol)' has type \(dtype)")
-                }
-            }
-            do {
-                let document = try JSONDecoder().decode(GraphDocument.self, from: Data(remap.graph.utf8))
-                let graph = try Graph(document: document, constants: constants)
-                try Verifier.verify(graph)
-                guard graph.outputs.indices.contains(remap.output), graph.inputs.count == layer.inputs.count else {
-                    throw KilnError(
-                        .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not match the layer")
-                }
-                self.remap = (
-                    try Interpreter(graph: graph), graph[graph.outputs[remap.output]].name,
-                    graph.inputs.map { graph[$0].name }
-                )
-            } catch let error as KilnError where error.code == .dpuProgramMalformed {
-                throw error
-            } catch {
-                throw KilnError(
-                    .dpuProgramMalformed, "layer '\(layer.name)': the remap graph does not decode (\(error))")
-            }
-        default:
-            break
         }
     }
 }

@@ -6,6 +6,10 @@ import KilnIR
 struct FeatureMemory {
     let buffers: [DPUBuffer]
     var storage: [[Int8]]
+    /// The conv engine's im2col scratch, grown as tiles need (reused across tiles).
+    var columns: [Int8] = []
+    /// The conv engine's int32 accumulators, grown as tiles need.
+    var accumulators: [Int32] = []
 
     init(_ program: DPUProgram) {
         buffers = program.buffers

@@ -10,7 +10,10 @@
 ///   (not accumulated into), and only its `m × n` window is written.
 ///
 /// Products are exact and sums wrap like int32 arithmetic; callers keep `k ≤ 2^17` so no
-/// sum overflows (`|a · b| ≤ 2^14`). Rows of `C` are split over `threads` threads.
+/// sum overflows (`|a · b| ≤ 2^14`). `multiply` runs the native kernel (``NativeInt8GEMM``:
+/// AVX2 `vpmaddwd` or its portable C path, B packed per call — pack once with
+/// `NativeInt8GEMM.PackedB` when B is reused); ``portableMultiply(m:n:k:a:lda:b:ldb:c:ldc:threads:)``
+/// is the Swift reference it must equal bit for bit. Work is split over `threads` threads.
 ///
 /// ```swift
 /// a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
@@ -20,8 +23,22 @@
 /// } } }
 /// ```
 public enum Int8GEMM {
-    /// `C = A · B` (see the type's contract).
+    /// `C = A · B` (see the type's contract), with the native kernel.
     public static func multiply(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Int8>, lda: Int, b: UnsafePointer<Int8>, ldb: Int,
+        c: UnsafeMutablePointer<Int32>, ldc: Int, threads: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+            return
+        }
+        NativeInt8GEMM.multiply(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, threads: threads)
+    }
+
+    /// `C = A · B` in portable Swift: the reference the native kernel is tested against, rows
+    /// of `C` split over `threads` threads.
+    public static func portableMultiply(
         m: Int, n: Int, k: Int, a: UnsafePointer<Int8>, lda: Int, b: UnsafePointer<Int8>, ldb: Int,
         c: UnsafeMutablePointer<Int32>, ldc: Int, threads: Int
     ) {

@@ -30,6 +30,8 @@ enum DPUSupport {
             return isConvolution(node, view) ? .layer(.conv) : nil
         case .gemm:
             return isFullyConnected(node, view) ? .layer(.gemm) : nil
+        case .matMul:
+            return isConstantMatMul(node, view) ? .layer(.gemm) : nil
         case .add, .mul:
             guard node.inputs.count == 2, let other = node.input(1), isFloat32(other, view) else { return nil }
             return .layer(node.op == .add ? .add : .mul)
@@ -105,6 +107,16 @@ enum DPUSupport {
         guard let biasID = node.input(2) else { return true }
         guard (try? attributes.float("beta", default: 1)) == 1, let bias = view.constant(biasID),
             bias.count == columns, bias.shape.last == columns
+        else { return false }
+        return true
+    }
+
+    /// `MatMul(x, W)` with a constant 2-D `W` (`K × N`) and `x` of rank 2 or 3: a fully
+    /// connected layer over the last axis, no bias (the DPU compiler lowers it as a gemm).
+    private static func isConstantMatMul(_ node: Node, _ view: RewriteView) -> Bool {
+        guard node.inputs.count == 2, let weight = view.constant(node.input(1)), weight.rank == 2,
+            weight.dtype == .float32, let data = node.input(0), view.constant(data) == nil,
+            let rank = view.type(of: data).shape?.count, rank == 2 || rank == 3
         else { return false }
         return true
     }

@@ -1,0 +1,218 @@
+import KilnCore
+import KilnKernels
+
+/// Where a window tap of an output pixel reads: the geometry of a convolution or pool.
+struct WindowGeometry {
+    let strideY: Int, strideX: Int, dilationY: Int, dilationX: Int, padY: Int, padX: Int, upY: Int, upX: Int
+    let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+
+    /// The input pixel (`(image · H + y) · W + x`) tap `(ky, kx)` of output `(oy, ox)` reads,
+    /// or -1 in the padding (or between upsampled pixels).
+    @inline(__always)
+    func inputPixel(_ image: Int, _ oy: Int, _ ox: Int, _ ky: Int, _ kx: Int) -> Int {
+        let vy = oy * strideY + ky * dilationY - padY
+        let vx = ox * strideX + kx * dilationX - padX
+        guard vy >= 0, vx >= 0 else { return -1 }
+        var (iy, ix) = (vy, vx)
+        if upY != 1 || upX != 1 {
+            guard vy % upY == 0, vx % upX == 0 else { return -1 }
+            (iy, ix) = (vy / upY, vx / upX)
+        }
+        guard iy < inHeight, ix < inWidth else { return -1 }
+        return (image * inHeight + iy) * inWidth + ix
+    }
+}
+
+/// The CONV / DWCONV and POOL engines over one tile.
+extension FeatureMemory {
+    /// Output rows `rows` (of `images · height`) and channels `channels` of a convolution:
+    /// im2col of the tile's windows into the reused scratch, one native int8 GEMM with the
+    /// weights packed at program load, then the hoisted output stage (``ConvOutputStage``).
+    /// Depthwise: a direct loop per output pixel over the tile's channels.
+    mutating func convolution(
+        _ conv: DPUConvolution, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
+        program: DPUProgram, threads: Int
+    ) {
+        let input = EngineView(buffers[layer.inputs[0]])
+        let output = EngineView(buffers[layer.output])
+        let (m, n) = (rows.count * output.width, channels.count)
+        guard m > 0, n > 0, let stage = prepared.stage else { return }
+        let geometry = WindowGeometry(
+            strideY: conv.strides[0], strideX: conv.strides[1], dilationY: conv.dilations[0],
+            dilationX: conv.dilations[1], padY: conv.padBegin[0], padX: conv.padBegin[1],
+            upY: conv.inputUpsampling[0], upX: conv.inputUpsampling[1], inHeight: input.height,
+            inWidth: input.width, outHeight: output.height, outWidth: output.width)
+        let (kh, kw) = (conv.kernel[0], conv.kernel[1])
+        let (inChannels, outChannels, first) = (input.channels, output.channels, channels.lowerBound)
+        let firstPixel = rows.lowerBound * output.width
+        let source = storage[layer.inputs[0]]
+        if conv.isDepthwise {
+            let multiplier = max(1, conv.outputChannels / max(1, conv.inputChannels))
+            let weightStride = conv.outputChannels
+            storage[layer.output].withUnsafeMutableBufferPointer { target in
+                source.withUnsafeBufferPointer { x in
+                    prepared.depthwiseWeights.withUnsafeBufferPointer { w in
+                        guard let out = target.baseAddress, let x = x.baseAddress, let w = w.baseAddress else { return }
+                        Parallel.forEach(m, threads: threads, grain: 8) { pixels in
+                            withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { sums in
+                                guard let sums = sums.baseAddress else { return }
+                                for r in pixels {
+                                    let pixel = firstPixel + r
+                                    let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
+                                    let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
+                                    sums.update(repeating: 0, count: n)
+                                    for ky in 0..<kh {
+                                        for kx in 0..<kw {
+                                            let at = geometry.inputPixel(image, oy, ox, ky, kx)
+                                            guard at >= 0 else { continue }
+                                            let xs = x + at * inChannels
+                                            let ws = w + (ky * kw + kx) * weightStride + first
+                                            // int8 · int8 fits int16 (|product| ≤ 2^14).
+                                            if multiplier == 1 {
+                                                let xs = xs + first
+                                                for j in 0..<n { sums[j] &+= Int32(Int16(xs[j]) &* ws[j]) }
+                                            } else {
+                                                for j in 0..<n {
+                                                    sums[j] &+= Int32(Int16(xs[(first + j) / multiplier]) &* ws[j])
+                                                }
+                                            }
+                                        }
+                                    }
+                                    stage.apply(sums, count: n, first: first, to: out + pixel * outChannels + first)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
+        // im2col without the padded input channels (the weights' rows match, ``PreparedLayer``).
+        let (k, channelCount) = (prepared.gemmK, conv.inputChannels)
+        guard channelCount <= inChannels, k == kh * kw * channelCount else { return }
+        // A 1×1, stride-1, unpadded convolution reads the input's pixel rows as they are.
+        let isPointwise =
+            kh == 1 && kw == 1 && conv.strides == [1, 1] && conv.padBegin == [0, 0]
+            && conv.inputUpsampling == [1, 1] && input.height == output.height && input.width == output.width
+            && input.images == output.images
+        if !isPointwise, columns.count < m * k { columns = [Int8](repeating: 0, count: m * k) }
+        if accumulators.count < m * n { accumulators = [Int32](repeating: 0, count: m * n) }
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            columns.withUnsafeMutableBufferPointer { columns in
+                accumulators.withUnsafeMutableBufferPointer { c in
+                    source.withUnsafeBufferPointer { x in
+                        guard let out = target.baseAddress, let c = c.baseAddress, let x = x.baseAddress else { return }
+                        let a: UnsafePointer<Int8>
+                        let lda: Int
+                        if isPointwise {
+                            (a, lda) = (x + firstPixel * inChannels, inChannels)
+                        } else {
+                            guard let scratch = columns.baseAddress else { return }
+                            (a, lda) = (UnsafePointer(scratch), k)
+                            // im2col: row r = the window of the tile's pixel r.
+                            Parallel.forEach(m, threads: threads, grain: 32) { pixels in
+                                for r in pixels {
+                                    let pixel = firstPixel + r
+                                    let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
+                                    let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
+                                    var to = scratch + r * k
+                                    for ky in 0..<kh {
+                                        for kx in 0..<kw {
+                                            let at = geometry.inputPixel(image, oy, ox, ky, kx)
+                                            if channelCount <= 16 {
+                                                // Few channels (a first layer): a plain loop beats a memcpy call.
+                                                if at < 0 {
+                                                    for c in 0..<channelCount { to[c] = 0 }
+                                                } else {
+                                                    let from = x + at * inChannels
+                                                    for c in 0..<channelCount { to[c] = from[c] }
+                                                }
+                                            } else if at < 0 {
+                                                to.update(repeating: 0, count: channelCount)
+                                            } else {
+                                                to.update(from: x + at * inChannels, count: channelCount)
+                                            }
+                                            to += channelCount
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        if let packed = prepared.packed[first], packed.n == n, packed.k == k {
+                            NativeInt8GEMM.multiply(m: m, a: a, lda: lda, packed: packed, c: c, ldc: n, threads: threads)
+                        } else {
+                            prepared.gemmWeights.withUnsafeBufferPointer { g in
+                                guard let g = g.baseAddress else { return }
+                                Int8GEMM.multiply(
+                                    m: m, n: n, k: k, a: a, lda: lda, b: g + first, ldb: prepared.gemmColumns, c: c, ldc: n,
+                                    threads: threads)
+                            }
+                        }
+                        Parallel.forEach(m, threads: threads, grain: 64) { pixels in
+                            for r in pixels {
+                                stage.apply(
+                                    c + r * n, count: n, first: first, to: out + (firstPixel + r) * outChannels + first)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output rows `rows` and channels `channels` of a max or average pool. Max ignores
+    /// padding; average sums with padded zeros and multiplies by the DPU's `m / 2^s`
+    /// (the prepared ``ConvOutputStage``).
+    mutating func pooling(
+        _ pool: DPUPooling, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
+        threads: Int
+    ) {
+        let input = EngineView(buffers[layer.inputs[0]])
+        let output = EngineView(buffers[layer.output])
+        let (m, n) = (rows.count * output.width, channels.count)
+        guard m > 0, n > 0 else { return }
+        let geometry = WindowGeometry(
+            strideY: pool.strides[0], strideX: pool.strides[1], dilationY: pool.dilations[0],
+            dilationX: pool.dilations[1], padY: pool.padBegin[0], padX: pool.padBegin[1], upY: 1, upX: 1,
+            inHeight: input.height, inWidth: input.width, outHeight: output.height, outWidth: output.width)
+        let (kh, kw, isMax) = (pool.kernel[0], pool.kernel[1], pool.isMax)
+        let (inChannels, outChannels, first) = (input.channels, output.channels, channels.lowerBound)
+        let firstPixel = rows.lowerBound * output.width
+        let source = storage[layer.inputs[0]]
+        let stage = prepared.poolStage
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            source.withUnsafeBufferPointer { x in
+                guard let out = target.baseAddress, let x = x.baseAddress else { return }
+                Parallel.forEach(m, threads: threads, grain: 16) { pixels in
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { values in
+                        guard let values = values.baseAddress else { return }
+                        for r in pixels {
+                            let pixel = firstPixel + r
+                            let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
+                            let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
+                            values.update(repeating: isMax ? -128 : 0, count: n)
+                            for ky in 0..<kh {
+                                for kx in 0..<kw {
+                                    let at = geometry.inputPixel(image, oy, ox, ky, kx)
+                                    guard at >= 0 else { continue }
+                                    let xs = x + at * inChannels + first
+                                    if isMax {
+                                        for j in 0..<n { values[j] = max(values[j], Int32(xs[j])) }
+                                    } else {
+                                        for j in 0..<n { values[j] &+= Int32(xs[j]) }
+                                    }
+                                }
+                            }
+                            let to = out + pixel * outChannels + first
+                            if isMax {
+                                for j in 0..<n { to[j] = Int8(truncatingIfNeeded: values[j]) }
+                            } else if let stage {
+                                stage.apply(values, count: n, first: 0, to: to)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
