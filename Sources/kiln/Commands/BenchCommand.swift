@@ -204,17 +204,7 @@ struct DevicePrediction {
             return nil
         }
         let architecture = try Catalog.architecture(fingerprint: artifact.header.fingerprint)
-        var chosen: BoardConfiguration?
-        if let board {
-            guard let match = architecture.boards.first(where: { $0.name.lowercased() == board.lowercased() }) else {
-                let known = architecture.boards.map(\.name)
-                throw KilnError(
-                    .badArgument,
-                    "unknown board '\(board)' for \(architecture.name)"
-                        + (known.isEmpty ? " (it lists no boards)" : "; it ships on \(known.joined(separator: ", "))"))
-            }
-            chosen = match
-        }
+        let chosen = try architecture.board(option: board)
         guard let model = DPUCostModel(architecture: architecture, board: chosen) else {
             let missing = DPUCostModel.missingFigures(architecture: architecture, board: chosen)
             FileHandle.standardError.write(

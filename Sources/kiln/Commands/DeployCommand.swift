@@ -161,17 +161,7 @@ struct DeployCommand: ParsableCommand {
     private static func costModel(_ architecture: DPUArchitecture, board: String?, alias: String) throws
         -> (model: DPUCostModel, board: BoardConfiguration?)?
     {
-        var chosen = architecture.board(forAlias: alias)
-        if let board {
-            guard let match = architecture.boards.first(where: { $0.name.lowercased() == board.lowercased() }) else {
-                let known = architecture.boards.map(\.name)
-                throw KilnError(
-                    .badArgument,
-                    "unknown board '\(board)' for \(architecture.name)"
-                        + (known.isEmpty ? " (it lists no boards)" : "; it ships on \(known.joined(separator: ", "))"))
-            }
-            chosen = match
-        }
+        var chosen = try architecture.board(option: board) ?? architecture.board(forAlias: alias)
         if chosen == nil { chosen = architecture.boards.first }
         return DPUCostModel(architecture: architecture, board: chosen).map { ($0, chosen) }
     }

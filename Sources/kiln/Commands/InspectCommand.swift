@@ -84,13 +84,7 @@ struct InspectCommand: ParsableCommand {
 
     /// `--board`, else the board the target alias names (`DPUCZDX8G-zcu102`), else none.
     private func selectedBoard(of architecture: DPUArchitecture) throws -> BoardConfiguration? {
-        guard let board else { return architecture.board(forAlias: target) }
-        if let match = architecture.boards.first(where: { $0.name.lowercased() == board.lowercased() }) { return match }
-        let known = architecture.boards.map(\.name)
-        throw KilnError(
-            .badArgument,
-            "unknown board '\(board)' for \(architecture.name)"
-                + (known.isEmpty ? " (it lists no boards)" : "; it ships on \(known.joined(separator: ", "))"))
+        try architecture.board(option: board) ?? architecture.board(forAlias: target)
     }
 }
 
