@@ -107,6 +107,13 @@ struct RunCommand: ParsableCommand {
             }
             graph = entry
             artifact = loaded
+            let floatSubgraphs = ((try? ModelCompiler.subgraphs(of: loaded)) ?? []).filter { $0.device != .dpu }
+            if !calibrate {
+                // Not silent: the user asked for an accelerated artifact and gets float for these.
+                for subgraph in floatSubgraphs {
+                    FileHandle.standardError.write(Data("note: \(subgraph.name): \(subgraph.device.description)\n".utf8))
+                }
+            }
             logger.info(
                 "loaded artifact \(model): \(loaded.tree.modules.count) modules, \(graph.nodes.count) CPU nodes")
         } else if let architecture {
