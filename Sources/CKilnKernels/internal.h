@@ -16,6 +16,16 @@ void ckiln_sgemm_ukr_portable(ptrdiff_t kc, const float *a, const float *b, floa
 void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                           int mr, int nr, float beta, const ckiln_epilogue *epilogue);
 
+/* The epilogue on one element at (row i, column j) of the epilogue's tile: bias by row or
+ * column, then the clamp to [lower, upper]. NULL: x unchanged. */
+static inline float ckiln_apply_epilogue(const ckiln_epilogue *epilogue, float x, ptrdiff_t i, ptrdiff_t j) {
+    if (!epilogue) return x;
+    if (epilogue->bias_kind == CKILN_BIAS_ROW) x += epilogue->bias[i];
+    if (epilogue->bias_kind == CKILN_BIAS_COLUMN) x += epilogue->bias[j];
+    x = x < epilogue->lower ? epilogue->lower : x;
+    return x > epilogue->upper ? epilogue->upper : x;
+}
+
 /* Floats of slack after a packed-A buffer (the AVX2 packer's overlapping stores). */
 #define CKILN_PACK_SLACK 16
 

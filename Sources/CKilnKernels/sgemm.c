@@ -89,12 +89,7 @@ static void scale_only(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t
     for (ptrdiff_t i = 0; i < m; i++) {
         for (ptrdiff_t j = 0; j < n; j++) {
             float x = beta == 0 ? 0 : beta * c[i * ldc + j];
-            if (epilogue) {
-                if (epilogue->bias_kind == CKILN_BIAS_ROW) x += epilogue->bias[i];
-                if (epilogue->bias_kind == CKILN_BIAS_COLUMN) x += epilogue->bias[j];
-                x = x < epilogue->lower ? epilogue->lower : x;
-                x = x > epilogue->upper ? epilogue->upper : x;
-            }
+            x = ckiln_apply_epilogue(epilogue, x, i, j);
             c[i * ldc + j] = x;
         }
     }
@@ -226,12 +221,7 @@ void ckiln_sgemm_ukr_portable(ptrdiff_t kc, const float *a, const float *b, floa
         for (int j = 0; j < nr; j++) {
             float x = acc[i][j];
             if (beta != 0) x = beta * c[i * ldc + j] + x;
-            if (epilogue) {
-                if (epilogue->bias_kind == CKILN_BIAS_ROW) x += epilogue->bias[i];
-                if (epilogue->bias_kind == CKILN_BIAS_COLUMN) x += epilogue->bias[j];
-                x = x < epilogue->lower ? epilogue->lower : x;
-                x = x > epilogue->upper ? epilogue->upper : x;
-            }
+            x = ckiln_apply_epilogue(epilogue, x, i, j);
             c[i * ldc + j] = x;
         }
     }

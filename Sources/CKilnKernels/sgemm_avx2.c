@@ -99,12 +99,7 @@ AVX2 void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, flo
         for (int j = 0; j < nr; j++) {
             float x = tile[i][j];
             if (beta != 0) x = fmaf(beta, c[i * ldc + j], x);
-            if (epilogue) {
-                if (epilogue->bias_kind == CKILN_BIAS_ROW) x += epilogue->bias[i];
-                if (epilogue->bias_kind == CKILN_BIAS_COLUMN) x += epilogue->bias[j];
-                x = x < epilogue->lower ? epilogue->lower : x;
-                x = x > epilogue->upper ? epilogue->upper : x;
-            }
+            x = ckiln_apply_epilogue(epilogue, x, i, j);
             c[i * ldc + j] = x;
         }
     }

@@ -28,22 +28,7 @@ struct FeatureMemory {
             storage[index] = values
             return
         }
-        let (n, c, h, w) = (buffer.shape[0], buffer.shape[1], buffer.shape[2], buffer.shape[3])
-        var stored = [Int8](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { source in
-            stored.withUnsafeMutableBufferPointer { target in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        for y in 0..<h {
-                            let from = ((b * c + ch) * h + y) * w
-                            let to = (b * h + y) * w * c + ch
-                            for x in 0..<w { target[to + x * c] = source[from + x] }
-                        }
-                    }
-                }
-            }
-        }
-        storage[index] = stored
+        storage[index] = Self.transposed(values, shape: buffer.shape, toNHWC: true)
     }
 
     /// Buffer `index`'s values in the graph's order.
@@ -51,16 +36,27 @@ struct FeatureMemory {
         let buffer = buffers[index]
         let values = storage[index]
         guard buffer.isNHWC else { return values }
-        let (n, c, h, w) = (buffer.shape[0], buffer.shape[1], buffer.shape[2], buffer.shape[3])
+        return Self.transposed(values, shape: buffer.shape, toNHWC: false)
+    }
+
+    /// `values` of an NCHW `shape` moved between the graph's NCHW order and the DPU's NHWC one.
+    private static func transposed(_ values: [Int8], shape: [Int], toNHWC: Bool) -> [Int8] {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         var result = [Int8](repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { target in
                 for b in 0..<n {
                     for ch in 0..<c {
                         for y in 0..<h {
-                            let to = ((b * c + ch) * h + y) * w
-                            let from = (b * h + y) * w * c + ch
-                            for x in 0..<w { target[to + x] = source[from + x * c] }
+                            let planar = ((b * c + ch) * h + y) * w
+                            let interleaved = (b * h + y) * w * c + ch
+                            for x in 0..<w {
+                                if toNHWC {
+                                    target[interleaved + x * c] = source[planar + x]
+                                } else {
+                                    target[planar + x] = source[interleaved + x * c]
+                                }
+                            }
                         }
                     }
                 }
