@@ -17,8 +17,22 @@ int ckiln_cpu_isa(void) {
         isa = CKILN_ISA_PORTABLE;
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = CKILN_ISA_AVX2;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            isa = CKILN_ISA_AVX2;
+            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+                isa = CKILN_ISA_AVX512;
+                if (__builtin_cpu_supports("avx512vnni")) isa = CKILN_ISA_AVX512_VNNI;
+            }
+        }
 #endif
+        /* KILN_ISA caps the detected set (never raises it). */
+        const char *cap = getenv("KILN_ISA");
+        if (cap) {
+            static const char *names[] = {"portable", "avx2", "avx512", "avx512_vnni"};
+            for (int i = 0; i < 4; i++)
+                if (strcmp(cap, names[i]) == 0 && i < isa) isa = i;
+        }
         __atomic_store_n(&detected_isa, isa, __ATOMIC_RELAXED);
     }
     return isa;

@@ -22,9 +22,12 @@ extern "C" {
 enum {
     CKILN_ISA_PORTABLE = 0,
     CKILN_ISA_AVX2 = 1, /* AVX2 + FMA */
+    CKILN_ISA_AVX512 = 2, /* AVX2 + FMA + AVX-512 F, BW, DQ, VL */
+    CKILN_ISA_AVX512_VNNI = 3, /* CKILN_ISA_AVX512 + AVX512-VNNI */
 };
-
-/* The best instruction set this CPU supports (detected once). */
+/* The best instruction set this CPU supports (detected once), capped by the environment
+ * variable KILN_ISA when it names a lower one (portable, avx2, avx512, avx512_vnni): for
+ * comparing paths on one machine. */
 int ckiln_cpu_isa(void);
 /* Every kernel takes the instruction set to use as its first argument (clamped to
  * ckiln_cpu_isa()), so callers and tests choose per call and no global state is shared. */

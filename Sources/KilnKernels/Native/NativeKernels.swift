@@ -8,6 +8,10 @@ package enum NativeKernels {
         case portable = 0
         /// AVX2 with FMA (x86-64 from Haswell / Zen on).
         case avx2 = 1
+        /// AVX2 + FMA and AVX-512 F/BW/DQ/VL (Skylake-SP, Ice Lake, Zen 4 on).
+        case avx512 = 2
+        /// ``avx512`` with AVX512-VNNI (exact `vpdpwssd` for the int8 kernels).
+        case avx512VNNI = 3
 
         /// Orders by capability.
         package static func < (lhs: ISA, rhs: ISA) -> Bool { lhs.rawValue < rhs.rawValue }
