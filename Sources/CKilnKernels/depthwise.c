@@ -1,4 +1,6 @@
 /* Depthwise 2-D convolution, one plane at a time, with fused bias and clamp. */
+#include <string.h>
+
 #include "internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -59,19 +61,154 @@ static void clamp_portable(float *out, ptrdiff_t count, float lower, float upper
     }
 }
 
-void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t in_w, const float *w,
-                           ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
-                           ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
-                           float bias, float lower, float upper, float *out, ptrdiff_t out_h,
-                           ptrdiff_t out_w) {
-    void (*row)(const float *, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float) = row_portable;
-    void (*clamp)(float *, ptrdiff_t, float, float) = clamp_portable;
-#if defined(__x86_64__) || defined(__i386__)
-    if (ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2) {
-        row = row_avx2;
-        clamp = clamp_avx2;
+/* The fast paths read a zero-padded copy of the plane split into stride_w phases, so every
+ * tap of a block of outputs is one contiguous unaligned load and no bound is checked:
+ * row r (0 ..< rows) holds input row r − pad_h, and its phase p holds, at x, input column
+ * stride_w·x + p − pad_w (zero outside the input). Tap column c = kw·dilation_w of output
+ * ow is then phase c % stride_w at x = ow + c / stride_w. */
+typedef struct {
+    float *data;
+    ptrdiff_t width;     /* floats per phase */
+    ptrdiff_t row_floats; /* stride_w · width */
+} phased_plane;
+
+/* Builds the phased plane in scratch slot 3; 0 when it could not be allocated. */
+static int phase_plane(const float *in, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t rows, ptrdiff_t stride_w,
+                       ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t width, phased_plane *plane) {
+    ptrdiff_t row_floats = stride_w * width;
+    float *data = ckiln_scratch(3, sizeof(float) * (size_t)(rows * row_floats));
+    if (!data) return 0;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        float *row = data + r * row_floats;
+        ptrdiff_t ih = r - pad_h;
+        if (ih < 0 || ih >= in_h) {
+            memset(row, 0, sizeof(float) * (size_t)row_floats);
+            continue;
+        }
+        const float *line = in + ih * in_w;
+        for (ptrdiff_t p = 0; p < stride_w; p++) {
+            float *phase = row + p * width;
+            /* x whose input column stride_w·x + p − pad_w lies in [0, in_w): [low, high). */
+            ptrdiff_t low = min_pd(width, pad_w - p > 0 ? (pad_w - p + stride_w - 1) / stride_w : 0);
+            ptrdiff_t high = max_pd(low, min_pd(width, in_w + pad_w - p > 0 ? (in_w + pad_w - p + stride_w - 1) / stride_w : 0));
+            memset(phase, 0, sizeof(float) * (size_t)low);
+            const float *source = line + stride_w * low + p - pad_w;
+            if (stride_w == 1)
+                memcpy(phase + low, source, sizeof(float) * (size_t)(high - low));
+            else
+                for (ptrdiff_t x = low; x < high; x++) phase[x] = source[(x - low) * stride_w];
+            memset(phase + high, 0, sizeof(float) * (size_t)(width - high));
+        }
     }
+    plane->data = data;
+    plane->width = width;
+    plane->row_floats = row_floats;
+    return 1;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* One vector of 8 outputs per row, four output rows at a time (four independent FMA chains
+ * sharing each tap's broadcast), then single rows; the last vector of a row is masked. */
+__attribute__((target("avx2,fma"))) static void plane_avx2(
+    const phased_plane *plane, const float *w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+    ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, float bias, float lower, float upper,
+    float *out, ptrdiff_t out_h, ptrdiff_t out_w) {
+    static const int32_t ones[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    __m256 b = _mm256_set1_ps(bias), lo = _mm256_set1_ps(lower), hi = _mm256_set1_ps(upper);
+    ptrdiff_t step = stride_h * plane->row_floats;
+    for (ptrdiff_t ow = 0; ow < out_w; ow += 8) {
+        ptrdiff_t left = out_w - ow;
+        __m256i mask = _mm256_loadu_si256((const __m256i *)(ones + 8 - (left < 8 ? left : 8)));
+        ptrdiff_t oh = 0;
+        for (; oh + 4 <= out_h; oh += 4) {
+            __m256 a0 = b, a1 = b, a2 = b, a3 = b;
+            for (ptrdiff_t kh = 0; kh < k_h; kh++) {
+                const float *row = plane->data + (oh * stride_h + kh * dilation_h) * plane->row_floats + ow;
+                for (ptrdiff_t kw = 0; kw < k_w; kw++) {
+                    ptrdiff_t c = kw * dilation_w;
+                    const float *source = row + (c % stride_w) * plane->width + c / stride_w;
+                    __m256 t = _mm256_broadcast_ss(w + kh * k_w + kw);
+                    a0 = _mm256_fmadd_ps(t, _mm256_loadu_ps(source), a0);
+                    a1 = _mm256_fmadd_ps(t, _mm256_loadu_ps(source + step), a1);
+                    a2 = _mm256_fmadd_ps(t, _mm256_loadu_ps(source + 2 * step), a2);
+                    a3 = _mm256_fmadd_ps(t, _mm256_loadu_ps(source + 3 * step), a3);
+                }
+            }
+            float *target = out + oh * out_w + ow;
+            _mm256_maskstore_ps(target, mask, _mm256_min_ps(hi, _mm256_max_ps(lo, a0)));
+            _mm256_maskstore_ps(target + out_w, mask, _mm256_min_ps(hi, _mm256_max_ps(lo, a1)));
+            _mm256_maskstore_ps(target + 2 * out_w, mask, _mm256_min_ps(hi, _mm256_max_ps(lo, a2)));
+            _mm256_maskstore_ps(target + 3 * out_w, mask, _mm256_min_ps(hi, _mm256_max_ps(lo, a3)));
+        }
+        for (; oh < out_h; oh++) {
+            __m256 a = b;
+            for (ptrdiff_t kh = 0; kh < k_h; kh++) {
+                const float *row = plane->data + (oh * stride_h + kh * dilation_h) * plane->row_floats + ow;
+                for (ptrdiff_t kw = 0; kw < k_w; kw++) {
+                    ptrdiff_t c = kw * dilation_w;
+                    a = _mm256_fmadd_ps(_mm256_broadcast_ss(w + kh * k_w + kw),
+                                        _mm256_loadu_ps(row + (c % stride_w) * plane->width + c / stride_w), a);
+                }
+            }
+            _mm256_maskstore_ps(out + oh * out_w + ow, mask, _mm256_min_ps(hi, _mm256_max_ps(lo, a)));
+        }
+    }
+}
+
+/* plane_avx2 with 16-lane vectors and mask registers. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static void plane_avx512(
+    const phased_plane *plane, const float *w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+    ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, float bias, float lower, float upper,
+    float *out, ptrdiff_t out_h, ptrdiff_t out_w) {
+    __m512 b = _mm512_set1_ps(bias), lo = _mm512_set1_ps(lower), hi = _mm512_set1_ps(upper);
+    ptrdiff_t step = stride_h * plane->row_floats;
+    for (ptrdiff_t ow = 0; ow < out_w; ow += 16) {
+        ptrdiff_t left = out_w - ow;
+        __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        ptrdiff_t oh = 0;
+        for (; oh + 4 <= out_h; oh += 4) {
+            __m512 a0 = b, a1 = b, a2 = b, a3 = b;
+            for (ptrdiff_t kh = 0; kh < k_h; kh++) {
+                const float *row = plane->data + (oh * stride_h + kh * dilation_h) * plane->row_floats + ow;
+                for (ptrdiff_t kw = 0; kw < k_w; kw++) {
+                    ptrdiff_t c = kw * dilation_w;
+                    const float *source = row + (c % stride_w) * plane->width + c / stride_w;
+                    __m512 t = _mm512_set1_ps(w[kh * k_w + kw]);
+                    a0 = _mm512_fmadd_ps(t, _mm512_loadu_ps(source), a0);
+                    a1 = _mm512_fmadd_ps(t, _mm512_loadu_ps(source + step), a1);
+                    a2 = _mm512_fmadd_ps(t, _mm512_loadu_ps(source + 2 * step), a2);
+                    a3 = _mm512_fmadd_ps(t, _mm512_loadu_ps(source + 3 * step), a3);
+                }
+            }
+            float *target = out + oh * out_w + ow;
+            _mm512_mask_storeu_ps(target, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, a0)));
+            _mm512_mask_storeu_ps(target + out_w, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, a1)));
+            _mm512_mask_storeu_ps(target + 2 * out_w, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, a2)));
+            _mm512_mask_storeu_ps(target + 3 * out_w, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, a3)));
+        }
+        for (; oh < out_h; oh++) {
+            __m512 a = b;
+            for (ptrdiff_t kh = 0; kh < k_h; kh++) {
+                const float *row = plane->data + (oh * stride_h + kh * dilation_h) * plane->row_floats + ow;
+                for (ptrdiff_t kw = 0; kw < k_w; kw++) {
+                    ptrdiff_t c = kw * dilation_w;
+                    a = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * k_w + kw]),
+                                        _mm512_loadu_ps(row + (c % stride_w) * plane->width + c / stride_w), a);
+                }
+            }
+            _mm512_mask_storeu_ps(out + oh * out_w + ow, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, a)));
+        }
+    }
+}
 #endif
+
+/* The general path: bias, then each tap's contribution row by row, then the clamp. */
+static void plane_rows(void (*row)(const float *, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float),
+                       void (*clamp)(float *, ptrdiff_t, float, float), const float *in, ptrdiff_t in_h,
+                       ptrdiff_t in_w, const float *w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+                       ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
+                       ptrdiff_t pad_w, float bias, float lower, float upper, float *out, ptrdiff_t out_h,
+                       ptrdiff_t out_w) {
     int clamps = !(lower == -__builtin_inff() && upper == __builtin_inff());
     for (ptrdiff_t oh = 0; oh < out_h; oh++) {
         float *target = out + oh * out_w;
@@ -89,4 +226,33 @@ void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t i
         }
         if (clamps) clamp(target, out_w, lower, upper);
     }
+}
+
+void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t in_w, const float *w,
+                           ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
+                           ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
+                           float bias, float lower, float upper, float *out, ptrdiff_t out_h,
+                           ptrdiff_t out_w) {
+    if (out_h <= 0 || out_w <= 0) return;
+#if defined(__x86_64__) || defined(__i386__)
+    int level = ckiln_clamp_isa(isa);
+    if (level >= CKILN_ISA_AVX2) {
+        /* Rows the taps reach, and floats per phase: outputs rounded up to whole 16-lane
+         * vectors plus the widest tap offset. */
+        ptrdiff_t rows = (out_h - 1) * stride_h + (k_h - 1) * dilation_h + 1;
+        ptrdiff_t width = (out_w + 15) / 16 * 16 + (k_w - 1) * dilation_w / stride_w + 1;
+        phased_plane plane;
+        if (phase_plane(in, in_h, in_w, rows, stride_w, pad_h, pad_w, width, &plane)) {
+            (level >= CKILN_ISA_AVX512 ? plane_avx512 : plane_avx2)(
+                &plane, w, k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, bias, lower, upper, out, out_h,
+                out_w);
+            return;
+        }
+        plane_rows(row_avx2, clamp_avx2, in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, dilation_w,
+                   pad_h, pad_w, bias, lower, upper, out, out_h, out_w);
+        return;
+    }
+#endif
+    plane_rows(row_portable, clamp_portable, in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h,
+               dilation_w, pad_h, pad_w, bias, lower, upper, out, out_h, out_w);
 }

@@ -17,6 +17,14 @@ struct NativeConvTests {
         ConvCase(input: [12, 41], kernel: [3, 3], channels: 6, outChannels: 6, group: 6, strides: [2, 2], pads: [1, 1, 1, 1]),
         ConvCase(input: [12, 40], kernel: [5, 5], channels: 3, outChannels: 6, group: 3, strides: [1, 2], dilations: [2, 1], pads: [2, 2, 2, 2]),
         ConvCase(input: [9, 30], kernel: [3, 3], channels: 4, outChannels: 4, group: 4, hasBias: false),
+        // Depthwise rows long enough for the 4-vector blocks (AVX2 32, AVX-512 64 outputs) and
+        // their tails; narrow planes (all-tail rows); stride 3 phases; asymmetric pads; a
+        // kernel wider than the input.
+        ConvCase(input: [5, 70], kernel: [3, 3], channels: 3, outChannels: 3, group: 3, pads: [1, 1, 1, 1]),
+        ConvCase(input: [6, 133], kernel: [3, 3], channels: 2, outChannels: 2, group: 2, strides: [2, 2], pads: [1, 1, 1, 1]),
+        ConvCase(input: [7, 5], kernel: [3, 3], channels: 4, outChannels: 8, group: 4, pads: [1, 1, 1, 1]),
+        ConvCase(input: [9, 50], kernel: [3, 5], channels: 2, outChannels: 2, group: 2, strides: [2, 3], dilations: [1, 2], pads: [0, 3, 2, 1]),
+        ConvCase(input: [4, 3], kernel: [3, 5], channels: 2, outChannels: 2, group: 2, pads: [1, 2, 1, 2]),
     ]
 
     @Test("fused ReLU/clip matches the reference followed by a clamp", arguments: cases)

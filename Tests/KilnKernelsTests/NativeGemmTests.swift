@@ -16,7 +16,7 @@ struct NativeGemmTests {
         return result
     }()
 
-    static let isas: [NativeKernels.ISA] = NativeKernels.cpuISA == .avx2 ? [.avx2, .portable] : [.portable]
+    static let isas: [NativeKernels.ISA] = [.portable, .avx2, .avx512, .avx512VNNI].filter { $0 <= NativeKernels.cpuISA }
 
     /// `op(X)` stored: `X` itself or its transpose.
     private func stored(_ matrix: [Float], rows: Int, columns: Int, transposed: Bool) -> [Float] {

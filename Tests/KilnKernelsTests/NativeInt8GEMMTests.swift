@@ -30,7 +30,7 @@ struct NativeInt8GEMMTests {
         (1, 1, 1), (6, 16, 2), (7, 17, 3), (67, 67, 67), (13, 5, 66), (2, 40, 513), (5, 33, 1023), (9, 18, 4096), (37, 1, 600),
     ]
 
-    static let isas: [NativeKernels.ISA] = NativeKernels.cpuISA == .avx2 ? [.avx2, .portable] : [.portable]
+    static let isas = NativeGemmTests.isas
 
     @Test("exact against the int32 dot product, −128 extremes included, 1 and 2 threads", arguments: shapes)
     func exact(shape: (Int, Int, Int)) {

@@ -25,7 +25,10 @@ struct BenchCommand: ParsableCommand {
             predicted device time, GOP/s and DDR traffic; and the predicted end-to-end device \
             latency and FPS (batch 1, one thread) on --board, or at the target's default clock. \
             --json prints the document of DESIGN.md, with "device" only when there are DPU \
-            subgraphs and the per-subgraph rows under "subgraphs".
+            subgraphs and the per-subgraph rows under "subgraphs". --ops adds a per-operator \
+            profile from traced runs after the timed ones (steady state: time per run, share, \
+            calls), like onnxruntime's profiler summary, and --nodes one row per node; --json puts \
+            it under "ops".
             """
     )
 
@@ -52,6 +55,12 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON document on stdout.")
     var json = false
+
+    @Flag(help: "Also profile by operator (traced runs after the timed ones).")
+    var ops = false
+
+    @Flag(help: "Like --ops, one row per node (name and shapes).")
+    var nodes = false
 
     func run() throws {
         guard threads >= 1 else { throw KilnError(.badArgument, "--threads must be at least 1, got \(threads)") }
@@ -86,14 +95,17 @@ struct BenchCommand: ParsableCommand {
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e6)
         }
         var report = BenchReport(model: model, executor: runner.kindName, threads: threads, latencies: latencies)
-        if let prediction = device {
-            // Per-subgraph emulator times from traced runs (after the timed ones, so tracing
-            // costs nothing there).
+        if device != nil || ops || nodes {
+            // Per-subgraph and per-operator times from traced runs (after the timed ones, so
+            // tracing costs nothing there).
             let trace = TraceRecorder()
-            let tracedRuns = min(max(latencies.count / 4, 3), 20)
+            let tracedRuns = min(max(latencies.count / 4, 3), 50)
             for _ in 0..<tracedRuns { _ = try runner.run(inputs, trace: trace) }
-            report.device = prediction.prediction.device
-            report.subgraphs = prediction.rows(trace: trace, runs: tracedRuns)
+            if let prediction = device {
+                report.device = prediction.prediction.device
+                report.subgraphs = prediction.rows(trace: trace, runs: tracedRuns)
+            }
+            if ops || nodes { report.ops = OperatorProfile.rows(trace: trace, runs: tracedRuns, byNode: nodes) }
         }
         if json {
             print(try JSONOutput.encode(report))
@@ -120,12 +132,13 @@ struct BenchReport: Encodable {
     var throughputFps: Double
     var device: DeviceSummary?
     var subgraphs: [DevicePrediction.Row]?
+    var ops: [OperatorProfile.Row]?
 
     enum CodingKeys: String, CodingKey {
         case model, executor, threads
         case latencyMs = "latency_ms"
         case throughputFps = "throughput_fps"
-        case device, subgraphs
+        case device, subgraphs, ops
     }
 
     /// Statistics of `latencies` (ms, at least one).
@@ -159,6 +172,10 @@ struct BenchReport: Encodable {
         if let subgraphs, !subgraphs.isEmpty {
             lines.append("")
             lines += DevicePrediction.table(subgraphs)
+        }
+        if let ops {
+            lines.append("")
+            lines += OperatorProfile.table(ops)
         }
         if let device {
             lines.append("")
