@@ -109,6 +109,35 @@ import Testing
         try Self.expectSameOutputs(back, graph, ["x": input])
     }
 
+    /// fusedConv leaves as Conv, then Add with its summand, then Relu or Clip.
+    @Test func fusedConvIsSpelledOut() throws {
+        var builder = ONNXModelBuilder(opset: 13)
+        builder.input("x", .float32, [1, 2, 3, 3])
+        builder.initializer("w", Tensor(shape: [2, 2, 1, 1], scalars: [0.5, -1, 2, 0.25] as [Float]))
+        builder.initializer("b", Tensor(shape: [2], scalars: [0.1, -0.2] as [Float]))
+        builder.node("Conv", ["x", "w", "b"], ["c"], name: "conv0")
+        builder.output("c", .float32, [1, 2, 3, 3])
+        var graph = try Self.importing(builder).graph
+        let conv = graph.nodes[0]
+        let y = graph.addValue(Value(name: "y", type: graph[try #require(conv.outputs[0])].type))
+        let z = graph.addValue(Value(name: "z", type: graph[try #require(conv.outputs[0])].type))
+        var summed = conv.attributes
+        summed.values["activation_min"] = .float(0)
+        var clipped = conv.attributes
+        clipped.values["activation_min"] = .float(-0.5)
+        clipped.values["activation_max"] = .float(0.75)
+        graph.nodes = [
+            Node(name: "conv0", op: .fusedConv, inputs: conv.inputs, outputs: conv.outputs, attributes: clipped),
+            Node(name: "conv1", op: .fusedConv, inputs: conv.inputs + [conv.outputs[0]], outputs: [y], attributes: summed),
+            Node(name: "conv2", op: .fusedConv, inputs: conv.inputs + [y], outputs: [z], attributes: conv.attributes),
+        ]
+        graph.outputs = [z]
+        let proto = try ONNXExporter.modelProto(graph, opset: 13)
+        #expect(proto.graph.node.map(\.opType) == ["Conv", "Clip", "Conv", "Add", "Relu", "Conv", "Add"])
+        let input = Tensor(shape: [1, 2, 3, 3], scalars: (0..<18).map { Float($0) / 4 - 2 })
+        try Self.expectSameOutputs(try Self.roundTrip(graph, opset: 13), graph, ["x": input])
+    }
+
     /// A dpu_subgraph node is written as its body's nodes, with the outer names.
     @Test func dpuSubgraphIsInlined() throws {
         var builder = ONNXModelBuilder(opset: 13)

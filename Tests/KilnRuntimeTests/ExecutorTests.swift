@@ -8,14 +8,16 @@ import KilnTestSupport
 import Testing
 
 /// Every reference model through an artifact, under the graph executor (where shapes are
-/// static) and the VM: the interpreter's outputs bit for bit, onnxruntime's closely.
+/// static) and the VM: without graph optimization the interpreter's outputs bit for bit,
+/// onnxruntime's closely; optimized (the default) the two executors agree bit for bit and
+/// stay close to onnxruntime.
 @Suite struct ExecutorTests {
     @Test(arguments: ReferenceModels.manifest)
     func artifactRunsMatchTheInterpreter(entry: ReferenceModels.Entry) throws {
         let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
         let artifact = try ExecutorFixtures.artifact(for: graph)
         let interpreter = try Interpreter(graph: graph)
-        let vm = try artifact.makeExecutor(.vm)
+        let vm = try artifact.makeExecutor(.vm, optimization: .none)
         #expect(vm.kindName == "vm")
         for (index, (inputs, expected)) in try entry.inputSets().enumerated() {
             let reference = try interpreter.run(inputs)
@@ -32,7 +34,7 @@ import Testing
                 #expect(throws: KilnError.self) { _ = try artifact.makeExecutor(.graph, inputShapes: shapes) }
                 continue
             }
-            let executor = try artifact.makeExecutor(.graph, inputShapes: shapes)
+            let executor = try artifact.makeExecutor(.graph, inputShapes: shapes, optimization: .none)
             let plan = try #require(executor.plannedMemory)
             #expect(plan.arenaBytes <= plan.intermediateBytes)
             let context = try #require(executor as? GraphExecutor).makeContext()
@@ -47,6 +49,32 @@ import Testing
                 let actual = try #require(graphOutputs[name], "\(entry.name): output \(name) missing")
                 #expect(ExecutorFixtures.relativeError(actual, tensor) <= 1e-4, "\(entry.name)/\(name) vs onnxruntime")
             }
+        }
+    }
+
+    /// Optimized (batch norms folded, conv epilogues fused, weights packed): the graph
+    /// executor and the VM give the same bits, within 1e-4 of onnxruntime and the interpreter.
+    @Test(arguments: ReferenceModels.manifest)
+    func optimizedExecutorsAgree(entry: ReferenceModels.Entry) throws {
+        let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
+        let artifact = try ExecutorFixtures.artifact(for: graph)
+        let interpreter = try Interpreter(graph: graph)
+        let vm = try artifact.makeExecutor(.vm)
+        for (index, (inputs, expected)) in try entry.inputSets().enumerated() {
+            let reference = try interpreter.run(inputs)
+            let vmOutputs = try vm.run(inputs)
+            for (name, tensor) in expected {
+                let actual = try #require(vmOutputs[name], "\(entry.name): output \(name) missing")
+                #expect(ExecutorFixtures.relativeError(actual, tensor) <= 1e-4, "\(entry.name)/\(name) vs onnxruntime")
+                let interpreted = try #require(reference[name])
+                #expect(ExecutorFixtures.relativeError(actual, interpreted) <= 1e-4, "\(entry.name)/\(name) vs interpreter")
+            }
+            let shapes = ExecutorFixtures.shapes(inputs)
+            guard GraphExecutor.unsupportedReason(graph, inputShapes: shapes) == nil else { continue }
+            let graphOutputs = try artifact.makeExecutor(.graph, inputShapes: shapes).run(inputs)
+            #expect(
+                ExecutorFixtures.identical(graphOutputs, vmOutputs),
+                "\(entry.name) set \(index): optimized graph executor and VM differ")
         }
     }
 

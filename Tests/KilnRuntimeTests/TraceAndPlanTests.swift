@@ -16,7 +16,7 @@ import Testing
         let graph = try ONNXImporter.importModel(contentsOf: entry.modelURL).graph
         let inputs = try #require(try entry.inputSets().first?.inputs)
         let trace = TraceRecorder()
-        _ = try kind.makeExecutor(for: graph).run(inputs, trace: trace)
+        _ = try kind.makeExecutor(for: graph, optimization: .none).run(inputs, trace: trace)
         let directory = try ArtifactFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = directory.appendingPathComponent("trace.json")

@@ -10,6 +10,7 @@ extension ShapeRules {
         .matMul: matMulRule,
         .einsum: einsumRule,
         .conv: { context in [InferredOutput(try windowType(context, transposed: false))] },
+        .fusedConv: { context in [InferredOutput(try windowType(context, transposed: false))] },
         .convTranspose: { context in [InferredOutput(try windowType(context, transposed: true))] },
         .maxPool: { context in
             let type = try windowType(context, transposed: false)
@@ -104,7 +105,7 @@ extension ShapeRules {
     static func windowType(_ context: ShapeContext, transposed: Bool) throws -> TensorType {
         let input = context.type(0)
         let node = context.node
-        let isConv = node.op == .conv || node.op == .convTranspose
+        let isConv = node.op == .conv || node.op == .fusedConv || node.op == .convTranspose
         guard let shape = input.shape else { return TensorType(dtype: input.dtype, shape: nil) }
         guard shape.count >= 3 else {
             throw KilnError(.shapeMismatch, "\(node.op) input \(input) needs rank >= 3 (N, C, spatial…)")

@@ -42,6 +42,10 @@ public enum OpKind: String, CaseIterable, Hashable, Sendable, CustomStringConver
     case `if`, loop
     // Recognized by canonicalization; no ONNX operator of their own
     case relu6, silu
+    // Created by CPU graph optimization: `Conv` (inputs X, W, B?) plus an optional summand
+    // Z (input 3, the conv's output shape) and a clamp to [activation_min, activation_max]
+    // applied last: `clamp(conv(X, W, B) + Z)`
+    case fusedConv
     // Created by partitioning: a region of DPU nodes, with the region as its `body` graph
     case dpuSubgraph
 
@@ -79,5 +83,5 @@ extension OpKind {
     public static let withSubgraphs: Set<OpKind> = [.if, .loop, .dpuSubgraph]
 
     /// Ops that passes create and the importer never does (no ONNX operator).
-    public static let internalOnly: Set<OpKind> = [.relu6, .silu, .dpuSubgraph]
+    public static let internalOnly: Set<OpKind> = [.relu6, .silu, .fusedConv, .dpuSubgraph]
 }

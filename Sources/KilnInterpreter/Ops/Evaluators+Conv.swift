@@ -6,6 +6,7 @@ extension Evaluators {
     /// Evaluators of convolution and pooling (part of the NN family).
     static let convolution: [OpKind: Evaluator] = [
         .conv: evaluateConv,
+        .fusedConv: fusedConv(packed: nil),
         .convTranspose: evaluateConvTranspose,
         .maxPool: evaluateMaxPool,
         .averagePool: evaluateAveragePool,
@@ -29,21 +30,64 @@ extension Evaluators {
         return value
     }
 
-    @Sendable static func evaluateConv(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
-        let x = try context.required(inputs, 0, node)
-        let w = try context.required(inputs, 1, node)
-        let bias = inputs.count > 2 ? inputs[2] : nil
+    /// Geometry and group of a `Conv` or `fusedConv` node on input `x` with weight `w`.
+    private static func convGeometry(_ node: Node, _ x: Tensor, _ w: Tensor) throws -> (WindowGeometry, group: Int) {
         let attributes = node.attributes
         let geometry = try WindowGeometry.forward(
             input: try spatialShape(x, "Conv"),
             kernel: try attributes.ints("kernel_shape") ?? Array(w.shape.dropFirst(2)),
             strides: try attributes.ints("strides"), dilations: try attributes.ints("dilations"),
             pads: try attributes.ints("pads"), autoPad: try autoPad(attributes))
-        let group = try attributes.int("group", default: 1)
+        return (geometry, try attributes.int("group", default: 1))
+    }
+
+    @Sendable static func evaluateConv(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
+        let x = try context.required(inputs, 0, node)
+        let w = try context.required(inputs, 1, node)
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        let (geometry, group) = try convGeometry(node, x, w)
         let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
         var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
         try Convolution.conv(input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, threads: context.threads)
         return [output]
+    }
+
+    /// The evaluator of `fusedConv` (`clamp(conv(X, W, B) + Z)`, float32): with `packed`, the
+    /// weights packed once for that node's constant `W` (the runtime's plans build one per
+    /// node), otherwise `W` as given. A summand `Z` is copied into the output first, unless
+    /// the executor placed the output over `Z` (then it already holds it).
+    package static func fusedConv(packed: Convolution.PackedWeights?) -> Evaluator {
+        { node, inputs, context in
+            let x = try context.required(inputs, 0, node)
+            let w = try context.required(inputs, 1, node)
+            let bias = inputs.count > 2 ? inputs[2] : nil
+            let summand = inputs.count > 3 ? inputs[3] : nil
+            let (geometry, group) = try convGeometry(node, x, w)
+            let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
+            let lower = try node.attributes.float("activation_min", default: -.infinity)
+            let upper = try node.attributes.float("activation_max", default: .infinity)
+            var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
+            if let summand {
+                guard summand.shape == shape, summand.dtype == x.dtype else {
+                    throw KilnError(.shapeMismatch, "fusedConv summand \(summand.dtype)\(summand.shape) must be \(x.dtype)\(shape)")
+                }
+                if output.baseAddress != summand.baseAddress {
+                    summand.withUnsafeBytes { source in
+                        output.withUnsafeMutableBytes { target in target.copyMemory(from: source) }
+                    }
+                }
+            }
+            if let packed, packed.weight.shape == w.shape, packed.group == group {
+                try Convolution.conv(
+                    input: x, packed: packed, bias: bias, geometry: geometry, output: &output, lower: lower, upper: upper,
+                    accumulate: summand != nil, threads: context.threads)
+            } else {
+                try Convolution.conv(
+                    input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, lower: lower,
+                    upper: upper, accumulate: summand != nil, threads: context.threads)
+            }
+            return [output]
+        }
     }
 
     @Sendable static func evaluateConvTranspose(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {

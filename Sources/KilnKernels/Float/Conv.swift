@@ -37,27 +37,30 @@ package enum Convolution {
     /// `output = clamp(conv(input, weight) + bias)`; `output` has ``outputShape(input:weight:bias:group:geometry:)``.
     ///
     /// `lower`/`upper` fuse a following ReLU (`0`, `infinity`) or Clip into the kernel's last
-    /// write (float32 only).
+    /// write (float32 only). With `accumulate` (float32 only) the convolution is added to the
+    /// values `output` holds — a residual `Add` fused as `clamp(conv + bias + output)`.
     ///
     /// - Throws: `shapeMismatch`, `kernelMissing` for a dtype without a kernel or more
     ///   than three spatial axes.
     package static func conv(
         input: Tensor, weight: Tensor, bias: Tensor?, group: Int, geometry: WindowGeometry,
-        output: inout Tensor, lower: Float = -.infinity, upper: Float = .infinity, threads: Int
+        output: inout Tensor, lower: Float = -.infinity, upper: Float = .infinity, accumulate: Bool = false, threads: Int
     ) throws {
         try validate(input: input.shape, weight: weight.shape, bias: bias?.shape, group: group, geometry: geometry)
         guard weight.dtype == input.dtype, bias.map({ $0.dtype == input.dtype }) ?? true else {
             throw KilnError(.shapeMismatch, "Conv operands have different dtypes")
         }
-        guard input.dtype == .float32 || (lower == -.infinity && upper == .infinity) else {
-            throw KilnError(.kernelMissing, "[Conv] fused clamp only for float32, not \(input.dtype)")
+        guard input.dtype == .float32 || (lower == -.infinity && upper == .infinity && !accumulate) else {
+            throw KilnError(.kernelMissing, "[Conv] fused clamp and sum only for float32, not \(input.dtype)")
         }
         switch input.dtype {
         case .float32:
             guard geometry.rank <= 3 else {
                 throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
             }
-            convFloat(input, weight, packed: nil, bias, group, geometry, &output, clamp: (lower, upper), threads: threads)
+            convFloat(
+                input, weight, packed: nil, bias, group, geometry, &output, clamp: (lower, upper), accumulate: accumulate,
+                threads: threads)
             return
         case .float64:
             ReferenceConvolution.conv(input, weight, bias, group: group, geometry: geometry, output: &output, as: Double.self)
@@ -71,16 +74,28 @@ package enum Convolution {
     }
 
     /// float32 convolution; `packed` (one per group) replaces the weight values when given.
+    /// With `accumulate`, the result is added to `output`'s values before the clamp.
     static func convFloat(
         _ input: Tensor, _ weight: Tensor, packed: [Gemm.PackedA]?, _ bias: Tensor?, _ group: Int, _ geometry: WindowGeometry,
-        _ output: inout Tensor, clamp: (lower: Float, upper: Float), threads: Int
+        _ output: inout Tensor, clamp: (lower: Float, upper: Float), accumulate: Bool = false, threads: Int
     ) {
         let batch = input.shape[0]
         let channels = input.shape[1]
         let outChannels = weight.shape[0]
         let window = geometry.padded3D
         if group == channels && weight.shape[1] == 1 && geometry.rank <= 2 {
-            DepthwiseConvolution.run(input, weight, bias, window, &output, clamp: clamp, threads: threads)
+            guard accumulate else {
+                DepthwiseConvolution.run(input, weight, bias, window, &output, clamp: clamp, threads: threads)
+                return
+            }
+            // The depthwise kernel has no summand: convolve aside, then add and clamp.
+            var product = Tensor(zeros: output.shape, dtype: .float32)
+            DepthwiseConvolution.run(input, weight, bias, window, &product, clamp: (-.infinity, .infinity), threads: threads)
+            product.withUnsafeBufferPointer(as: Float.self) { p in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                    for i in y.indices { y[i] = min(clamp.upper, max(clamp.lower, y[i] + p[i])) }
+                }
+            }
             return
         }
         let groupChannels = channels / group
@@ -117,13 +132,13 @@ package enum Convolution {
                                 if let packed {
                                     Gemm.multiply(
                                         packed: packed[g], n: outputPixels, b: matrix, ldb: outputPixels, transB: false,
-                                        beta: 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                                        beta: accumulate ? 1 : 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
                                 } else {
                                     Gemm.multiply(
                                         m: groupOutChannels, n: outputPixels, k: depth, alpha: 1,
                                         a: wBase + g * groupOutChannels * depth, lda: depth, transA: false,
                                         b: matrix, ldb: outputPixels, transB: false,
-                                        beta: 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                                        beta: accumulate ? 1 : 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
                                 }
                             }
                         }

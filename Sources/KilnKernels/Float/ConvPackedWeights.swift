@@ -36,14 +36,14 @@ extension Convolution {
         }
     }
 
-    /// ``conv(input:weight:bias:group:geometry:output:lower:upper:threads:)`` with weights packed
+    /// ``conv(input:weight:bias:group:geometry:output:lower:upper:accumulate:threads:)`` with weights packed
     /// beforehand (float32 only).
     ///
     /// - Throws: `shapeMismatch` when the input, weight, group and bias disagree or the input
     ///   is not float32; `kernelMissing` beyond three spatial axes.
     package static func conv(
         input: Tensor, packed: PackedWeights, bias: Tensor?, geometry: WindowGeometry,
-        output: inout Tensor, lower: Float = -.infinity, upper: Float = .infinity, threads: Int
+        output: inout Tensor, lower: Float = -.infinity, upper: Float = .infinity, accumulate: Bool = false, threads: Int
     ) throws {
         let weight = packed.weight
         try validate(input: input.shape, weight: weight.shape, bias: bias?.shape, group: packed.group, geometry: geometry)
@@ -55,6 +55,6 @@ extension Convolution {
         }
         convFloat(
             input, weight, packed: packed.groups.isEmpty ? nil : packed.groups, bias, packed.group, geometry, &output,
-            clamp: (lower, upper), threads: threads)
+            clamp: (lower, upper), accumulate: accumulate, threads: threads)
     }
 }

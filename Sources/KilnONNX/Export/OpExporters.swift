@@ -20,6 +20,7 @@ enum OpExporters {
         }
         names[.relu6] = "Clip"
         names[.silu] = "Mul"
+        names[.fusedConv] = "Conv"
         return names
     }()
 
@@ -32,7 +33,7 @@ enum OpExporters {
     /// Rules by kind.
     static let rules: [OpKind: ExportRule] = {
         var rules: [OpKind: ExportRule] = [
-            .relu6: relu6, .silu: silu, .hardSwish: hardSwish, .dpuSubgraph: dpuSubgraph,
+            .relu6: relu6, .silu: silu, .hardSwish: hardSwish, .fusedConv: fusedConv, .dpuSubgraph: dpuSubgraph,
             .cast: cast, .quantizeLinear: quantization, .dequantizeLinear: quantization,
             .split: split, .pad: pad, .resize: resize,
             .scatterND: scatterReduction, .scatterElements: scatterReduction,
@@ -80,6 +81,61 @@ enum OpExporters {
         product.opType = "Mul"
         product.inputs = [node.inputs[0], gate]
         return [sigmoid, product]
+    }
+
+    /// `fusedConv(X, W, B, Z)` → `Conv(X, W, B)`, then `Add(·, Z)` when there is a summand,
+    /// then `Relu` (bounds 0 … ∞) or `Clip` (other bounds) when there is a clamp.
+    @Sendable static func fusedConv(_ node: ONNXNode, _ scope: inout ExportScope) throws -> [ONNXNode] {
+        let lower = try node.attributes.float("activation_min", default: -.infinity)
+        let upper = try node.attributes.float("activation_max", default: .infinity)
+        var attributes = node.attributes
+        attributes.values["activation_min"] = nil
+        attributes.values["activation_max"] = nil
+        let summand = node.inputs.count > 3 && !node.inputs[3].isEmpty ? node.inputs[3] : nil
+        let clamps = lower > -.infinity || upper < .infinity
+        var nodes: [ONNXNode] = []
+        var conv = node
+        conv.opType = "Conv"
+        conv.attributes = attributes
+        conv.inputs = Array(node.inputs.prefix(3))
+        while conv.inputs.count > 2, conv.inputs.last == "" { conv.inputs.removeLast() }
+        var result = node.outputs[0]
+        if summand != nil || clamps {
+            result = scope.names.fresh("\(node.outputs[0])/conv")
+            conv.outputs = [result]
+        }
+        nodes.append(conv)
+        if let summand {
+            var add = node
+            add.opType = "Add"
+            add.name = scope.names.fresh("\(node.name)/add")
+            add.attributes = Attributes()
+            add.inputs = [result, summand]
+            result = clamps ? scope.names.fresh("\(node.outputs[0])/sum") : node.outputs[0]
+            add.outputs = [result]
+            nodes.append(add)
+        }
+        if clamps {
+            var activation = node
+            activation.name = scope.names.fresh("\(node.name)/activation")
+            activation.attributes = Attributes()
+            activation.outputs = [node.outputs[0]]
+            if lower == 0 && upper == .infinity {
+                activation.opType = "Relu"
+                activation.inputs = [result]
+            } else {
+                let dtype = scope.dtype(of: node.inputs[0])
+                activation.opType = "Clip"
+                activation.inputs = [
+                    result,
+                    lower > -.infinity ? scope.addConstant(try floatScalar(lower, dtype, node), base: "\(node.name)/min") : "",
+                    upper < .infinity ? scope.addConstant(try floatScalar(upper, dtype, node), base: "\(node.name)/max") : "",
+                ]
+                while activation.inputs.last == "" { activation.inputs.removeLast() }
+            }
+            nodes.append(activation)
+        }
+        return nodes
     }
 
     /// `HardSwish` from opset 14; before, `Mul(x, HardSigmoid(x; 1/6, 1/2))`.

@@ -67,8 +67,8 @@ extension ExecutionPlan {
                     continue
                 }
                 let size = MemoryPlanner.aligned(bytes)
-                if inPlaceOps.contains(node.op),
-                    let buffer = inPlaceCandidate(node, value, size, step, graph, bufferOf, buffers, reused)
+                if let candidates = inPlaceInputs(node),
+                    let buffer = inPlaceCandidate(node, candidates, value, size, step, graph, bufferOf, buffers, reused)
                 {
                     reused.insert(buffer)
                     bufferOf[output.index] = buffer
@@ -99,14 +99,28 @@ extension ExecutionPlan {
         return Layout(placements: placements, release: release, plan: plan)
     }
 
-    /// The buffer of an input `node` may overwrite with `output`: same shape, dtype and
-    /// size, and no reader of that buffer after this step.
+    /// The inputs whose buffer `node`'s output may take over: any input of an elementwise
+    /// op (``inPlaceOps``), the summand (input 3) of a `fusedConv`, which the conv accumulates
+    /// into; `nil` for other ops.
+    private static func inPlaceInputs(_ node: Node) -> [ValueID]? {
+        if inPlaceOps.contains(node.op) { return node.inputs.compactMap { $0 } }
+        if node.op == .fusedConv, node.inputs.count > 3, let summand = node.inputs[3] {
+            // Not when the conv also reads the summand as its input or weight.
+            return node.inputs.prefix(3).contains(summand) ? nil : [summand]
+        }
+        return nil
+    }
+
+    /// The buffer of one of `candidates` (inputs of `node`) that `node` may overwrite with
+    /// `output`: same shape, dtype and size, and no reader of that buffer after this step.
     private static func inPlaceCandidate(
-        _ node: Node, _ output: Value, _ size: Int, _ step: Int, _ graph: Graph,
+        _ node: Node, _ candidates: [ValueID], _ output: Value, _ size: Int, _ step: Int, _ graph: Graph,
         _ bufferOf: [Int?], _ buffers: [MemoryPlanner.Buffer], _ reused: Set<Int>
     ) -> Int? {
-        for case let input? in node.inputs {
-            guard let buffer = bufferOf[input.index], !reused.contains(buffer) else { continue }
+        // A conv reads its input while it writes: never over a buffer its X, W or B live in.
+        let read = node.op == .fusedConv ? Set(node.inputs.prefix(3).compactMap { $0.flatMap { bufferOf[$0.index] } }) : []
+        for input in candidates {
+            guard let buffer = bufferOf[input.index], !reused.contains(buffer), !read.contains(buffer) else { continue }
             let type = graph[input].type
             guard buffers[buffer].end == step, buffers[buffer].bytes == size, type.dtype == output.type.dtype,
                 type.staticShape != nil, type.staticShape == output.type.staticShape

@@ -1,6 +1,7 @@
 import KilnCore
 import KilnIR
 import KilnInterpreter
+import KilnKernels
 
 /// A static-shape graph compiled once for ``GraphExecutor``: a flat list of steps, each with
 /// its evaluator resolved and its operands as value slots, plus the memory plan.
@@ -110,6 +111,8 @@ public final class ExecutionPlan: Sendable {
                 let subgraph = try SubgraphCall(node: node)
                 call = subgraph
                 evaluator = Self.subgraphEvaluator(subgraph, runner: runner)
+            } else if let packed = try Self.packedWeights(node, graph) {
+                evaluator = Evaluators.fusedConv(packed: packed)
             } else if let resolved = Evaluators.table[node.op] {
                 evaluator = resolved
             } else {
@@ -121,6 +124,16 @@ public final class ExecutionPlan: Sendable {
                 release: layout.release[index], signature: Self.signature(node, graph), subgraph: call))
         }
         self.steps = steps
+    }
+
+    /// The weights of a float32 `Conv` or `fusedConv` with a constant weight, packed once for
+    /// the native GEMM (a plain `Conv` then runs as a `fusedConv` without summand or clamp).
+    static func packedWeights(_ node: Node, _ graph: Graph) throws -> Convolution.PackedWeights? {
+        guard node.op == .conv || node.op == .fusedConv, let weightID = node.input(1),
+            let weight = graph.initializers[weightID], weight.dtype == .float32, weight.rank >= 3,
+            let input = node.input(0), graph[input].type.dtype == .float32
+        else { return nil }
+        return try Convolution.PackedWeights(weight: weight, group: try node.attributes.int("group", default: 1))
     }
 
     /// The evaluator of a `dpuSubgraph` node: hands the call to `runner`.

@@ -1,5 +1,6 @@
 import KilnCore
 import KilnIR
+import KilnPasses
 
 /// Which executor runs a model (`kiln run --executor`).
 public enum ExecutorKind: String, CaseIterable, Sendable {
@@ -17,11 +18,14 @@ public enum ExecutorKind: String, CaseIterable, Sendable {
     ///   - inputShapes: Shapes bound for the graph executor (inputs with symbolic dims).
     ///   - runner: Runs the graph's accelerator subgraphs.
     ///   - threads: Intra-op threads.
+    ///   - optimization: The graph optimizations applied first (``GraphOptimization/all``:
+    ///     ``Pass/cpuOptimization``; `.none` runs the graph exactly as given).
     /// - Throws: `executorUnsupported` when `.graph` cannot run the graph; compile errors.
     public func makeExecutor(
         for graph: Graph, inputShapes: [String: [Int]] = [:], runner: any SubgraphRunner = NoSubgraphRunner(),
-        threads: Int = 1
+        threads: Int = 1, optimization: GraphOptimization = .all
     ) throws -> any ModelExecutor {
+        let graph = try optimization.apply(to: graph)
         switch self {
         case .graph:
             return try GraphExecutor(graph: graph, inputShapes: inputShapes, runner: runner, threads: threads)
@@ -36,19 +40,38 @@ public enum ExecutorKind: String, CaseIterable, Sendable {
     }
 }
 
+/// How much a runtime rewrites a graph before running it (onnxruntime's graph optimization
+/// level).
+public enum GraphOptimization: String, CaseIterable, Sendable {
+    /// The graph as given: results equal the interpreter's bit for bit.
+    case none
+    /// ``Pass/cpuOptimization``: batch norms folded, conv epilogues fused, weights packed.
+    case all
+
+    /// `graph` after this level's passes.
+    public func apply(to graph: Graph) throws -> Graph {
+        switch self {
+        case .none: return graph
+        case .all: return try PassManager(Pass.cpuOptimization).run(graph).0
+        }
+    }
+}
+
 extension CPUModule {
     /// An executor for this module's entry function, calling accelerator subgraphs through
     /// `runner`.
     ///
     /// - Throws: `constantMissing` when the module was not initialized; what
-    ///   ``ExecutorKind/makeExecutor(for:inputShapes:runner:threads:)`` throws.
+    ///   ``ExecutorKind/makeExecutor(for:inputShapes:runner:threads:optimization:)`` throws.
     public func makeExecutor(
-        _ kind: ExecutorKind = .auto, runner: any SubgraphRunner, inputShapes: [String: [Int]] = [:], threads: Int = 1
+        _ kind: ExecutorKind = .auto, runner: any SubgraphRunner, inputShapes: [String: [Int]] = [:], threads: Int = 1,
+        optimization: GraphOptimization = .all
     ) throws -> any ModelExecutor {
         guard let graph else {
             throw KilnError(.constantMissing, "CPU module '\(name)' is not initialized (no constants handed to it)")
         }
-        return try kind.makeExecutor(for: graph, inputShapes: inputShapes, runner: runner, threads: threads)
+        return try kind.makeExecutor(
+            for: graph, inputShapes: inputShapes, runner: runner, threads: threads, optimization: optimization)
     }
 }
 
@@ -70,10 +93,10 @@ extension Artifact {
     ///
     /// - Throws: `dpuTargetMismatch` when the artifact was loaded with `allowRecompile` for
     ///   another fingerprint and has DPU programs (``InferenceSession`` recompiles them);
-    ///   what ``CPUModule/makeExecutor(_:runner:inputShapes:threads:)`` throws.
+    ///   what ``CPUModule/makeExecutor(_:runner:inputShapes:threads:optimization:)`` throws.
     public func makeExecutor(
         _ kind: ExecutorKind = .auto, runner: (any SubgraphRunner)? = nil, inputShapes: [String: [Int]] = [:],
-        threads: Int = 1
+        threads: Int = 1, optimization: GraphOptimization = .all
     ) throws -> any ModelExecutor {
         if runner == nil, needsRecompile, hasDPUPrograms {
             throw KilnError(
@@ -83,7 +106,7 @@ extension Artifact {
         }
         return try entryModule().makeExecutor(
             kind, runner: runner ?? ModuleSubgraphRunner(tree: tree, floatBodies: true), inputShapes: inputShapes,
-            threads: threads)
+            threads: threads, optimization: optimization)
     }
 
     /// Whether any DPU module of the tree holds a program.

@@ -8,7 +8,7 @@ import KilnIR
 /// `dpuSubgraph` nodes, which call the ``DPUModule`` function of their `id`); the graph's
 /// tensors are constants of the metadata module. The kernel plan (kernel calls with
 /// attributes, no IR walking at run time) is compiled from the graph at load by
-/// ``makeExecutor(_:runner:inputShapes:threads:)`` (``GraphExecutor``'s ``ExecutionPlan``
+/// ``makeExecutor(_:runner:inputShapes:threads:optimization:)`` (``GraphExecutor``'s ``ExecutionPlan``
 /// or the ``VirtualMachine``'s bytecode).
 ///
 /// ```swift
