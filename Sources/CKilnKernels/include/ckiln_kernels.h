@@ -125,6 +125,17 @@ int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const in
                          const int16_t *packed_b, ptrdiff_t packed_n, ptrdiff_t column0,
                          int32_t *c, ptrdiff_t ldc);
 
+/* Elementwise float functions of ckiln_vector_math. */
+enum {
+    CKILN_EXP = 0,
+    CKILN_SIGMOID = 1, /* 1 / (1 + e^-x) */
+    CKILN_SILU = 2,    /* x · sigmoid(x) */
+    CKILN_TANH = 3,
+    CKILN_GELU = 4, /* x/2 · (1 + erf(x / √2)) */
+};
+/* y[i] = function(x[i]) for i < n (y may be x). AVX2: within a few ulp of libm for exp,
+ * sigmoid, SiLU and tanh; GELU within 2e-7 · |x| absolute. */
+void ckiln_vector_math(int isa, int function, const float *x, float *y, ptrdiff_t n);
 /* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
  * raises the mmap and trim thresholds), so steady-state inference stops paying page faults
  * and page zeroing for every large tensor. Returns 1 when applied, 0 where unsupported. */

@@ -1,3 +1,4 @@
+import CKilnKernels
 import KilnCore
 
 /// A unary elementwise op whose output has its input's shape and dtype. Parameters are
@@ -115,6 +116,10 @@ public enum UnaryKernels {
     public static func floating<T: KernelFloat>(
         _ op: UnaryOp, _ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, _ threads: Int
     ) {
+        if T.self == Float.self, let function = vectorFunction(op), NativeKernels.activeISA >= .avx2 {
+            vectorMath(function, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
+            return
+        }
         switch op {
         case .abs: map(x, y, threads) { Swift.abs($0) }
         case .neg: map(x, y, threads) { -$0 }
@@ -221,6 +226,31 @@ public enum UnaryKernels {
     }
 
     @inline(__always)
+    /// The native vector kernel of `op` (float32, AVX2), when there is one.
+    private static func vectorFunction(_ op: UnaryOp) -> Int32? {
+        switch op {
+        case .exp: Int32(CKILN_EXP)
+        case .sigmoid: Int32(CKILN_SIGMOID)
+        case .silu: Int32(CKILN_SILU)
+        case .tanh: Int32(CKILN_TANH)
+        case .gelu(tanh: false): Int32(CKILN_GELU)
+        default: nil
+        }
+    }
+
+    /// `ckiln_vector_math` over float32 buffers of equal length, split over threads.
+    private static func vectorMath(
+        _ function: Int32, _ x: UnsafeRawBufferPointer, _ y: UnsafeMutableRawBufferPointer, _ threads: Int
+    ) {
+        guard let source = x.baseAddress?.assumingMemoryBound(to: Float.self),
+            let target = y.baseAddress?.assumingMemoryBound(to: Float.self)
+        else { return }
+        let isa = NativeKernels.activeISA.rawValue
+        Parallel.forEach(x.count / MemoryLayout<Float>.stride, threads: threads, grain: grain) { range in
+            ckiln_vector_math(isa, function, source + range.lowerBound, target + range.lowerBound, range.count)
+        }
+    }
+
     private static func map<T>(
         _ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, _ threads: Int, _ f: (T) -> T
     ) {

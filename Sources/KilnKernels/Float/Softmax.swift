@@ -1,3 +1,4 @@
+import CKilnKernels
 import KilnCore
 
 /// ONNX Softmax, LogSoftmax and Hardmax along one axis of a tensor viewed as
@@ -64,6 +65,17 @@ package enum Softmax {
         switch kind {
         case .hardmax:
             for index in 0..<length { target[index * stride] = index == maximumIndex ? 1 : 0 }
+        case .softmax where T.self == Float.self && stride == 1 && NativeKernels.activeISA >= .avx2:
+            // Contiguous float lines: the native vector exp over x − max.
+            let x = UnsafeRawPointer(source).assumingMemoryBound(to: Float.self)
+            let y = UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self)
+            let peak = x[maximumIndex]
+            for index in 0..<length { y[index] = x[index] - peak }
+            ckiln_vector_math(NativeKernels.activeISA.rawValue, Int32(CKILN_EXP), y, y, length)
+            var sum: Double = 0
+            for index in 0..<length { sum += Double(y[index]) }
+            let total = Float(sum)
+            for index in 0..<length { y[index] /= total }
         case .softmax:
             var sum: T.Accumulator = 0
             for index in 0..<length {

@@ -41,6 +41,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "auto, graph (static shapes, memory plan) or vm.")
     var executor: ExecutorKind = .auto
 
+    @Option(help: "Graph optimization: all (fold batch norms, fuse conv epilogues, the default) or none.")
+    var optimization: GraphOptimization = .all
+
     @Option(help: "Intra-op threads.")
     var threads: Int = 1
 
@@ -77,12 +80,12 @@ struct BenchCommand: ParsableCommand {
         var device: DevicePrediction?
         if ArtifactReader.hasMagic(url) {
             let artifact = try ArtifactReader.read(contentsOf: url)
-            runner = try artifact.makeExecutor(executor, inputShapes: shapes, threads: threads)
+            runner = try artifact.makeExecutor(executor, inputShapes: shapes, threads: threads, optimization: optimization)
             device = try DevicePrediction.of(artifact, board: board)
         } else {
             if board != nil { throw KilnError(.badArgument, "--board applies to artifacts with DPU subgraphs") }
             let graph = try ONNXImporter.importModel(contentsOf: url).graph
-            runner = try executor.makeExecutor(for: graph, inputShapes: shapes, threads: threads)
+            runner = try executor.makeExecutor(for: graph, inputShapes: shapes, threads: threads, optimization: optimization)
         }
         let inputs = try given ?? BenchInputs.random(for: runner.graph)
         for _ in 0..<warmup { _ = try runner.run(inputs) }

@@ -9,6 +9,7 @@ import KilnTargets
 import Logging
 
 extension ExecutorKind: ExpressibleByArgument {}
+extension GraphOptimization: ExpressibleByArgument {}
 
 /// `kiln run`: runs a model or a `.kiln` artifact on inputs from `.npy`/`.npz` files.
 struct RunCommand: ParsableCommand {
@@ -37,6 +38,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "auto, graph (static shapes, memory plan) or vm (dynamic shapes, If/Loop).")
     var executor: ExecutorKind?
+
+    @Option(help: "Graph optimization under an executor: all (fold batch norms, fuse conv epilogues) or none.")
+    var optimization: GraphOptimization = .all
 
     @Option(help: "Write a Chrome trace-event JSON (Perfetto, chrome://tracing) with one slice per kernel or subgraph call (runs under --executor, auto by default).")
     var profile: String?
@@ -149,7 +153,8 @@ struct RunCommand: ParsableCommand {
             if let recorder, let base = runner as? ModuleSubgraphRunner {
                 runner = DumpingSubgraphRunner(base: base, sink: { recorder.record($0) })
             }
-            let compiled = try kind.makeExecutor(for: graph, inputShapes: shapes, runner: runner, threads: threads)
+            let compiled = try kind.makeExecutor(
+                for: graph, inputShapes: shapes, runner: runner, threads: threads, optimization: optimization)
             if let plan = compiled.plannedMemory { logger.info("memory plan: \(plan.summary)") }
             logger.info("executor: \(compiled.kindName)")
             runStart = Date()
