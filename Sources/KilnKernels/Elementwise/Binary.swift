@@ -39,6 +39,7 @@ public enum BinaryKernels {
         _ op: BinaryOp, _ a: Tensor, _ b: Tensor, into output: inout Tensor, threads: Int = 1
     ) throws {
         precondition(a.dtype == b.dtype && a.dtype == output.dtype, "BinaryKernels: dtypes differ")
+        if a.dtype == .float32, cyclicFloat(op, a, b, &output, threads) { return }
         let plan = BroadcastPlan(shapes: [a.shape, b.shape], output: output.shape)
         switch a.dtype {
         case .float32: try floating(op, Float.self, a, b, &output, plan, threads)
@@ -124,6 +125,69 @@ public enum BinaryKernels {
     }
 
     // MARK: Typed kernels
+
+    /// How many leading output elements an operand covers before it repeats, when it
+    /// broadcasts only by repetition: its shape, left-padded with ones, is ones and then the
+    /// output's trailing extents (same shape, a scalar, a bias over the last axes).
+    private static func period(_ shape: [Int], of output: [Int]) -> Int? {
+        guard shape.count <= output.count else { return nil }
+        let padded = [Int](repeating: 1, count: output.count - shape.count) + shape
+        guard let first = padded.firstIndex(where: { $0 != 1 }) else { return 1 }
+        guard padded[first...] == output[first...] else { return nil }
+        return Tensor.elementCount(Array(output[first...]))
+    }
+
+    /// float32 add, sub, mul and div where both operands broadcast by repetition (the
+    /// common cases: equal shapes, a scalar, a per-row bias), as plain vectorizable loops
+    /// with no broadcast plan; `false` when it does not apply.
+    private static func cyclicFloat(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ output: inout Tensor, _ threads: Int) -> Bool {
+        switch op {
+        case .add, .sub, .mul, .div: break
+        default: return false
+        }
+        let count = output.count
+        guard count > 0, let periodA = period(a.shape, of: output.shape), let periodB = period(b.shape, of: output.shape)
+        else { return false }
+        // Rows of the shorter period above one (a scalar operand just repeats its value);
+        // the longer operand advances with the output. Both periods are trailing products
+        // of the output's extents, so the shorter divides the longer.
+        let row = [periodA, periodB].filter { $0 > 1 }.min() ?? count
+        a.withUnsafeBufferPointer(as: Float.self) { x in
+            b.withUnsafeBufferPointer(as: Float.self) { y in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { z in
+                    guard let xs = x.baseAddress, let ys = y.baseAddress, let zs = z.baseAddress else { return }
+                    Parallel.forEach(count / row, threads: threads, grain: max(1, BinaryLoop.grain / row)) { rows in
+                        for r in rows {
+                            let start = r * row
+                            let xr = xs + (periodA == count ? start : start % periodA)
+                            let yr = ys + (periodB == count ? start : start % periodB)
+                            let zr = zs + start
+                            let stepA = periodA == 1 ? 0 : 1
+                            let stepB = periodB == 1 ? 0 : 1
+                            switch (op, stepA, stepB) {
+                            case (.add, 1, 1): for i in 0..<row { zr[i] = xr[i] + yr[i] }
+                            case (.sub, 1, 1): for i in 0..<row { zr[i] = xr[i] - yr[i] }
+                            case (.mul, 1, 1): for i in 0..<row { zr[i] = xr[i] * yr[i] }
+                            case (.div, 1, 1): for i in 0..<row { zr[i] = xr[i] / yr[i] }
+                            default:
+                                for i in 0..<row {
+                                    let u = xr[i * stepA]
+                                    let v = yr[i * stepB]
+                                    switch op {
+                                    case .add: zr[i] = u + v
+                                    case .sub: zr[i] = u - v
+                                    case .mul: zr[i] = u * v
+                                    default: zr[i] = u / v
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return true
+    }
 
     private static func floating<T: KernelFloat>(
         _ op: BinaryOp, _ type: T.Type, _ a: Tensor, _ b: Tensor, _ output: inout Tensor,

@@ -190,6 +190,8 @@ public final class ExecutionContext {
     ///
     /// Inputs an initializer shadows may be omitted (the initializer is the default).
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        // Only these inputs: nothing bound by an earlier run of this context stays.
+        for index in bound.indices { bound[index] = nil }
         for (name, tensor) in inputs.sorted(by: { $0.key < $1.key }) { try setInput(name, tensor) }
         try run()
         var outputs: [String: Tensor] = [:]

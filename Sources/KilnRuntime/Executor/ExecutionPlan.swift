@@ -10,7 +10,7 @@ import KilnKernels
 /// changes after compilation.
 public final class ExecutionPlan: Sendable {
     /// One node to run.
-    struct Step: Sendable {
+    final class Step: Sendable {
         /// The node (its attributes are what the evaluator reads).
         let node: Node
         /// The kernel call, resolved at compile time.
@@ -27,6 +27,22 @@ public final class ExecutionPlan: Sendable {
         let signature: String
         /// The accelerator call of a `dpuSubgraph` node.
         let subgraph: SubgraphCall?
+
+        // A class, not a struct: the run loop then retains one reference per step instead of
+        // copying (and retaining) every field.
+        init(
+            node: Node, evaluator: @escaping Evaluator, inputs: [Int?], outputs: [Int?],
+            placements: [MemoryPlan.Placement?], release: [Int], signature: String, subgraph: SubgraphCall?
+        ) {
+            self.node = node
+            self.evaluator = evaluator
+            self.inputs = inputs
+            self.outputs = outputs
+            self.placements = placements
+            self.release = release
+            self.signature = signature
+            self.subgraph = subgraph
+        }
     }
 
     /// A graph input a caller binds.

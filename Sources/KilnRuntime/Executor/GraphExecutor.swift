@@ -1,3 +1,4 @@
+import Foundation
 import KilnCore
 import KilnIR
 
@@ -17,6 +18,8 @@ import KilnIR
 public struct GraphExecutor: Executable, ModelExecutor {
     /// The compiled plan.
     public let plan: ExecutionPlan
+    /// Idle contexts of ``run(_:trace:)``.
+    private let contexts = ContextPool()
 
     /// Compiles `graph`.
     ///
@@ -58,9 +61,15 @@ public struct GraphExecutor: Executable, ModelExecutor {
         ExecutionContext(plan: plan)
     }
 
-    /// Runs once in a fresh context.
+    /// Runs once, in a context taken from the executor's pool (made on first use, returned
+    /// after the run): repeated runs allocate no arena and build no step closures, and
+    /// concurrent runs each get their own context.
     public func run(_ inputs: [String: Tensor], trace: TraceRecorder?) throws -> [String: Tensor] {
-        let context = makeContext()
+        let context = contexts.take() ?? makeContext()
+        defer {
+            context.trace = nil
+            contexts.give(context)
+        }
         context.trace = trace
         return try context.run(inputs)
     }
@@ -71,6 +80,20 @@ public struct GraphExecutor: Executable, ModelExecutor {
     /// Calls `main` with the inputs in graph-input order.
     public func invoke(_ symbol: String, _ inputs: [Tensor]) throws -> [Tensor] {
         try invokeByPosition(symbol, inputs)
+    }
+}
+
+/// The idle ``ExecutionContext``s of one executor (one per thread that ran it concurrently).
+private final class ContextPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [ExecutionContext] = []
+
+    func take() -> ExecutionContext? {
+        lock.withLock { idle.popLast() }
+    }
+
+    func give(_ context: ExecutionContext) {
+        lock.withLock { idle.append(context) }
     }
 }
 
