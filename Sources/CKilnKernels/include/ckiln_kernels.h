@@ -136,6 +136,13 @@ enum {
 /* y[i] = function(x[i]) for i < n (y may be x). AVX2: within a few ulp of libm for exp,
  * sigmoid, SiLU and tanh; GELU within 2e-7 · |x| absolute. */
 void ckiln_vector_math(int isa, int function, const float *x, float *y, ptrdiff_t n);
+/* One task of a parallel job: called with the job's context and a task index. */
+typedef void (*ckiln_task)(void *context, ptrdiff_t index);
+/* Runs task(context, i) for every i < count on up to `threads` threads — the caller and
+ * workers of a persistent pool (created on first need, then reused) — and returns when all
+ * are done. Runs inline when threads <= 1, or when the pool is busy with another job
+ * (another thread's, or this job's own tasks asking for parallelism). */
+void ckiln_parallel_for(int threads, ptrdiff_t count, ckiln_task task, void *context);
 /* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
  * raises the mmap and trim thresholds), so steady-state inference stops paying page faults
  * and page zeroing for every large tensor. Returns 1 when applied, 0 where unsupported. */
