@@ -1,3 +1,4 @@
+import CKilnKernels
 import KilnCore
 
 /// An activation function of a recurrent cell (ONNX `activations`, with its
@@ -213,6 +214,8 @@ package enum Recurrent {
             var recurrent = [T](repeating: 0, count: batch * width)
             var resetHidden = [T](repeating: 0, count: parameters.cell == .gru && !parameters.linearBeforeReset ? batch * hidden : 0)
             var resetProduct = resetHidden
+            var gateScratch = [T](repeating: 0, count: width)
+            var cellScratch = [T](repeating: 0, count: hidden)
             let step = Step(parameters: parameters, activations: activations, hidden: hidden, width: width)
             for s in 0..<steps {
                 MatrixProducts.multiply(m: batch, n: width, k: hidden, a: h, lda: hidden, b: rT, ldb: width, c: &recurrent, ldc: width, threads: threads)
@@ -236,9 +239,10 @@ package enum Recurrent {
                     let t = isReverse ? lengths[b] - 1 - s : s
                     let row = (t * batch + b) * width
                     if parameters.cell == .lstm {
-                        step.lstm(projected: projected, row: row, recurrent: recurrent, recurrentRow: b * width, wBias: wBias, rBias: rBias, peephole: peephole, h: &h, c: &c, state: b * hidden)
+                        step.lstm(projected: projected, row: row, recurrent: recurrent, recurrentRow: b * width, wBias: wBias, rBias: rBias, peephole: peephole, h: &h, c: &c, state: b * hidden, gates: &gateScratch, cell: &cellScratch)
                     } else {
-                        step.gru(projected: projected, row: row, recurrent: recurrent, recurrentRow: b * width, resetProduct: resetProduct, wBias: wBias, rBias: rBias, h: &h, state: b * hidden)
+                        step.gru(projected: projected, row: row, recurrent: recurrent, recurrentRow: b * width, resetProduct: resetProduct, wBias: wBias, rBias: rBias, h: &h, state: b * hidden,
+                            gates: &gateScratch)
                     }
                     for j in 0..<hidden { y[((t * directions + direction) * batch + b) * hidden + j] = h[b * hidden + j] }
                 }
@@ -294,46 +298,76 @@ private struct Step {
         return min(max(value, T(-clip)), T(clip))
     }
 
-    /// `i, o, f, c` gates; updates `h` and `c` at `state`.
-    func lstm<T: NNScalar>(
-        projected: [T], row: Int, recurrent: [T], recurrentRow: Int, wBias: [T], rBias: [T], peephole: [T]?,
-        h: inout [T], c: inout [T], state: Int
-    ) {
-        let (f, g, outputActivation) = (activations[0], activations[1], activations[2])
-        for j in 0..<hidden {
-            func pre(_ gate: Int) -> T {
-                let column = gate * hidden + j
-                return projected[row + column] + recurrent[recurrentRow + column] + wBias[column] + rBias[column]
+    /// `activation` over `values[range]` in place: float32 sigmoid and tanh through the
+    /// native vector kernels, everything else element by element.
+    @inline(__always)
+    func activate<T: NNScalar>(_ activation: RecurrentActivation, _ values: inout [T], _ range: Range<Int>) {
+        if T.self == Float.self, activation == .sigmoid || activation == .tanh, NativeKernels.activeISA >= .avx2 {
+            let function = Int32(activation == .sigmoid ? CKILN_SIGMOID : CKILN_TANH)
+            values.withUnsafeMutableBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }
+                let pointer = UnsafeMutableRawPointer(base + range.lowerBound).assumingMemoryBound(to: Float.self)
+                ckiln_vector_math(NativeKernels.activeISA.rawValue, function, pointer, pointer, range.count)
             }
-            let previousC = c[state + j]
-            let inputGate = f(clipped(pre(0) + (peephole?[j] ?? 0) * previousC))
-            let forgetGate = parameters.inputForget ? 1 - inputGate : f(clipped(pre(2) + (peephole?[2 * hidden + j] ?? 0) * previousC))
-            let candidate = g(clipped(pre(3)))
-            let newC = forgetGate * previousC + inputGate * candidate
-            let outputGate = f(clipped(pre(1) + (peephole?[hidden + j] ?? 0) * newC))
-            c[state + j] = newC
-            h[state + j] = outputGate * outputActivation(newC)
+            return
         }
+        for index in range { values[index] = activation(values[index]) }
     }
 
-    /// `z, r, h` gates; updates `h` at `state`.
+    /// `i, o, f, c` gates; updates `h` and `c` at `state`. `gates` (`width`) and `cell`
+    /// (`hidden`) are scratch: each gate block is activated as one vector.
+    func lstm<T: NNScalar>(
+        projected: [T], row: Int, recurrent: [T], recurrentRow: Int, wBias: [T], rBias: [T], peephole: [T]?,
+        h: inout [T], c: inout [T], state: Int, gates: inout [T], cell: inout [T]
+    ) {
+        let (f, g, outputActivation) = (activations[0], activations[1], activations[2])
+        for column in 0..<width {
+            gates[column] = projected[row + column] + recurrent[recurrentRow + column] + wBias[column] + rBias[column]
+        }
+        for j in 0..<hidden {
+            let previousC = c[state + j]
+            gates[j] = clipped(gates[j] + (peephole?[j] ?? 0) * previousC)
+            gates[2 * hidden + j] = clipped(gates[2 * hidden + j] + (peephole?[2 * hidden + j] ?? 0) * previousC)
+            gates[3 * hidden + j] = clipped(gates[3 * hidden + j])
+        }
+        activate(f, &gates, 0..<hidden)
+        if !parameters.inputForget { activate(f, &gates, (2 * hidden)..<(3 * hidden)) }
+        activate(g, &gates, (3 * hidden)..<width)
+        for j in 0..<hidden {
+            let inputGate = gates[j]
+            let forgetGate = parameters.inputForget ? 1 - inputGate : gates[2 * hidden + j]
+            let newC = forgetGate * c[state + j] + inputGate * gates[3 * hidden + j]
+            c[state + j] = newC
+            cell[j] = newC
+            gates[hidden + j] = clipped(gates[hidden + j] + (peephole?[hidden + j] ?? 0) * newC)
+        }
+        activate(f, &gates, hidden..<(2 * hidden))
+        activate(outputActivation, &cell, 0..<hidden)
+        for j in 0..<hidden { h[state + j] = gates[hidden + j] * cell[j] }
+    }
+
+    /// `z, r, h` gates; updates `h` at `state`. `gates` (`width`) is scratch.
     func gru<T: NNScalar>(
         projected: [T], row: Int, recurrent: [T], recurrentRow: Int, resetProduct: [T], wBias: [T], rBias: [T],
-        h: inout [T], state: Int
+        h: inout [T], state: Int, gates: inout [T]
     ) {
         let (f, g) = (activations[0], activations[1])
+        func input(_ gate: Int, _ j: Int) -> T { projected[row + gate * hidden + j] + wBias[gate * hidden + j] }
+        func hiddenPart(_ gate: Int, _ j: Int) -> T { recurrent[recurrentRow + gate * hidden + j] + rBias[gate * hidden + j] }
         for j in 0..<hidden {
-            func input(_ gate: Int) -> T { projected[row + gate * hidden + j] + wBias[gate * hidden + j] }
-            func hiddenPart(_ gate: Int) -> T { recurrent[recurrentRow + gate * hidden + j] + rBias[gate * hidden + j] }
-            let update = f(clipped(input(0) + hiddenPart(0)))
-            let candidate: T
-            if parameters.linearBeforeReset {
-                let reset = f(clipped(input(1) + hiddenPart(1)))
-                candidate = g(clipped(input(2) + reset * hiddenPart(2)))
-            } else {
-                candidate = g(clipped(input(2) + resetProduct[state + j] + rBias[2 * hidden + j]))
-            }
-            h[state + j] = (1 - update) * candidate + update * h[state + j]
+            gates[j] = clipped(input(0, j) + hiddenPart(0, j))
+            if parameters.linearBeforeReset { gates[hidden + j] = clipped(input(1, j) + hiddenPart(1, j)) }
+        }
+        activate(f, &gates, 0..<(parameters.linearBeforeReset ? 2 * hidden : hidden))
+        for j in 0..<hidden {
+            gates[2 * hidden + j] = parameters.linearBeforeReset
+                ? clipped(input(2, j) + gates[hidden + j] * hiddenPart(2, j))
+                : clipped(input(2, j) + resetProduct[state + j] + rBias[2 * hidden + j])
+        }
+        activate(g, &gates, (2 * hidden)..<(3 * hidden))
+        for j in 0..<hidden {
+            let update = gates[j]
+            h[state + j] = (1 - update) * gates[2 * hidden + j] + update * h[state + j]
         }
     }
 }
