@@ -179,6 +179,13 @@ int ckiln_sgemm_packed(int isa, int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t
                      NULL, 0, 0, beta, c, ldc, epilogue);
 }
 
+int ckiln_sgemm_packed_ab(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *packed_a, ptrdiff_t packed_m,
+                          ptrdiff_t row0, const float *packed_b, ptrdiff_t packed_n, ptrdiff_t column0, float beta,
+                          float *c, ptrdiff_t ldc, const ckiln_epilogue *epilogue) {
+    return sgemm_run(isa, 0, 0, m, n, k, 1.0f, NULL, 0, NULL, 0, packed_b, packed_n, column0, packed_a, packed_m, row0,
+                     beta, c, ldc, epilogue);
+}
+
 size_t ckiln_sgemm_packed_a_count(ptrdiff_t m, ptrdiff_t k) {
     if (m <= 0 || k <= 0) return 0;
     return (size_t)round_up(m, MR) * (size_t)k + CKILN_PACK_SLACK;

@@ -85,6 +85,12 @@ int ckiln_sgemm_packed_a(int isa, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff
                          ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
                          const ckiln_epilogue *epilogue);
 
+/* C = epilogue(packedA · packedB + beta·C) for rows row0 ..< row0+m of a packed A of
+ * `packed_m` rows and columns column0 ..< column0+n of a packed B of `packed_n` columns
+ * (row0 a multiple of CKILN_SGEMM_MR, column0 of CKILN_SGEMM_NR; c points at (row0, column0)). */
+int ckiln_sgemm_packed_ab(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *packed_a, ptrdiff_t packed_m,
+                          ptrdiff_t row0, const float *packed_b, ptrdiff_t packed_n, ptrdiff_t column0, float beta,
+                          float *c, ptrdiff_t ldc, const ckiln_epilogue *epilogue);
 /* Rows row_begin ..< row_end of the im2col matrix of one image (channels × in_h × in_w):
  * row (c, kh, kw), column (oh, ow) holds in[c][oh·sh + kh·dh − ph][ow·sw + kw·dw − pw], zero
  * in the padding; `columns` is (channels·k_h·k_w) × (out_h·out_w). */
@@ -93,6 +99,14 @@ void ckiln_im2col(int isa, const float *in, ptrdiff_t channels, ptrdiff_t in_h, 
                   ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w,
                   ptrdiff_t row_begin, ptrdiff_t row_end, float *columns);
 
+/* ckiln_im2col written straight into the packed-B layout of ckiln_sgemm_pack_b (the
+ * matrix is (channels·k_h·k_w) × (out_h·out_w); `packed` holds
+ * ckiln_sgemm_packed_b_count of it), so the GEMM runs on it without packing. Returns -1
+ * when the row buffer could not be allocated. */
+int ckiln_im2col_packed(int isa, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w,
+                        ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h, ptrdiff_t stride_w,
+                        ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
+                        ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t row_begin, ptrdiff_t row_end, float *packed);
 /* One plane of 2-D max pooling: each output is the first in-bounds tap of its window,
  * replaced by every later tap that is strictly greater (a NaN first tap stays; later NaNs
  * are skipped); 0 for a window entirely in the padding. */

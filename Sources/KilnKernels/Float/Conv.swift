@@ -107,7 +107,12 @@ package enum Convolution {
         let isPointwise = kernelSize == 1 && window.strides.allSatisfy { $0 == 1 }
             && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
         let biasValues = bias?.scalars(as: Float.self) ?? []
-        let columns = UnsafeMutablePointer<Float>.allocate(capacity: isPointwise ? 1 : depth * outputPixels)
+        // With packed weights and two spatial axes, im2col writes the GEMM's packed B directly.
+        let packsColumns = packed != nil && !isPointwise && NativeKernels.activeISA >= .avx2
+            && window.kernel[0] == 1 && window.input[0] == 1 && window.output[0] == 1 && window.padsBegin[0] == 0
+        let columnCount = isPointwise ? 1
+            : packsColumns ? Int(ckiln_sgemm_packed_b_count(depth, outputPixels)) : depth * outputPixels
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: columnCount)
         defer { columns.deallocate() }
         input.withUnsafeBufferPointer(as: Float.self) { x in
             weight.withUnsafeBufferPointer(as: Float.self) { w in
@@ -118,6 +123,17 @@ package enum Convolution {
                             for g in 0..<group {
                                 let source = xBase + (image * channels + g * groupChannels) * inputPixels
                                 let target = yBase + (image * outChannels + g * groupOutChannels) * outputPixels
+                                // Bias (per output channel = row of C) and activation fused into the GEMM.
+                                let epilogue = GemmEpilogue(
+                                    bias: biasBuffer.isEmpty ? .none : biasBuffer.baseAddress.map { .row($0 + g * groupOutChannels) } ?? .none,
+                                    lower: clamp.lower, upper: clamp.upper)
+                                if packsColumns, let packed {
+                                    Im2Col.fillPacked(columns, from: source, channels: groupChannels, window: window, threads: threads)
+                                    Gemm.multiply(
+                                        packed: packed[g], packedB: columns, n: outputPixels, beta: accumulate ? 1 : 0,
+                                        c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                                    continue
+                                }
                                 let matrix: UnsafePointer<Float>
                                 if isPointwise {
                                     matrix = source
@@ -125,10 +141,6 @@ package enum Convolution {
                                     Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
                                     matrix = UnsafePointer(columns)
                                 }
-                                // Bias (per output channel = row of C) and activation fused into the GEMM.
-                                let epilogue = GemmEpilogue(
-                                    bias: biasBuffer.isEmpty ? .none : biasBuffer.baseAddress.map { .row($0 + g * groupOutChannels) } ?? .none,
-                                    lower: clamp.lower, upper: clamp.upper)
                                 if let packed {
                                     Gemm.multiply(
                                         packed: packed[g], n: outputPixels, b: matrix, ldb: outputPixels, transB: false,
@@ -152,6 +164,28 @@ package enum Convolution {
 /// The column matrix of a convolution: row `(c, kd, kh, kw)`, column `(od, oh, ow)` holds
 /// the input pixel that kernel tap meets at that output position (zero in the padding).
 package enum Im2Col {
+    /// ``fill(_:from:channels:window:threads:)`` for two spatial axes (`window` 3-D with a
+    /// unit leading axis), written in the packed-B layout of the native GEMM
+    /// (`ckiln_sgemm_packed_b_count` floats).
+    package static func fillPacked(
+        _ packed: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, channels: Int, window: WindowGeometry,
+        threads: Int
+    ) {
+        let (inH, inW) = (window.input[1], window.input[2])
+        let (kH, kW) = (window.kernel[1], window.kernel[2])
+        let (outH, outW) = (window.output[1], window.output[2])
+        let rows = channels * kH * kW
+        let grain = max(1, 16_384 / max(outH * outW, 1))
+        let isa = NativeKernels.activeISA.rawValue
+        Parallel.forEach(rows, threads: threads, grain: grain) { range in
+            let status = ckiln_im2col_packed(
+                isa, source, channels, inH, inW, kH, kW, window.strides[1], window.strides[2], window.dilations[1],
+                window.dilations[2], window.padsBegin[1], window.padsBegin[2], outH, outW, range.lowerBound,
+                range.upperBound, packed)
+            precondition(status == 0, "out of memory for the im2col row buffer")
+        }
+    }
+
     /// Fills `columns` (`channels·kd·kh·kw × od·oh·ow`) from one image's `channels` planes.
     package static func fill(
         _ columns: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, channels: Int,

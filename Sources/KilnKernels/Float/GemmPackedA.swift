@@ -52,4 +52,26 @@ extension Gemm {
             }
         }
     }
+
+    /// `C = epilogue(packed * B + beta * C)` with `B` (`k × n`) already in the packed-B
+    /// layout (`ckiln_sgemm_pack_b`, or `ckiln_im2col_packed`); threads split M or N.
+    package static func multiply(
+        packed: PackedA, packedB: UnsafePointer<Float>, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        epilogue: GemmEpilogue = .none, threads: Int
+    ) {
+        let (m, k) = (packed.m, packed.k)
+        guard m > 0, n > 0 else { return }
+        let isa = NativeKernels.activeISA.rawValue
+        packed.storage.withUnsafeBufferPointer { panels in
+            forEachBlock(m: m, n: n, k: k, threads: threads) { rows, columns in
+                let cBlock = c + rows.lowerBound * ldc + columns.lowerBound
+                let status = epilogue.withNative(row: rows.lowerBound, column: columns.lowerBound) { tile in
+                    ckiln_sgemm_packed_ab(
+                        isa, rows.count, columns.count, k, panels.baseAddress, m, rows.lowerBound, packedB, n,
+                        columns.lowerBound, beta, cBlock, ldc, tile)
+                }
+                precondition(status == 0, "out of memory for GEMM packing buffers")
+            }
+        }
+    }
 }
