@@ -15,6 +15,10 @@ void ckiln_sgemm_ukr_portable(ptrdiff_t kc, const float *a, const float *b, floa
                               int mr, int nr, float beta, const ckiln_epilogue *epilogue);
 void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                           int mr, int nr, float beta, const ckiln_epilogue *epilogue);
+/* The AVX-512 micro-kernel is twice as wide: nr ≤ 32 columns from the two adjacent B panels
+ * at b and b + 16·kc (only the first is read when nr ≤ 16). */
+void ckiln_sgemm_ukr_avx512(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                            int mr, int nr, float beta, const ckiln_epilogue *epilogue);
 
 /* The epilogue on one element at (row i, column j) of the epilogue's tile: bias by row or
  * column, then the clamp to [lower, upper]. NULL: x unchanged. */

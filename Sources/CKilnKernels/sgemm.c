@@ -1,4 +1,5 @@
-/* The SGEMM driver: Goto/BLIS blocking around a 6×16 micro-kernel, packing, dispatch. */
+/* The SGEMM driver: Goto/BLIS blocking around a 6×16 (AVX-512: 6×32) micro-kernel, packing,
+ * dispatch. */
 #include <math.h>
 #include <string.h>
 
@@ -106,8 +107,13 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
         scale_only(m, n, beta, c, ldc, epilogue);
         return 0;
     }
-    int avx2 = ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2;
-    ckiln_sgemm_ukr kernel = avx2 ? ckiln_sgemm_ukr_avx2 : ckiln_sgemm_ukr_portable;
+    int level = ckiln_clamp_isa(isa);
+    int avx2 = level >= CKILN_ISA_AVX2;
+    /* The AVX-512 kernel takes two B panels per call: tiles of 6 × 32 columns. */
+    ckiln_sgemm_ukr kernel = level >= CKILN_ISA_AVX512 ? ckiln_sgemm_ukr_avx512
+                             : avx2                    ? ckiln_sgemm_ukr_avx2
+                                                       : ckiln_sgemm_ukr_portable;
+    ptrdiff_t width = level >= CKILN_ISA_AVX512 ? 2 * NR : NR;
     ptrdiff_t depth_max = min_pd(KC, k);
     float *buffer_a = NULL;
     if (!packed_a) buffer_a = ckiln_scratch(0, sizeof(float) * (size_t)(min_pd(MC, round_up(m, MR)) * depth_max + CKILN_PACK_SLACK));
@@ -142,8 +148,8 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                         pack_a(trans_a, a, lda, ic, mcb, pc, kcb, alpha, buffer_a);
                     panels_a = buffer_a;
                 }
-                for (ptrdiff_t jr = 0; jr < ncb; jr += NR) {
-                    int nr = (int)min_pd(NR, ncb - jr);
+                for (ptrdiff_t jr = 0; jr < ncb; jr += width) {
+                    int nr = (int)min_pd(width, ncb - jr);
                     for (ptrdiff_t ir = 0; ir < mcb; ir += MR) {
                         int mr = (int)min_pd(MR, mcb - ir);
                         ckiln_epilogue tile;
