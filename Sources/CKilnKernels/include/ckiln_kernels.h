@@ -135,6 +135,11 @@ int ckiln_retain_freed_memory(void);
  * depends on the chain so it is not optimized away. */
 uint64_t ckiln_dependent_adds(uint64_t iterations);
 
+/* Runs `iterations` × 12 independent vector FMAs of the widest vectors `isa` has (clamped
+ * to the CPU: 16 floats for AVX-512, 8 for AVX2) and returns the flops done (2 per lane and
+ * FMA): FMA peak = flops / elapsed. 0 without vector FMA (portable). */
+double ckiln_fma_peak_flops(int isa, uint64_t iterations);
+
 #ifdef __cplusplus
 }
 #endif
