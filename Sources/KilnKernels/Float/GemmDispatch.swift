@@ -79,8 +79,8 @@ extension Gemm {
 
     /// Computes `C = epilogue(alpha * op(A) * op(B) + beta * C)` for row-major matrices.
     ///
-    /// Runs the native AVX2/FMA kernel when the CPU has it, the portable Swift kernel
-    /// otherwise. With `threads > 1` the dimension with more register tiles is split into
+    /// Runs the native AVX-512 or AVX2/FMA kernel when the CPU has one, the portable Swift
+    /// kernel otherwise. With `threads > 1` the dimension with more register tiles is split into
     /// tile-aligned chunks, one per thread (exactly `threads` at most); the result does not
     /// depend on `threads`.
     ///
