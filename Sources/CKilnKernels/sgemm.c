@@ -132,7 +132,10 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
             if (packed) {
                 panels_b = packed + pc * padded_packed + (column0 + jc) * kcb;
             } else {
-                pack_b(trans_b, b, ldb, pc, kcb, jc, ncb, buffer_b);
+                if (level >= CKILN_ISA_AVX512 && !trans_b)
+                    ckiln_sgemm_pack_b_avx512(b + pc * ldb + jc, ldb, kcb, ncb, buffer_b);
+                else
+                    pack_b(trans_b, b, ldb, pc, kcb, jc, ncb, buffer_b);
                 panels_b = buffer_b;
             }
             float slice_beta = pc == 0 ? beta : 1.0f;
