@@ -5,7 +5,8 @@
  * Each k costs two B loads, six A broadcasts and twelve FMAs, enough independent FMAs to
  * keep two 512-bit FMA pipes busy through their latency. Edges use masks instead of a
  * scalar tail, so the per-element arithmetic (one FMA per k in order, then beta, bias and
- * clamp) is that of the AVX2 kernel whatever the tile shape. */
+ * clamp) is that of the AVX2 kernel whatever the tile shape. A 12×32 tile (two A panels,
+ * 24 accumulators) measured no faster on large shapes, so this simpler one stays. */
 #include "internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
