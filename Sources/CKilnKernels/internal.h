@@ -36,6 +36,9 @@ static inline float ckiln_apply_epilogue(const ckiln_epilogue *epilogue, float x
 /* Packs B (depths × columns, row-major, not transposed) into 16-column panels. */
 void ckiln_sgemm_pack_b_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths, ptrdiff_t columns,
                                float *out);
+/* The same from B^T: b is columns × depths, row-major. */
+void ckiln_sgemm_pack_bt_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths, ptrdiff_t columns,
+                                float *out);
 
 /* Packs alpha · A (rows × depths, row-major, not transposed) into 6-row panels. */
 void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,

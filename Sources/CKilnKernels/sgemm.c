@@ -134,6 +134,8 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
             } else {
                 if (level >= CKILN_ISA_AVX512 && !trans_b)
                     ckiln_sgemm_pack_b_avx512(b + pc * ldb + jc, ldb, kcb, ncb, buffer_b);
+                else if (level >= CKILN_ISA_AVX512)
+                    ckiln_sgemm_pack_bt_avx512(b + jc * ldb + pc, ldb, kcb, ncb, buffer_b);
                 else
                     pack_b(trans_b, b, ldb, pc, kcb, jc, ncb, buffer_b);
                 panels_b = buffer_b;

@@ -171,7 +171,56 @@ AVX512 void ckiln_sgemm_pack_b_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t d
     }
 }
 
+/* pack_b of the driver for op(B) = B^T (b is columns × depths, row-major), 16 columns per
+ * panel: 16 rows of b × 16 k through a 16×16 register transpose, so each packed k is one zmm
+ * store. Rows past `columns` pack as zeros, the depth tail through masked loads. */
+AVX512 void ckiln_sgemm_pack_bt_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths, ptrdiff_t columns,
+                                       float *out) {
+    for (ptrdiff_t panel = 0; panel < columns; panel += 16) {
+        ptrdiff_t used = columns - panel < 16 ? columns - panel : 16;
+        for (ptrdiff_t p = 0; p < depths; p += 16) {
+            __mmask16 m = lanes((int)(depths - p < 16 ? depths - p : 16));
+            __m512 r[16], t[16], u[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < used ? _mm512_maskz_loadu_ps(m, b + (panel + i) * ldb + p) : _mm512_setzero_ps();
+            /* Per 128-bit lane L: t[2i], t[2i+1] interleave rows 2i and 2i+1 at k 4L..4L+3. */
+            for (int i = 0; i < 8; i++) {
+                t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            /* u[4q + g], lane L: rows 4g..4g+3 at k = 4L + q. */
+            for (int g = 0; g < 4; g++) {
+                u[0 + g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+                u[4 + g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+                u[8 + g] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+                u[12 + g] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+            }
+            /* Lane L of the four row groups side by side: the 16 columns at k = 4L + q. */
+            for (int q = 0; q < 4; q++) {
+                __m512 lo01 = _mm512_shuffle_f32x4(u[4 * q], u[4 * q + 1], 0x44);
+                __m512 hi01 = _mm512_shuffle_f32x4(u[4 * q], u[4 * q + 1], 0xEE);
+                __m512 lo23 = _mm512_shuffle_f32x4(u[4 * q + 2], u[4 * q + 3], 0x44);
+                __m512 hi23 = _mm512_shuffle_f32x4(u[4 * q + 2], u[4 * q + 3], 0xEE);
+                __m512 column[4] = {
+                    _mm512_shuffle_f32x4(lo01, lo23, 0x88), _mm512_shuffle_f32x4(lo01, lo23, 0xDD),
+                    _mm512_shuffle_f32x4(hi01, hi23, 0x88), _mm512_shuffle_f32x4(hi01, hi23, 0xDD),
+                };
+                for (int lane = 0; lane < 4; lane++) {
+                    ptrdiff_t depth = p + 4 * lane + q;
+                    if (depth < depths) _mm512_storeu_ps(out + depth * 16, column[lane]);
+                }
+            }
+        }
+        out += 16 * depths;
+    }
+}
+
 #else
+void ckiln_sgemm_pack_bt_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths, ptrdiff_t columns,
+                                float *out) {
+    (void)b; (void)ldb; (void)depths; (void)columns; (void)out;
+}
+
 void ckiln_sgemm_pack_b_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths, ptrdiff_t columns,
                                float *out) {
     (void)b; (void)ldb; (void)depths; (void)columns; (void)out;
