@@ -43,8 +43,8 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        // The hot kernels in C (SGEMM, depthwise conv, exact int8 GEMM) with run-time AVX2
-        // dispatch through per-function target attributes, so no unsafeFlags.
+        // The hot kernels in C (SGEMM, depthwise conv, exact int8 GEMM) with run-time AVX2 /
+        // AVX-512 dispatch through per-function target attributes, so no unsafeFlags.
         .target(name: "CKilnKernels"),
         .target(name: "KilnKernels", dependencies: ["KilnCore", "CKilnKernels"]),
         // DESIGN.md has it depend on KilnIR for the op-support rules; the catalog needs only Core.

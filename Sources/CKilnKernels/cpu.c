@@ -99,6 +99,61 @@ uint64_t ckiln_dependent_adds(uint64_t iterations) {
     return x;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* Twelve independent accumulator chains: more than FMA latency × FMA units on current cores
+ * (Zen 5: 4 × 2), so the loop runs at FMA throughput. x·1 + 0 keeps the values finite and normal. */
+#define FMA12(fma, acc, one, zero)                                                              \
+    for (int i = 0; i < 12; i++) acc[i] = fma(acc[i], one, zero)
+
+__attribute__((target("avx2,fma,avx512f"))) static double fma_peak_avx512(uint64_t iterations) {
+    __m512 acc[12], one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    /* Opaque to the compiler, which would otherwise turn x·1 + 0 into an add. */
+    __asm__ volatile("" : "+v"(one), "+v"(zero));
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
+    for (uint64_t n = 0; n < iterations; n++) {
+        FMA12(_mm512_fmadd_ps, acc, one, zero);
+        /* An empty asm on the accumulators keeps the compiler from merging iterations. */
+        for (int i = 0; i < 12; i++) __asm__ volatile("" : "+v"(acc[i]));
+    }
+    __m512 sum = zero;
+    for (int i = 0; i < 12; i++) sum = _mm512_add_ps(sum, acc[i]);
+    volatile float sink = _mm512_reduce_add_ps(sum);
+    (void)sink;
+    return (double)iterations * 12 * 16 * 2;
+}
+
+__attribute__((target("avx2,fma"))) static double fma_peak_avx2(uint64_t iterations) {
+    __m256 acc[12], one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    __asm__ volatile("" : "+v"(one), "+v"(zero));
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+    for (uint64_t n = 0; n < iterations; n++) {
+        FMA12(_mm256_fmadd_ps, acc, one, zero);
+        for (int i = 0; i < 12; i++) __asm__ volatile("" : "+v"(acc[i]));
+    }
+    float lanes[8];
+    __m256 sum = zero;
+    for (int i = 0; i < 12; i++) sum = _mm256_add_ps(sum, acc[i]);
+    _mm256_storeu_ps(lanes, sum);
+    volatile float sink = lanes[0];
+    (void)sink;
+    return (double)iterations * 12 * 8 * 2;
+}
+#undef FMA12
+#endif
+
+double ckiln_fma_peak_flops(int isa, uint64_t iterations) {
+#if defined(__x86_64__) || defined(__i386__)
+    int level = ckiln_clamp_isa(isa);
+    if (level >= CKILN_ISA_AVX512) return fma_peak_avx512(iterations);
+    if (level >= CKILN_ISA_AVX2) return fma_peak_avx2(iterations);
+#endif
+    (void)isa;
+    (void)iterations;
+    return 0;
+}
+
 int ckiln_retain_freed_memory(void) {
 #if defined(__GLIBC__)
     /* Blocks up to 1 GiB come from the heap, and up to 1 GiB of free heap top is kept. */

@@ -15,6 +15,10 @@ void ckiln_sgemm_ukr_portable(ptrdiff_t kc, const float *a, const float *b, floa
                               int mr, int nr, float beta, const ckiln_epilogue *epilogue);
 void ckiln_sgemm_ukr_avx2(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                           int mr, int nr, float beta, const ckiln_epilogue *epilogue);
+/* The AVX-512 micro-kernel is twice as wide: nr ≤ 32 columns from the two adjacent B panels
+ * at b and b + 16·kc (only the first is read when nr ≤ 16). */
+void ckiln_sgemm_ukr_avx512(ptrdiff_t kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                            int mr, int nr, float beta, const ckiln_epilogue *epilogue);
 
 /* The epilogue on one element at (row i, column j) of the epilogue's tile: bias by row or
  * column, then the clamp to [lower, upper]. NULL: x unchanged. */
@@ -28,6 +32,13 @@ static inline float ckiln_apply_epilogue(const ckiln_epilogue *epilogue, float x
 
 /* Floats of slack after a packed-A buffer (the AVX2 packer's overlapping stores). */
 #define CKILN_PACK_SLACK 16
+
+/* Packs B (depths × columns, row-major, not transposed) into 16-column panels. */
+void ckiln_sgemm_pack_b_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths, ptrdiff_t columns,
+                               float *out);
+/* The same from B^T: b is columns × depths, row-major. */
+void ckiln_sgemm_pack_bt_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths, ptrdiff_t columns,
+                                float *out);
 
 /* Packs alpha · A (rows × depths, row-major, not transposed) into 6-row panels. */
 void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,

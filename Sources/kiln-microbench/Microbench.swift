@@ -6,7 +6,10 @@ import KilnKernels
 /// `kiln-microbench`: SGEMM, convolution and int8 GEMM throughput against this CPU's FMA peak.
 ///
 /// Build and run in release (`swift build -c release --product kiln-microbench`); best of
-/// several runs per case, at 1 and 2 threads. Prints a table; measures nothing else.
+/// several runs per case, at 1 and 2 threads. The FMA peak of each vector instruction set
+/// is measured (independent FMAs, `ckiln_fma_peak_flops`); the float kernels run under every
+/// vector ISA the CPU has (AVX2, AVX-512), side by side, with % of the widest one's peak.
+/// Prints a table; measures nothing else.
 @main
 struct Microbench {
     static func main() throws {
@@ -14,25 +17,40 @@ struct Microbench {
         let clock = measuredGHz()
         let isa = NativeKernels.cpuISA
         print(String(format: "CPU clock: %.3f GHz measured (dependent-add chain), %.3f GHz nominal (/proc/cpuinfo); native ISA %@", clock, nominal, "\(isa)"))
-        print(String(format: "FMA peak: %.1f GFLOP/s per core (2 FMA units × 8 lanes × 2 flop × clock)", peak(threads: 1, clock)))
+        let compared = [NativeKernels.ISA.avx2, .avx512].filter { $0 <= isa }
+        let isas = compared.isEmpty ? [isa] : compared
+        var peaks: [Double] = []
+        for isa in isas {
+            let peak = measuredPeak(isa)
+            peaks.append(peak)
+            let perCycle = clock > 0 ? peak / clock : 0
+            print(String(format: "FMA peak %@: %.1f GFLOP/s per core measured (%.1f flop/cycle)", name(isa), peak, perCycle))
+        }
+        // The reference for "% peak": the widest ISA's measured peak, times threads.
+        let top = peaks.last ?? 0
         print("")
-        print("kernel                                   threads   GFLOP/s   % peak   ms")
+        var header = pad("kernel", 40) + pad("threads", 8)
+        for isa in isas {
+            let title = "\(name(isa)) GFLOP/s  % peak"
+            header += String(repeating: " ", count: max(0, 26 - title.count)) + title + "  "
+        }
+        print(header + (isas.count > 1 ? "gain    ms" : "ms"))
         for size in [256, 512, 1024] {
             for threads in [1, 2] {
-                let seconds = sgemm(size: size, threads: threads)
-                report("SGEMM \(size)³", threads, flops: 2 * pow(Double(size), 3), seconds, clock)
+                let seconds = isas.map { isa in NativeKernels.withISA(isa) { sgemm(size: size, threads: threads) } }
+                report("SGEMM \(size)³", threads, flops: 2 * pow(Double(size), 3), seconds, peak: top)
             }
         }
         for size in [512] {
             for threads in [1, 2] {
                 let seconds = sgemm(size: size, threads: threads, portable: true)
-                report("SGEMM \(size)³ (portable Swift)", threads, flops: 2 * pow(Double(size), 3), seconds, clock)
+                report("SGEMM \(size)³ (portable Swift)", threads, flops: 2 * pow(Double(size), 3), [seconds], peak: top)
             }
         }
         for layer in ConvLayer.resnet50 + ConvLayer.mobilenet {
             for threads in [1, 2] {
-                let seconds = try conv(layer, threads: threads)
-                report(layer.name, threads, flops: layer.flops, seconds, clock)
+                let seconds = try isas.map { isa in try NativeKernels.withISA(isa) { try conv(layer, threads: threads) } }
+                report(layer.name, threads, flops: layer.flops, seconds, peak: top)
             }
         }
         print("")
@@ -44,6 +62,28 @@ struct Microbench {
                 print(pad("int8 \(size)³ packed B", 40) + pad("\(threads)", 8) + String(format: "%8.1f   %.2f ms", ops / seconds / 1e9, seconds * 1e3))
             }
         }
+    }
+
+    static func name(_ isa: NativeKernels.ISA) -> String {
+        switch isa {
+        case .portable: return "portable"
+        case .avx2: return "AVX2"
+        case .avx512, .avx512VNNI: return "AVX-512"
+        }
+    }
+
+    /// One core's FMA peak (GFLOP/s) with `isa`'s vectors: the best of many short timed runs
+    /// of independent FMAs (short, so that on a shared machine some run without preemption).
+    static func measuredPeak(_ isa: NativeKernels.ISA) -> Double {
+        let iterations: UInt64 = 50_000
+        var best = Double.infinity
+        var flops = 0.0
+        for _ in 0..<200 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            flops = ckiln_fma_peak_flops(isa.rawValue, iterations)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start))
+        }
+        return flops / best
     }
 
     /// The clock from /proc/cpuinfo's first `cpu MHz` line (GHz); 0 when absent.
@@ -70,17 +110,23 @@ struct Microbench {
         return Double(iterations) * 64 / best
     }
 
-    /// cores × 2 FMA units × 8 lanes × 2 flop × clock.
-    static func peak(threads: Int, _ clock: Double) -> Double { Double(threads) * 2 * 8 * 2 * clock }
-
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
 
-    static func report(_ name: String, _ threads: Int, flops: Double, _ seconds: Double, _ clock: Double) {
-        let rate = flops / seconds / 1e9
-        let share = clock > 0 ? 100 * rate / peak(threads: threads, clock) : 0
-        print(pad(name, 40) + pad("\(threads)", 8) + String(format: "%8.1f   %5.1f %%  %.2f", rate, share, seconds * 1e3))
+    /// One row: GFLOP/s and % of `peak` (one core's, times threads) per ISA column, the gain
+    /// of the last column over the first, and the last column's time.
+    static func report(_ name: String, _ threads: Int, flops: Double, _ seconds: [Double], peak: Double) {
+        var line = pad(name, 40) + pad("\(threads)", 8)
+        for time in seconds {
+            let rate = flops / time / 1e9
+            let share = peak > 0 ? 100 * rate / (Double(threads) * peak) : 0
+            line += pad(String(format: "%17.1f  %5.1f %%", rate, share), 28)
+        }
+        if seconds.count > 1, let first = seconds.first, let last = seconds.last {
+            line += String(format: "%.2f×  ", first / last)
+        }
+        print(line + String(format: "%.2f", (seconds.last ?? 0) * 1e3))
     }
 
     /// Best wall time of enough runs to fill about half a second (at least 3).

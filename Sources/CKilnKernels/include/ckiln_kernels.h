@@ -1,6 +1,6 @@
 /* Kiln's native hot kernels: SGEMM, depthwise convolution and exact int8 GEMM.
  *
- * Every entry point picks its implementation at run time: AVX2+FMA functions
+ * Every entry point picks its implementation at run time: AVX-512 or AVX2+FMA functions
  * (compiled per function with __attribute__((target))) when the CPU has them, a
  * portable C path otherwise. All matrices are row-major. No function allocates
  * except for grow-only, per-thread packing buffers. Threading is the caller's:
@@ -32,7 +32,8 @@ int ckiln_cpu_isa(void);
 /* Every kernel takes the instruction set to use as its first argument (clamped to
  * ckiln_cpu_isa()), so callers and tests choose per call and no global state is shared. */
 
-/* Register tile of the SGEMM micro-kernel and its K slice. */
+/* Packed panels of SGEMM (A: 6 rows, B: 16 columns) and its K slice; the AVX2 micro-kernel
+ * computes 6×16 tiles, the AVX-512 one 6×32 from two adjacent B panels. */
 #define CKILN_SGEMM_MR 6
 #define CKILN_SGEMM_NR 16
 #define CKILN_SGEMM_KC 256
@@ -166,6 +167,11 @@ int ckiln_retain_freed_memory(void);
  * core clock: cycles per second = 64 · iterations / elapsed. Returns a value that
  * depends on the chain so it is not optimized away. */
 uint64_t ckiln_dependent_adds(uint64_t iterations);
+
+/* Runs `iterations` × 12 independent vector FMAs of the widest vectors `isa` has (clamped
+ * to the CPU: 16 floats for AVX-512, 8 for AVX2) and returns the flops done (2 per lane and
+ * FMA): FMA peak = flops / elapsed. 0 without vector FMA (portable). */
+double ckiln_fma_peak_flops(int isa, uint64_t iterations);
 
 #ifdef __cplusplus
 }

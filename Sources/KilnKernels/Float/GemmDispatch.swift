@@ -77,10 +77,14 @@ extension Gemm {
     /// Register tile of the native kernel: rows and columns.
     static let nativeTile = (rows: Int(CKILN_SGEMM_MR), columns: Int(CKILN_SGEMM_NR))
 
+    /// Columns of the register tile of the kernel this task runs: two packed B panels with
+    /// AVX-512. Thread blocks aligned to it leave no narrow tile at each block's edge.
+    static var activeTileColumns: Int { NativeKernels.activeISA >= .avx512 ? 2 * nativeTile.columns : nativeTile.columns }
+
     /// Computes `C = epilogue(alpha * op(A) * op(B) + beta * C)` for row-major matrices.
     ///
-    /// Runs the native AVX2/FMA kernel when the CPU has it, the portable Swift kernel
-    /// otherwise. With `threads > 1` the dimension with more register tiles is split into
+    /// Runs the native AVX-512 or AVX2/FMA kernel when the CPU has one, the portable Swift
+    /// kernel otherwise. With `threads > 1` the dimension with more register tiles is split into
     /// tile-aligned chunks, one per thread (exactly `threads` at most); the result does not
     /// depend on `threads`.
     ///
@@ -134,7 +138,7 @@ extension Gemm {
     /// Splits C into at most `threads` tile-aligned blocks along the dimension with more
     /// native register tiles and calls `body` on each (on its own thread).
     static func forEachBlock(
-        m: Int, n: Int, k: Int, threads: Int, columnAlignment: Int = nativeTile.columns,
+        m: Int, n: Int, k: Int, threads: Int, columnAlignment: Int = activeTileColumns,
         _ body: (Range<Int>, Range<Int>) -> Void
     ) {
         let rowTiles = (m + nativeTile.rows - 1) / nativeTile.rows

@@ -28,7 +28,7 @@ package enum NativeKernels {
     /// follow the caller.
     package static var activeISA: ISA { min(forcedISA ?? cpuISA, cpuISA) }
 
-    /// Whether the SGEMM dispatch takes the native AVX2/FMA kernel.
+    /// Whether the SGEMM dispatch takes a native kernel (AVX2/FMA or AVX-512).
     package static var hasFastSgemm: Bool { activeISA >= .avx2 }
 
     /// Keeps freed heap memory in the process for reuse (glibc), so repeated inference does
