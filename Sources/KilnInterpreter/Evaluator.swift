@@ -10,8 +10,9 @@ import KilnIR
 /// buffers and shapes and write into the outputs they are given.
 public typealias Evaluator = @Sendable (_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?]
 
-/// Allocates output `index` of the node being evaluated; see ``EvalContext/makeOutput(_:zeros:dtype:)``.
-public typealias OutputAllocator = (_ index: Int, _ shape: [Int], _ dtype: DType) -> Tensor
+/// Allocates output `index` of the node being evaluated, zero-filled unless `overwritten`
+/// (the evaluator writes every element); see ``EvalContext/makeOutput(_:zeros:dtype:)``.
+public typealias OutputAllocator = (_ index: Int, _ shape: [Int], _ dtype: DType, _ overwritten: Bool) -> Tensor
 
 /// What an evaluator may use besides its inputs.
 public struct EvalContext {
@@ -43,7 +44,15 @@ public struct EvalContext {
     ///
     /// Call it once per output, for the tensor the evaluator returns in that position.
     public func makeOutput(_ index: Int, zeros shape: [Int], dtype: DType) -> Tensor {
-        outputAllocator?(index, shape, dtype) ?? Tensor(zeros: shape, dtype: dtype)
+        outputAllocator?(index, shape, dtype, false) ?? Tensor(zeros: shape, dtype: dtype)
+    }
+
+    /// ``makeOutput(_:zeros:dtype:)`` for an evaluator whose kernel writes every element
+    /// (a GEMM with beta 0, a convolution): an executor may hand out its arena slot without
+    /// clearing it first. The contents are unspecified until the kernel writes them (when
+    /// the output was planned in place over an input, they are that input's elements).
+    public func makeOutput(_ index: Int, overwriting shape: [Int], dtype: DType) -> Tensor {
+        outputAllocator?(index, shape, dtype, true) ?? Tensor(zeros: shape, dtype: dtype)
     }
 
     /// This context without its output allocator, for tensors that are not the node's

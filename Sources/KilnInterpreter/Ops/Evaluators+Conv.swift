@@ -47,7 +47,7 @@ extension Evaluators {
         let bias = inputs.count > 2 ? inputs[2] : nil
         let (geometry, group) = try convGeometry(node, x, w)
         let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
-        var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
+        var output = context.makeOutput(0, overwriting: shape, dtype: x.dtype)
         try Convolution.conv(input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, threads: context.threads)
         return [output]
     }
@@ -66,7 +66,7 @@ extension Evaluators {
             let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
             let lower = try node.attributes.float("activation_min", default: -.infinity)
             let upper = try node.attributes.float("activation_max", default: .infinity)
-            var output = context.makeOutput(0, zeros: shape, dtype: x.dtype)
+            var output = context.makeOutput(0, overwriting: shape, dtype: x.dtype)
             if let summand {
                 guard summand.shape == shape, summand.dtype == x.dtype else {
                     throw KilnError(.shapeMismatch, "fusedConv summand \(summand.dtype)\(summand.shape) must be \(x.dtype)\(shape)")

@@ -70,11 +70,11 @@ public final class ExecutionContext {
                 runSubgraph: { body, _ in
                     throw KilnError(.executorUnsupported, "subgraph '\(body.name)': the graph executor runs no control flow")
                 },
-                outputAllocator: { index, shape, dtype in
+                outputAllocator: { index, shape, dtype, overwritten in
                     guard index < placements.count, case .arena(let offset, let bytes, let inPlace)? = placements[index],
                         Tensor.elementCount(shape) * dtype.byteSize <= bytes
                     else { return Tensor(zeros: shape, dtype: dtype) }
-                    return arena.tensor(offset: offset, shape: shape, dtype: dtype, keepContents: inPlace)
+                    return arena.tensor(offset: offset, shape: shape, dtype: dtype, keepContents: inPlace || overwritten)
                 })
         }
     }
