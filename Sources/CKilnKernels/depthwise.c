@@ -1,4 +1,5 @@
 /* Depthwise 2-D convolution, one plane at a time, with fused bias and clamp. */
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -72,6 +73,20 @@ typedef struct {
     ptrdiff_t row_floats; /* stride_w · width */
 } phased_plane;
 
+#if defined(__x86_64__) || defined(__i386__)
+/* out[i] = in[2·i] for a prefix of i < n; returns its length (in[2·i + 15] stays within
+ * in[0 ..< 2·n − 1] while i + 8 < n). */
+__attribute__((target("avx2,fma"))) static ptrdiff_t every_other_avx2(const float *in, float *out, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 < n; i += 8) {
+        __m256 lo = _mm256_loadu_ps(in + 2 * i), hi = _mm256_loadu_ps(in + 2 * i + 8);
+        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);
+        _mm256_storeu_ps(out + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+    }
+    return i;
+}
+#endif
+
 /* Builds the phased plane in scratch slot 3; 0 when it could not be allocated. */
 static int phase_plane(const float *in, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t rows, ptrdiff_t stride_w,
                        ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t width, phased_plane *plane) {
@@ -93,10 +108,15 @@ static int phase_plane(const float *in, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_
             ptrdiff_t high = max_pd(low, min_pd(width, in_w + pad_w - p > 0 ? (in_w + pad_w - p + stride_w - 1) / stride_w : 0));
             memset(phase, 0, sizeof(float) * (size_t)low);
             const float *source = line + stride_w * low + p - pad_w;
-            if (stride_w == 1)
+            if (stride_w == 1) {
                 memcpy(phase + low, source, sizeof(float) * (size_t)(high - low));
-            else
-                for (ptrdiff_t x = low; x < high; x++) phase[x] = source[(x - low) * stride_w];
+            } else {
+                ptrdiff_t x = low;
+#if defined(__x86_64__) || defined(__i386__)
+                if (stride_w == 2) x += every_other_avx2(source, phase + low, high - low);
+#endif
+                for (; x < high; x++) phase[x] = source[(x - low) * stride_w];
+            }
             memset(phase + high, 0, sizeof(float) * (size_t)(width - high));
         }
     }
@@ -202,6 +222,94 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static vo
 }
 #endif
 
+/* Lanes [low, high) of a mask of `lanes` bits (empty when high <= low). */
+static inline uint32_t lane_range(ptrdiff_t low, ptrdiff_t high, int lanes) {
+    if (low < 0) low = 0;
+    if (high > lanes) high = lanes;
+    if (high <= low) return 0;
+    uint64_t bits = ((uint64_t)1 << (high - low)) - 1;
+    return (uint32_t)(bits << low);
+}
+
+/* Stride 1 or 2, straight from the input: each tap of up to 4 vectors of 16 outputs is a
+ * masked load (lanes outside the input read nothing and are zero; masked-off lanes never
+ * fault), for stride 2 two loads whose even lanes a permute gathers. The masks and offsets
+ * depend only on the column block and the tap column, so they are computed once per block;
+ * rows outside the input are skipped. The vectors of a block are independent FMA chains. */
+enum { DIRECT_TAPS = 16 };
+
+/* The output rows of one block of `vectors` (a constant after inlining, so the
+ * accumulators stay in registers) 16-output vectors. */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"), always_inline)) static inline void direct_rows(
+    const float *in, ptrdiff_t in_h, ptrdiff_t in_w, const float *w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+    ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t pad_h, float bias, __m512 lo, __m512 hi, float *out,
+    ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t ow0, ptrdiff_t offset[DIRECT_TAPS][4],
+    __mmask16 low_mask[DIRECT_TAPS][4], __mmask16 high_mask[DIRECT_TAPS][4], const int vectors) {
+    const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    (void)in_w;
+    for (ptrdiff_t oh = 0; oh < out_h; oh++) {
+        __m512 acc[4];
+        for (int v = 0; v < vectors; v++) acc[v] = _mm512_set1_ps(bias);
+        for (ptrdiff_t kh = 0; kh < k_h; kh++) {
+            ptrdiff_t ih = oh * stride_h + kh * dilation_h - pad_h;
+            if (ih < 0 || ih >= in_h) continue;
+            const float *line = in + ih * in_w;
+            for (ptrdiff_t kw = 0; kw < k_w; kw++) {
+                __m512 tap = _mm512_set1_ps(w[kh * k_w + kw]);
+                for (int v = 0; v < vectors; v++) {
+                    const float *source = line + offset[kw][v];
+                    __m512 x = _mm512_maskz_loadu_ps(low_mask[kw][v], source);
+                    if (stride_w == 2)
+                        x = _mm512_permutex2var_ps(x, evens, _mm512_maskz_loadu_ps(high_mask[kw][v], source + 16));
+                    acc[v] = _mm512_fmadd_ps(tap, x, acc[v]);
+                }
+            }
+        }
+        float *target = out + oh * out_w;
+        for (int v = 0; v < vectors; v++) {
+            ptrdiff_t first = ow0 + 16 * v;
+            __mmask16 mask = (__mmask16)lane_range(0, out_w - first, 16);
+            _mm512_mask_storeu_ps(target + first, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[v])));
+        }
+    }
+}
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static void direct_avx512(
+    const float *in, ptrdiff_t in_h, ptrdiff_t in_w, const float *w, ptrdiff_t k_h, ptrdiff_t k_w,
+    ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
+    ptrdiff_t pad_w, float bias, float lower, float upper, float *out, ptrdiff_t out_h, ptrdiff_t out_w) {
+    __m512 lo = _mm512_set1_ps(lower), hi = _mm512_set1_ps(upper);
+    ptrdiff_t offset[DIRECT_TAPS][4];
+    __mmask16 low_mask[DIRECT_TAPS][4], high_mask[DIRECT_TAPS][4];
+    for (ptrdiff_t ow0 = 0; ow0 < out_w; ow0 += 64) {
+        int vectors = (int)((out_w - ow0 + 15) / 16);
+        if (vectors > 4) vectors = 4;
+        for (ptrdiff_t kw = 0; kw < k_w; kw++) {
+            for (int v = 0; v < vectors; v++) {
+                ptrdiff_t first = ow0 + 16 * v;                             /* first output of the vector */
+                ptrdiff_t column = first * stride_w + kw * dilation_w - pad_w; /* its input column */
+                ptrdiff_t outputs = out_w - first;
+                offset[kw][v] = column;
+                if (stride_w == 1) {
+                    low_mask[kw][v] = (__mmask16)(lane_range(-column, in_w - column, 16) & lane_range(0, outputs, 16));
+                    high_mask[kw][v] = 0;
+                } else {
+                    /* Inputs column ..< column + 32; output lane i is input 2·i. */
+                    ptrdiff_t needed = 2 * (outputs < 16 ? outputs : 16) - 1;
+                    uint32_t valid = lane_range(-column, in_w - column, 32) & lane_range(0, needed, 32);
+                    low_mask[kw][v] = (__mmask16)(valid & 0xFFFF);
+                    high_mask[kw][v] = (__mmask16)(valid >> 16);
+                }
+            }
+        }
+        switch (vectors) {
+        case 4: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 4); break;
+        case 3: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 3); break;
+        case 2: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 2); break;
+        default: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 1); break;
+        }
+    }
+}
+
 /* The general path: bias, then each tap's contribution row by row, then the clamp. */
 static void plane_rows(void (*row)(const float *, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float),
                        void (*clamp)(float *, ptrdiff_t, float, float), const float *in, ptrdiff_t in_h,
@@ -236,6 +344,11 @@ void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t i
     if (out_h <= 0 || out_w <= 0) return;
 #if defined(__x86_64__) || defined(__i386__)
     int level = ckiln_clamp_isa(isa);
+    if (level >= CKILN_ISA_AVX512 && (stride_w == 1 || stride_w == 2) && k_w <= DIRECT_TAPS) {
+        direct_avx512(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w, bias,
+                      lower, upper, out, out_h, out_w);
+        return;
+    }
     if (level >= CKILN_ISA_AVX2) {
         /* Rows the taps reach, and floats per phase: outputs rounded up to whole 16-lane
          * vectors plus the widest tap offset. */

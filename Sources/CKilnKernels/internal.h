@@ -62,4 +62,11 @@ int ckiln_clamp_isa(int isa);
 /* A per-thread, grow-only, 64-byte-aligned scratch buffer (slot 0..3); NULL when out of memory. */
 void *ckiln_scratch(int slot, size_t bytes);
 
+/* C (1 × n) = epilogue(alpha · op(A) · op(B) + beta · C) for a one-row op(A) (a is k × 1 with
+ * stride lda when trans_a): dot products when B is n × k (trans_b), scaled rows of B summed
+ * otherwise. Returns -1 when a scratch buffer could not be allocated. */
+int ckiln_sgemv(int isa, int trans_a, int trans_b, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a,
+                ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
+                const ckiln_epilogue *epilogue);
+
 #endif

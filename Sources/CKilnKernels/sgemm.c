@@ -179,6 +179,8 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
 int ckiln_sgemm(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                 const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
                 float *c, ptrdiff_t ldc, const ckiln_epilogue *epilogue) {
+    /* One row: a matrix–vector product reads B once, unpacked. */
+    if (m == 1 && k > 0) return ckiln_sgemv(isa, trans_a, trans_b, n, k, alpha, a, lda, b, ldb, beta, c, epilogue);
     return sgemm_run(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, 0, 0, NULL, 0, 0, beta,
                      c, ldc, epilogue);
 }
