@@ -39,8 +39,9 @@ public enum ONNXImporter {
     ///   `unsupportedOpVersion`, `unsupportedAttribute`, `invalidModel`,
     ///   `externalDataMissing`, `unsupportedDType`.
     public static func importModel(contentsOf url: URL) throws -> ImportedModel {
-        let data = try FileIO.read(url)
-        return try importModel(data: data, directory: url.deletingLastPathComponent(), name: url.path)
+        // The file's bytes are released once parsed, before the weights are converted.
+        var proto = try parse(FileIO.read(url), name: url.path)
+        return try importModel(&proto, directory: url.deletingLastPathComponent(), name: url.path)
     }
 
     /// Imports a serialized model.
@@ -49,12 +50,21 @@ public enum ONNXImporter {
     ///   - directory: where external data files live; `nil` when there are none.
     ///   - name: used in error messages.
     public static func importModel(data: Data, directory: URL?, name: String = "model") throws -> ImportedModel {
-        let proto: Onnx_ModelProto
+        var proto = try parse(data, name: name)
+        return try importModel(&proto, directory: directory, name: name)
+    }
+
+    private static func parse(_ data: Data, name: String) throws -> Onnx_ModelProto {
         do {
-            proto = try Onnx_ModelProto(serializedBytes: data)
+            return try Onnx_ModelProto(serializedBytes: data)
         } catch {
             throw KilnError(.notONNX, "'\(name)' is not an ONNX model (protobuf parse failed: truncated or another format)")
         }
+    }
+
+    /// Imports a parsed model, emptying the raw data of its initializers as they become
+    /// tensors (so a large model's weights are not held twice).
+    private static func importModel(_ proto: inout Onnx_ModelProto, directory: URL?, name: String) throws -> ImportedModel {
         guard proto.hasGraph, proto.irVersion > 0, !proto.opsetImport.isEmpty else {
             throw KilnError(.notONNX, "'\(name)' is not an ONNX model (no graph, IR version or opset)")
         }
@@ -67,7 +77,7 @@ public enum ONNXImporter {
                     + (opset < oldestOpset ? " (convert it with onnx.version_converter)" : ""))
         }
         var builder = GraphBuilder(opset: opset, directory: directory)
-        var graph = try builder.build(proto.graph, outerScope: [])
+        var graph = try builder.build(consuming: &proto.graph)
         graph = try ShapeInference.infer(graph)
         try Verifier.verify(graph)
         let producer = [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
@@ -85,8 +95,20 @@ struct GraphBuilder {
         self.directory = directory
     }
 
+    /// Builds the main graph, emptying each initializer's raw data once it is a tensor.
+    mutating func build(consuming proto: inout Onnx_GraphProto) throws -> Graph {
+        var initializers: [String: Tensor] = [:]
+        for index in proto.initializer.indices {
+            let initializer = proto.initializer[index]
+            initializers[initializer.name] = try TensorProtoDecoder.decode(initializer, directory: directory)
+            proto.initializer[index].rawData = Data()
+        }
+        return try build(proto, outerScope: [], decoded: initializers)
+    }
+
     /// Builds a graph; names not defined in it but in `outerScope` become captures.
-    mutating func build(_ proto: Onnx_GraphProto, outerScope: Set<String>) throws -> Graph {
+    /// `decoded` holds initializers already converted (by name).
+    mutating func build(_ proto: Onnx_GraphProto, outerScope: Set<String>, decoded: [String: Tensor] = [:]) throws -> Graph {
         var graph = Graph(name: proto.name.isEmpty ? "graph" : proto.name)
         var ids: [String: ValueID] = [:]
         var declared: [String: TensorType] = [:]
@@ -104,7 +126,7 @@ struct GraphBuilder {
             graph.inputs.append(define(input.name, try type(of: input)))
         }
         for initializer in proto.initializer {
-            let tensor = try TensorProtoDecoder.decode(initializer, directory: directory)
+            let tensor = try decoded[initializer.name] ?? TensorProtoDecoder.decode(initializer, directory: directory)
             // An initializer with an input's name is that input's default value.
             let id = ids[initializer.name] ?? define(initializer.name, .unknown)
             graph.initializers[id] = tensor

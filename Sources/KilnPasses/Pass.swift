@@ -67,7 +67,7 @@ public struct PassManager: Sendable {
     /// - Returns: the final graph and one record per pass.
     /// - Throws: what a pass throws, or `verificationFailed` naming the pass that broke an
     ///   invariant.
-    public func run(_ graph: Graph, context: PassContext = PassContext()) throws -> (Graph, [PassRecord]) {
+    public func run(_ graph: consuming Graph, context: PassContext = PassContext()) throws -> (Graph, [PassRecord]) {
         var current = graph
         var records: [PassRecord] = []
         for pass in passes {

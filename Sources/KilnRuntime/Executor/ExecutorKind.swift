@@ -22,7 +22,7 @@ public enum ExecutorKind: String, CaseIterable, Sendable {
     ///     ``Pass/cpuOptimization``; `.none` runs the graph exactly as given).
     /// - Throws: `executorUnsupported` when `.graph` cannot run the graph; compile errors.
     public func makeExecutor(
-        for graph: Graph, inputShapes: [String: [Int]] = [:], runner: any SubgraphRunner = NoSubgraphRunner(),
+        for graph: consuming Graph, inputShapes: [String: [Int]] = [:], runner: any SubgraphRunner = NoSubgraphRunner(),
         threads: Int = 1, optimization: GraphOptimization = .all
     ) throws -> any ModelExecutor {
         let graph = try optimization.apply(to: graph)
@@ -49,7 +49,7 @@ public enum GraphOptimization: String, CaseIterable, Sendable {
     case all
 
     /// `graph` after this level's passes.
-    public func apply(to graph: Graph) throws -> Graph {
+    public func apply(to graph: consuming Graph) throws -> Graph {
         switch self {
         case .none: return graph
         case .all: return try PassManager(Pass.cpuOptimization).run(graph).0
