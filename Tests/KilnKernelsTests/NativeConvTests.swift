@@ -17,6 +17,10 @@ struct NativeConvTests {
         ConvCase(input: [12, 41], kernel: [3, 3], channels: 6, outChannels: 6, group: 6, strides: [2, 2], pads: [1, 1, 1, 1]),
         ConvCase(input: [12, 40], kernel: [5, 5], channels: 3, outChannels: 6, group: 3, strides: [1, 2], dilations: [2, 1], pads: [2, 2, 2, 2]),
         ConvCase(input: [9, 30], kernel: [3, 3], channels: 4, outChannels: 4, group: 4, hasBias: false),
+        // Same-size stride-1 im2col rows copied as one run: dilated rows, wide kernels, pads
+        // larger than the kernel reach on one side.
+        ConvCase(input: [7, 9], kernel: [3, 5], channels: 3, outChannels: 5, dilations: [2, 1], pads: [2, 2, 2, 2]),
+        ConvCase(input: [6, 5], kernel: [5, 3], channels: 2, outChannels: 7, pads: [4, 1, 0, 1]),
         // Depthwise rows long enough for the 4-vector blocks (AVX2 32, AVX-512 64 outputs) and
         // their tails; narrow planes (all-tail rows); stride 3 phases; asymmetric pads; a
         // kernel wider than the input.
