@@ -1,5 +1,6 @@
 /* Exact int8 GEMM: int8 widened to int16 pairs, multiplied and pair-summed into int32
- * (vpmaddwd on AVX2), never through a saturating 16-bit intermediate. */
+ * (vpmaddwd on AVX2, vpdpwssd with AVX512-VNNI: i8gemm_avx512.c), never through a
+ * saturating 16-bit intermediate. */
 #include <string.h>
 
 #include "internal.h"
@@ -7,7 +8,7 @@
 enum { MR = 6, NR = CKILN_I8_NR };
 /* k pairs per slice (512 k: a 6-row A panel is 6 KiB, a B panel 32 KiB). */
 enum { KCP = CKILN_I8_KC_PAIRS };
-/* Rows of a packed A block. */
+/* Rows of a packed A block (a multiple of every kernel's tile rows, 6 and 12). */
 enum { MC = 192 };
 
 static ptrdiff_t min_pd(ptrdiff_t x, ptrdiff_t y) { return x < y ? x : y; }
@@ -46,26 +47,24 @@ void ckiln_i8gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const int8_t *b, ptrdiff_t ld
     }
 }
 
-/* A[row.., pair qc..] into 6-row panels: per pair, 6 int32 each holding (a[k], a[k+1]) as int16. */
+/* A[row.., pair qc..] into 6-row panels: per row, its `slice` pairs widened to 2·slice int16
+ * (the int32 word of pair q holds (a[k], a[k+1]) as the kernels' B words do), zero past k and
+ * in the rows past `rows`. A plain widening copy, which the compiler vectorizes. */
 static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows,
-                   ptrdiff_t qc, ptrdiff_t slice, int32_t *out) {
+                   ptrdiff_t qc, ptrdiff_t slice, int16_t *out) {
+    ptrdiff_t values = min_pd(2 * slice, k - 2 * qc);
     for (ptrdiff_t panel = 0; panel < rows; panel += MR) {
         ptrdiff_t used = min_pd(MR, rows - panel);
         for (ptrdiff_t i = 0; i < MR; i++) {
+            int16_t *to = out + i * 2 * slice;
+            ptrdiff_t j = 0;
             if (i < used) {
-                const int8_t *source = a + (row + panel + i) * lda;
-                for (ptrdiff_t q = 0; q < slice; q++) {
-                    ptrdiff_t k0 = 2 * (qc + q);
-                    int16_t pair[2] = {source[k0], (int16_t)(k0 + 1 < k ? source[k0 + 1] : 0)};
-                    int32_t word;
-                    memcpy(&word, pair, sizeof word);
-                    out[q * MR + i] = word;
-                }
-            } else {
-                for (ptrdiff_t q = 0; q < slice; q++) out[q * MR + i] = 0;
+                const int8_t *source = a + (row + panel + i) * lda + 2 * qc;
+                for (; j < values; j++) to[j] = source[j];
             }
+            for (; j < 2 * slice; j++) to[j] = 0;
         }
-        out += MR * slice;
+        out += MR * 2 * slice;
     }
 }
 
@@ -77,10 +76,20 @@ int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const in
         for (ptrdiff_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof(int32_t) * (size_t)n);
         return 0;
     }
-    ckiln_i8_ukr kernel = ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2 ? ckiln_i8_ukr_avx2 : ckiln_i8_ukr_portable;
+    /* The kernel and its tile: AVX-512 tiles span two A and two B panels. */
+    int level = ckiln_clamp_isa(isa);
+    ckiln_i8_ukr kernel = level >= CKILN_ISA_AVX2 ? ckiln_i8_ukr_avx2 : ckiln_i8_ukr_portable;
+    ptrdiff_t tile_m = MR, tile_n = NR;
+#if defined(__x86_64__) || defined(__i386__)
+    if (level >= CKILN_ISA_AVX512) {
+        kernel = level >= CKILN_ISA_AVX512_VNNI ? ckiln_i8_ukr_avx512_vnni : ckiln_i8_ukr_avx512;
+        tile_m = 2 * MR;
+        tile_n = 2 * NR;
+    }
+#endif
     ptrdiff_t pairs = (k + 1) / 2;
     ptrdiff_t padded = round_up(packed_n, NR);
-    int32_t *buffer_a = ckiln_scratch(2, sizeof(int32_t) * (size_t)(min_pd(MC, round_up(m, MR)) * min_pd(KCP, pairs)));
+    int16_t *buffer_a = ckiln_scratch(2, sizeof(int32_t) * (size_t)(min_pd(MC, round_up(m, MR)) * min_pd(KCP, pairs)));
     if (!buffer_a) return -1;
     for (ptrdiff_t qc = 0; qc < pairs; qc += KCP) {
         ptrdiff_t slice = min_pd(KCP, pairs - qc);
@@ -88,11 +97,11 @@ int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const in
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
             ptrdiff_t mcb = min_pd(MC, m - ic);
             pack_a(a, lda, k, ic, mcb, qc, slice, buffer_a);
-            for (ptrdiff_t jr = 0; jr < n; jr += NR) {
-                int nr = (int)min_pd(NR, n - jr);
-                for (ptrdiff_t ir = 0; ir < mcb; ir += MR) {
-                    int mr = (int)min_pd(MR, mcb - ir);
-                    kernel(slice, buffer_a + ir * slice, panels_b + jr * slice * 2,
+            for (ptrdiff_t jr = 0; jr < n; jr += tile_n) {
+                int nr = (int)min_pd(tile_n, n - jr);
+                for (ptrdiff_t ir = 0; ir < mcb; ir += tile_m) {
+                    int mr = (int)min_pd(tile_m, mcb - ir);
+                    kernel(slice, buffer_a + ir * 2 * slice, panels_b + jr * slice * 2,
                            c + (ic + ir) * ldc + jr, ldc, mr, nr, qc > 0);
                 }
             }
@@ -101,14 +110,13 @@ int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const in
     return 0;
 }
 
-void ckiln_i8_ukr_portable(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+void ckiln_i8_ukr_portable(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
                            ptrdiff_t ldc, int mr, int nr, int accumulate) {
     uint32_t acc[MR][NR];
     memset(acc, 0, sizeof acc);
     for (ptrdiff_t q = 0; q < kp; q++) {
         for (int i = 0; i < MR; i++) {
-            int16_t pair[2];
-            memcpy(pair, &a[q * MR + i], sizeof pair);
+            const int16_t *pair = a + i * 2 * kp + 2 * q;
             for (int j = 0; j < NR; j++) {
                 int32_t product = (int32_t)pair[0] * b[q * 2 * NR + 2 * j] + (int32_t)pair[1] * b[q * 2 * NR + 2 * j + 1];
                 acc[i][j] += (uint32_t)product;
@@ -129,11 +137,11 @@ void ckiln_i8_ukr_portable(ptrdiff_t kp, const int32_t *a, const int16_t *b, int
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-#define ROW(i, r0, r1)                                                                    \
-    do {                                                                                  \
-        __m256i x = _mm256_set1_epi32(a[(i)]);                                            \
-        r0 = _mm256_add_epi32(r0, _mm256_madd_epi16(x, b0));                              \
-        r1 = _mm256_add_epi32(r1, _mm256_madd_epi16(x, b1));                              \
+#define ROW(i, r0, r1)                                                                \
+    do {                                                                              \
+        __m256i x = _mm256_set1_epi32(ckiln_i8_a_pair(a, kp, (i), q));                \
+        r0 = _mm256_add_epi32(r0, _mm256_madd_epi16(x, b0));                          \
+        r1 = _mm256_add_epi32(r1, _mm256_madd_epi16(x, b1));                          \
     } while (0)
 
 AVX2 static inline void store_row(int32_t *c, __m256i x0, __m256i x1, int accumulate) {
@@ -145,7 +153,7 @@ AVX2 static inline void store_row(int32_t *c, __m256i x0, __m256i x1, int accumu
     _mm256_storeu_si256((__m256i *)(c + 8), x1);
 }
 
-AVX2 void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+AVX2 void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
                             ptrdiff_t ldc, int mr, int nr, int accumulate) {
     __m256i c00 = _mm256_setzero_si256(), c01 = _mm256_setzero_si256();
     __m256i c10 = _mm256_setzero_si256(), c11 = _mm256_setzero_si256();
@@ -162,7 +170,6 @@ AVX2 void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, in
         ROW(3, c30, c31);
         ROW(4, c40, c41);
         ROW(5, c50, c51);
-        a += MR;
         b += 2 * NR;
     }
     if (mr == MR && nr == NR) {
@@ -190,7 +197,7 @@ AVX2 void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, in
     }
 }
 #else
-void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
                        ptrdiff_t ldc, int mr, int nr, int accumulate) {
     ckiln_i8_ukr_portable(kp, a, b, c, ldc, mr, nr, accumulate);
 }
