@@ -125,6 +125,53 @@ int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const in
                          const int16_t *packed_b, ptrdiff_t packed_n, ptrdiff_t column0,
                          int32_t *c, ptrdiff_t ldc);
 
+/* The DPU emulator's int8 NHWC kernels (exact integer arithmetic, the same result on every
+ * instruction set). Feature maps are images × in_h × in_w × in_c int8; output pixel p is
+ * (image, oy, ox) with p = (image · out_h + oy) · out_w + ox. */
+
+/* A convolution or pool window: output (oy, ox), tap (ky, kx) reads the virtual input
+ * position (oy·stride_h + ky·dilation_h − pad_h, ox·stride_w + kx·dilation_w − pad_w) of the
+ * input upsampled by (up_h, up_w) with zeros between pixels; zero outside. */
+typedef struct {
+    ptrdiff_t in_h, in_w, out_h, out_w, k_h, k_w;
+    ptrdiff_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w, up_h, up_w;
+} ckiln_window;
+
+/* im2col rows of output pixels pixel_begin ..< pixel_end: row r (at columns + r·k, k =
+ * k_h·k_w·channels) holds, per tap (ky, kx), the first `channels` of the tap's in_c values
+ * (zero in the padding). */
+void ckiln_i8_im2col_nhwc(int isa, const ckiln_window *window, const int8_t *in, ptrdiff_t in_c,
+                          ptrdiff_t channels, ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *columns);
+
+/* The requantizing output stage of a convolution: y = clamp((acc + offsets[j]) >> shift,
+ * lower, upper) for column j, an arithmetic shift (the DPU's round half up with the bias
+ * folded into the offsets); the caller guarantees that acc + offsets never leaves int32 and
+ * that lower and upper lie in int8. */
+typedef struct {
+    const int32_t *offsets;
+    int shift;
+    int32_t lower, upper;
+} ckiln_i8_stage;
+
+/* Depthwise sums of output pixels pixel_begin ..< pixel_end over n channels:
+ * sums[r·lds + j] = Σ_taps in[tap pixel · in_c + j] · weights[(ky·k_w + kx)·weight_stride + j]
+ * (in and weights offset to the first channel; taps in the padding skipped). With a stage
+ * (offsets offset to the first channel) also out[r·ldo + j] = stage(sums[r·lds + j]), and
+ * sums is then scratch the AVX-512 path does not touch. */
+void ckiln_i8_depthwise_nhwc(int isa, const ckiln_window *window, const int8_t *in, ptrdiff_t in_c,
+                             const int16_t *weights, ptrdiff_t weight_stride, ptrdiff_t n, ptrdiff_t pixel_begin,
+                             ptrdiff_t pixel_end, int32_t *sums, ptrdiff_t lds, const ckiln_i8_stage *stage,
+                             int8_t *out, ptrdiff_t ldo);
+
+/* out[r·ldo + j] = stage(acc[r·lda + j]) for r < rows, j < n. */
+void ckiln_i8_requantize(int isa, ptrdiff_t rows, ptrdiff_t n, const int32_t *acc, ptrdiff_t lda,
+                         const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo);
+
+/* Element-wise add: out[i] = clamp((a[i]·2^shift_a + b[i]·2^shift_b + half) >> shift, lower,
+ * upper), shift_a and shift_b at most 16. */
+void ckiln_i8_add(int isa, ptrdiff_t count, const int8_t *a, int shift_a, const int8_t *b, int shift_b,
+                  int32_t half, int shift, int32_t lower, int32_t upper, int8_t *out);
+
 /* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
  * raises the mmap and trim thresholds), so steady-state inference stops paying page faults
  * and page zeroing for every large tensor. Returns 1 when applied, 0 where unsupported. */

@@ -171,7 +171,8 @@ struct PreparedLayer: Sendable {
 /// An element-wise add as integer arithmetic: `clamp((a·2^da + b·2^db + 2^(s−1)) >> s, lower,
 /// upper)` — `FixedPoint.add` for no activation, ReLU and ReLU6 with a right shift `s ≥ 1`
 /// (the same rounding and clamp argument as ``ConvOutputStage``). Built only after checking
-/// it against the `FixedPoint` table on all 65,536 operand pairs.
+/// it against the `FixedPoint` table on all 65,536 operand pairs; the emulator runs it in
+/// native code (`NativeInt8NHWC.add`), the same arithmetic.
 struct AddStage: Sendable {
     let shiftA: Int32
     let shiftB: Int32
