@@ -68,21 +68,25 @@ static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, p
     }
 }
 
-int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a, ptrdiff_t lda,
-                        const int16_t *packed_b, ptrdiff_t packed_n, ptrdiff_t column0,
-                        int32_t *c, ptrdiff_t ldc) {
+/* Both entry points: C = A·B, and with a stage out = stage(C) per finished tile (fused into
+ * the AVX-512 kernels; after the kernel, while the tile is in L1, otherwise). */
+static int gemm(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a, ptrdiff_t lda,
+                const int16_t *packed_b, ptrdiff_t packed_n, ptrdiff_t column0, int32_t *c, ptrdiff_t ldc,
+                const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo) {
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0) {
         for (ptrdiff_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof(int32_t) * (size_t)n);
+        if (stage) ckiln_i8_requantize(isa, m, n, c, ldc, stage, out, ldo);
         return 0;
     }
     /* The kernel and its tile: AVX-512 tiles span two A and two B panels. */
     int level = ckiln_clamp_isa(isa);
     ckiln_i8_ukr kernel = level >= CKILN_ISA_AVX2 ? ckiln_i8_ukr_avx2 : ckiln_i8_ukr_portable;
+    ckiln_i8_ukr_staged staged = NULL;
     ptrdiff_t tile_m = MR, tile_n = NR;
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= CKILN_ISA_AVX512) {
-        kernel = level >= CKILN_ISA_AVX512_VNNI ? ckiln_i8_ukr_avx512_vnni : ckiln_i8_ukr_avx512;
+        staged = level >= CKILN_ISA_AVX512_VNNI ? ckiln_i8_ukr_avx512_vnni : ckiln_i8_ukr_avx512;
         tile_m = 2 * MR;
         tile_n = 2 * NR;
     }
@@ -93,21 +97,50 @@ int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const in
     if (!buffer_a) return -1;
     for (ptrdiff_t qc = 0; qc < pairs; qc += KCP) {
         ptrdiff_t slice = min_pd(KCP, pairs - qc);
+        int last = qc + slice >= pairs;
         const int16_t *panels_b = packed_b + qc * padded * 2 + column0 * slice * 2;
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
             ptrdiff_t mcb = min_pd(MC, m - ic);
             pack_a(a, lda, k, ic, mcb, qc, slice, buffer_a);
             for (ptrdiff_t jr = 0; jr < n; jr += tile_n) {
                 int nr = (int)min_pd(tile_n, n - jr);
+                /* The stage of this column block, on the last slice. */
+                ckiln_i8_stage columns;
+                const ckiln_i8_stage *tile_stage = NULL;
+                if (stage && last) {
+                    columns = *stage;
+                    columns.offsets += jr;
+                    tile_stage = &columns;
+                }
                 for (ptrdiff_t ir = 0; ir < mcb; ir += tile_m) {
                     int mr = (int)min_pd(tile_m, mcb - ir);
-                    kernel(slice, buffer_a + ir * 2 * slice, panels_b + jr * slice * 2,
-                           c + (ic + ir) * ldc + jr, ldc, mr, nr, qc > 0);
+                    const int16_t *panel_a = buffer_a + ir * 2 * slice, *panel_b = panels_b + jr * slice * 2;
+                    int32_t *tile = c + (ic + ir) * ldc + jr;
+                    int8_t *tile_out = tile_stage ? out + (ic + ir) * ldo + jr : NULL;
+                    if (staged) {
+                        staged(slice, panel_a, panel_b, tile, ldc, mr, nr, qc > 0, tile_stage, tile_out, ldo);
+                    } else {
+                        kernel(slice, panel_a, panel_b, tile, ldc, mr, nr, qc > 0);
+                        if (tile_stage) ckiln_i8_requantize(isa, mr, nr, tile, ldc, tile_stage, tile_out, ldo);
+                    }
                 }
             }
         }
     }
     return 0;
+}
+
+int ckiln_i8gemm_packed(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a, ptrdiff_t lda,
+                        const int16_t *packed_b, ptrdiff_t packed_n, ptrdiff_t column0,
+                        int32_t *c, ptrdiff_t ldc) {
+    return gemm(isa, m, n, k, a, lda, packed_b, packed_n, column0, c, ldc, NULL, NULL, 0);
+}
+
+int ckiln_i8gemm_packed_requantize(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a,
+                                   ptrdiff_t lda, const int16_t *packed_b, ptrdiff_t packed_n,
+                                   ptrdiff_t column0, int32_t *c, ptrdiff_t ldc,
+                                   const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo) {
+    return gemm(isa, m, n, k, a, lda, packed_b, packed_n, column0, c, ldc, stage, out, ldo);
 }
 
 void ckiln_i8_ukr_portable(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,

@@ -29,6 +29,16 @@ AVX512 static inline void store_row(int32_t *c, __mmask16 mask, __m512i x, int a
     _mm512_mask_storeu_epi32(c, mask, x);
 }
 
+/* out = stage(x (+ C when accumulate)) for the columns `mask` of one row. */
+AVX512 static inline void requantize_row(int8_t *out, __mmask16 mask, __m512i x, const int32_t *c,
+                                         int accumulate, const int32_t *offsets, __m128i shift,
+                                         __m512i lower, __m512i upper) {
+    if (accumulate) x = _mm512_add_epi32(x, _mm512_maskz_loadu_epi32(mask, c));
+    x = _mm512_add_epi32(x, _mm512_maskz_loadu_epi32(mask, offsets));
+    x = _mm512_min_epi32(_mm512_max_epi32(_mm512_sra_epi32(x, shift), lower), upper);
+    _mm512_mask_cvtepi32_storeu_epi8(out, mask, x);
+}
+
 /* The first `columns` lanes (none when columns ≤ 0). */
 AVX512 static inline __mmask16 column_mask(int columns) {
     if (columns <= 0) return 0;
@@ -49,15 +59,24 @@ AVX512 static inline __mmask16 column_mask(int columns) {
 
 #define STORE(i)                                                                                \
     if (ROWS > i && mr > i) {                                                                   \
-        store_row(c + i * ldc, mask0, acc##i##_0, accumulate);                                  \
-        if (PANELS > 1 && nr > NR) store_row(c + i * ldc + NR, mask1, acc##i##_1, accumulate);  \
+        if (stage) {                                                                            \
+            requantize_row(out + i * ldo, mask0, acc##i##_0, c + i * ldc, accumulate, stage->offsets, \
+                           shift, lower, upper);                                                \
+            if (PANELS > 1 && nr > NR)                                                          \
+                requantize_row(out + i * ldo + NR, mask1, acc##i##_1, c + i * ldc + NR, accumulate, \
+                               stage->offsets + NR, shift, lower, upper);                       \
+        } else {                                                                                \
+            store_row(c + i * ldc, mask0, acc##i##_0, accumulate);                              \
+            if (PANELS > 1 && nr > NR) store_row(c + i * ldc + NR, mask1, acc##i##_1, accumulate); \
+        }                                                                                       \
     }
 
 /* The tile for ROWS (6 or 12) and PANELS (1 or 2), `step` the lane-wise acc + pair product;
  * the rows and panels beyond them are dead code. */
 #define DEFINE_TILE(name, attribute, step, rows, panels)                                        \
     attribute static void name(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,    \
-                               ptrdiff_t ldc, int mr, int nr, int accumulate) {                 \
+                               ptrdiff_t ldc, int mr, int nr, int accumulate,                   \
+                               const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo) {       \
         enum { ROWS = rows, PANELS = panels };                                                  \
         ACC(0); ACC(1); ACC(2); ACC(3); ACC(4); ACC(5);                                         \
         ACC(6); ACC(7); ACC(8); ACC(9); ACC(10); ACC(11);                                       \
@@ -69,6 +88,9 @@ AVX512 static inline __mmask16 column_mask(int columns) {
             STEP(step, 6) STEP(step, 7) STEP(step, 8) STEP(step, 9) STEP(step, 10) STEP(step, 11) \
         }                                                                                       \
         __mmask16 mask0 = column_mask(nr), mask1 = column_mask(nr - NR);                        \
+        __m128i shift = _mm_cvtsi32_si128(stage ? stage->shift : 0);                            \
+        __m512i lower = _mm512_set1_epi32(stage ? stage->lower : 0);                            \
+        __m512i upper = _mm512_set1_epi32(stage ? stage->upper : 0);                            \
         STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)                                   \
         STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)                                 \
     }
@@ -91,21 +113,23 @@ DEFINE_TILE(madd_6x32, AVX512, step_madd, 6, 2)
 DEFINE_TILE(madd_6x16, AVX512, step_madd, 6, 1)
 
 /* The smallest tile that covers mr × nr: no products of absent panels. */
-void ckiln_i8_ukr_avx512_vnni(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
-                              ptrdiff_t ldc, int mr, int nr, int accumulate) {
+void ckiln_i8_ukr_avx512_vnni(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t ldc,
+                              int mr, int nr, int accumulate, const ckiln_i8_stage *stage, int8_t *out,
+                              ptrdiff_t ldo) {
     if (mr > MR) {
-        (nr > NR ? vnni_12x32 : vnni_12x16)(kp, a, b, c, ldc, mr, nr, accumulate);
+        (nr > NR ? vnni_12x32 : vnni_12x16)(kp, a, b, c, ldc, mr, nr, accumulate, stage, out, ldo);
     } else {
-        (nr > NR ? vnni_6x32 : vnni_6x16)(kp, a, b, c, ldc, mr, nr, accumulate);
+        (nr > NR ? vnni_6x32 : vnni_6x16)(kp, a, b, c, ldc, mr, nr, accumulate, stage, out, ldo);
     }
 }
 
-void ckiln_i8_ukr_avx512(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
-                         ptrdiff_t ldc, int mr, int nr, int accumulate) {
+void ckiln_i8_ukr_avx512(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t ldc,
+                         int mr, int nr, int accumulate, const ckiln_i8_stage *stage, int8_t *out,
+                         ptrdiff_t ldo) {
     if (mr > MR) {
-        (nr > NR ? madd_12x32 : madd_12x16)(kp, a, b, c, ldc, mr, nr, accumulate);
+        (nr > NR ? madd_12x32 : madd_12x16)(kp, a, b, c, ldc, mr, nr, accumulate, stage, out, ldo);
     } else {
-        (nr > NR ? madd_6x32 : madd_6x16)(kp, a, b, c, ldc, mr, nr, accumulate);
+        (nr > NR ? madd_6x32 : madd_6x16)(kp, a, b, c, ldc, mr, nr, accumulate, stage, out, ldo);
     }
 }
 #endif

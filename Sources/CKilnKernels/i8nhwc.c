@@ -1,8 +1,10 @@
 /* The DPU emulator's int8 NHWC kernels around the exact GEMM: im2col of a feature map,
- * depthwise sums, the requantizing output stage and the element-wise add. All integer, so
+ * depthwise sums, the requantizing output stage, the element-wise add, and the quantization
+ * of float inputs. All integer (the quantization: the same IEEE double operations), so
  * every path is exact and equal to every other; the AVX2 and AVX-512 variants are the same
  * C bodies compiled for those instruction sets (the compiler vectorizes the channel loops),
  * plus masked 64-byte copies in im2col on AVX-512. */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -21,20 +23,45 @@
 static ptrdiff_t max_pd(ptrdiff_t x, ptrdiff_t y) { return x > y ? x : y; }
 static ptrdiff_t min_pd(ptrdiff_t x, ptrdiff_t y) { return x < y ? x : y; }
 
-/* The input row of tap row ky for output row oy, or -1 (padding, or between upsampled rows). */
+/* The input row of tap row ky for output row oy, or -1 (padding, or between upsampled rows).
+ * Divides only when upsampled. */
 INLINE ptrdiff_t input_row(const ckiln_window *w, ptrdiff_t oy, ptrdiff_t ky) {
     ptrdiff_t v = oy * w->stride_h + ky * w->dilation_h - w->pad_h;
-    if (v < 0 || v % w->up_h != 0) return -1;
-    v /= w->up_h;
+    if (v < 0) return -1;
+    if (w->up_h != 1) {
+        if (v % w->up_h != 0) return -1;
+        v /= w->up_h;
+    }
     return v < w->in_h ? v : -1;
 }
 
 /* The same for columns. */
 INLINE ptrdiff_t input_column(const ckiln_window *w, ptrdiff_t ox, ptrdiff_t kx) {
     ptrdiff_t v = ox * w->stride_w + kx * w->dilation_w - w->pad_w;
-    if (v < 0 || v % w->up_w != 0) return -1;
-    v /= w->up_w;
+    if (v < 0) return -1;
+    if (w->up_w != 1) {
+        if (v % w->up_w != 0) return -1;
+        v /= w->up_w;
+    }
     return v < w->in_w ? v : -1;
+}
+
+/* An output pixel as (image, oy, ox), stepped in pixel order without divisions. */
+typedef struct {
+    ptrdiff_t image, oy, ox;
+} position;
+
+INLINE position position_of(const ckiln_window *w, ptrdiff_t pixel) {
+    ptrdiff_t row = pixel / w->out_w;
+    return (position){row / w->out_h, row % w->out_h, pixel % w->out_w};
+}
+
+INLINE void advance(const ckiln_window *w, position *at) {
+    if (++at->ox < w->out_w) return;
+    at->ox = 0;
+    if (++at->oy < w->out_h) return;
+    at->oy = 0;
+    at->image++;
 }
 
 #if CKILN_X86
@@ -69,9 +96,9 @@ INLINE void im2col_body(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c,
     ptrdiff_t k = w->k_h * w->k_w * channels;
     ptrdiff_t run = w->k_w * channels;
     int contiguous = w->dilation_w == 1 && w->up_w == 1 && in_c == channels;
-    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++) {
-        ptrdiff_t ox = pixel % w->out_w, row = pixel / w->out_w;
-        ptrdiff_t oy = row % w->out_h, image = row / w->out_h;
+    position at = position_of(w, pixel_begin);
+    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
+        ptrdiff_t ox = at.ox, oy = at.oy, image = at.image;
         const int8_t *plane = in + image * w->in_h * w->in_w * in_c;
         int8_t *to = columns + (pixel - pixel_begin) * k;
         for (ptrdiff_t ky = 0; ky < w->k_h; ky++, to += run) {
@@ -184,9 +211,9 @@ void ckiln_i8_requantize(int isa, ptrdiff_t rows, ptrdiff_t n, const int32_t *ac
 INLINE void depthwise_body(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c, const int16_t *weights,
                            ptrdiff_t weight_stride, ptrdiff_t n, ptrdiff_t pixel_begin, ptrdiff_t pixel_end,
                            int32_t *sums, ptrdiff_t lds, const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo) {
-    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++) {
-        ptrdiff_t ox = pixel % w->out_w, row = pixel / w->out_w;
-        ptrdiff_t oy = row % w->out_h, image = row / w->out_h;
+    position at = position_of(w, pixel_begin);
+    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
+        ptrdiff_t ox = at.ox, oy = at.oy, image = at.image;
         const int8_t *plane = in + image * w->in_h * w->in_w * in_c;
         int32_t *restrict sum = sums + (pixel - pixel_begin) * lds;
         for (ptrdiff_t j = 0; j < n; j++) sum[j] = 0;
@@ -223,9 +250,10 @@ AVX2 static void depthwise_avx2(const ckiln_window *w, const int8_t *in, ptrdiff
 /* Taps of a window handled in registers (larger windows take the C body). */
 enum { DW_TAPS = 64 };
 
-/* Register-blocked: per pixel, the in-bounds taps' rows are gathered once; then per 16
- * channels the int32 sum stays in a register over all taps (vpmulld of the sign-extended
- * values: exact) and, with a stage, is requantized there (vpmovdb after the clamp). */
+/* Register-blocked: per pixel, the in-bounds taps' rows are gathered once; then per 32
+ * channels the int32 sums stay in two registers over all taps (vpmullw of the sign-extended
+ * values is exact: |x·w| ≤ 2^14) and, with a stage, are requantized there (vpmovdb after
+ * the clamp). */
 AVX512 static void depthwise_avx512(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c,
                                     const int16_t *weights, ptrdiff_t weight_stride, ptrdiff_t n,
                                     ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int32_t *sums, ptrdiff_t lds,
@@ -236,11 +264,11 @@ AVX512 static void depthwise_avx512(const ckiln_window *w, const int8_t *in, ptr
     }
     const int8_t *xs[DW_TAPS];
     const int16_t *ws[DW_TAPS];
-    __m512i shift = _mm512_set1_epi64(stage ? stage->shift : 0);
+    __m128i shift = _mm_cvtsi32_si128(stage ? stage->shift : 0);
     __m512i lower = _mm512_set1_epi32(stage ? stage->lower : 0), upper = _mm512_set1_epi32(stage ? stage->upper : 0);
-    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++) {
-        ptrdiff_t ox = pixel % w->out_w, row = pixel / w->out_w;
-        ptrdiff_t oy = row % w->out_h, image = row / w->out_h;
+    position at = position_of(w, pixel_begin);
+    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
+        ptrdiff_t ox = at.ox, oy = at.oy, image = at.image;
         const int8_t *plane = in + image * w->in_h * w->in_w * in_c;
         int taps = 0;
         for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
@@ -254,22 +282,29 @@ AVX512 static void depthwise_avx512(const ckiln_window *w, const int8_t *in, ptr
                 taps++;
             }
         }
-        for (ptrdiff_t j = 0; j < n; j += 16) {
-            __mmask16 mask = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-            __m512i acc = _mm512_setzero_si512();
+        for (ptrdiff_t j = 0; j < n; j += 32) {
+            __mmask32 mask = n - j >= 32 ? (__mmask32)0xFFFFFFFF : (__mmask32)((1u << (n - j)) - 1);
+            __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
             for (int t = 0; t < taps; t++) {
-                __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, xs[t] + j));
-                __m512i v = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(mask, ws[t] + j));
-                acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(x, v));
+                __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, xs[t] + j));
+                __m512i product = _mm512_mullo_epi16(x, _mm512_maskz_loadu_epi16(mask, ws[t] + j));
+                low = _mm512_add_epi32(low, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(product)));
+                high = _mm512_add_epi32(high, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(product, 1)));
             }
+            __mmask16 mask_low = (__mmask16)mask, mask_high = (__mmask16)(mask >> 16);
             if (!stage) {
-                _mm512_mask_storeu_epi32(sums + (pixel - pixel_begin) * lds + j, mask, acc);
+                int32_t *sum = sums + (pixel - pixel_begin) * lds + j;
+                _mm512_mask_storeu_epi32(sum, mask_low, low);
+                _mm512_mask_storeu_epi32(sum + 16, mask_high, high);
                 continue;
             }
-            acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(mask, stage->offsets + j));
-            acc = _mm512_sra_epi32(acc, _mm512_castsi512_si128(shift));
-            acc = _mm512_min_epi32(_mm512_max_epi32(acc, lower), upper);
-            _mm512_mask_cvtepi32_storeu_epi8(out + (pixel - pixel_begin) * ldo + j, mask, acc);
+            int8_t *y = out + (pixel - pixel_begin) * ldo + j;
+            low = _mm512_add_epi32(low, _mm512_maskz_loadu_epi32(mask_low, stage->offsets + j));
+            high = _mm512_add_epi32(high, _mm512_maskz_loadu_epi32(mask_high, stage->offsets + j + 16));
+            low = _mm512_min_epi32(_mm512_max_epi32(_mm512_sra_epi32(low, shift), lower), upper);
+            high = _mm512_min_epi32(_mm512_max_epi32(_mm512_sra_epi32(high, shift), lower), upper);
+            _mm512_mask_cvtepi32_storeu_epi8(y, mask_low, low);
+            _mm512_mask_cvtepi32_storeu_epi8(y + 16, mask_high, high);
         }
     }
 }
@@ -338,4 +373,48 @@ void ckiln_i8_add(int isa, ptrdiff_t count, const int8_t *a, int shift_a, const 
     }
 #endif
     add_portable(count, a, shift_a, b, shift_b, half, shift, lower, upper, out);
+}
+
+/* One value as FixedPoint.quantize: saturate(round(x · 2^p)) in double, NaN to 0. */
+static int8_t quantize_one(float x, double scale, int mode) {
+    double v = (double)x * scale;
+    if (v != v) return 0;
+    double r = mode == CKILN_ROUND_HALF_UP ? floor(v + 0.5) : mode == CKILN_ROUND_HALF_EVEN ? nearbyint(v) : round(v);
+    if (r >= 127) return 127;
+    if (r <= -128) return -128;
+    return (int8_t)r;
+}
+
+#if CKILN_X86
+/* Eight values at a time for half up (floor(v + 0.5)) and half to even (the default rounding
+ * of vrndscalepd), the same double operations as quantize_one; half away from zero has no
+ * single instruction and stays scalar. */
+AVX512 static void quantize_avx512(ptrdiff_t count, const float *in, double scale, int mode, int8_t *out) {
+    ptrdiff_t i = 0;
+    if (mode != CKILN_ROUND_HALF_AWAY) {
+        __m512d s = _mm512_set1_pd(scale), half = _mm512_set1_pd(0.5);
+        __m512d lower = _mm512_set1_pd(-128), upper = _mm512_set1_pd(127);
+        for (; i + 8 <= count; i += 8) {
+            __m512d v = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(in + i)), s);
+            __mmask8 ordered = _mm512_cmp_pd_mask(v, v, _CMP_ORD_Q);
+            __m512d r = mode == CKILN_ROUND_HALF_UP
+                            ? _mm512_roundscale_pd(_mm512_add_pd(v, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+                            : _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            r = _mm512_maskz_mov_pd(ordered, _mm512_min_pd(_mm512_max_pd(r, lower), upper));
+            _mm_storel_epi64((__m128i *)(out + i), _mm256_cvtepi32_epi8(_mm512_cvtpd_epi32(r)));
+        }
+    }
+    for (; i < count; i++) out[i] = quantize_one(in[i], scale, mode);
+}
+#endif
+
+void ckiln_i8_quantize(int isa, ptrdiff_t count, const float *in, int fix_position, int mode, int8_t *out) {
+    double scale = ldexp(1.0, fix_position);
+#if CKILN_X86
+    if (ckiln_clamp_isa(isa) >= CKILN_ISA_AVX512) {
+        quantize_avx512(count, in, scale, mode, out);
+        return;
+    }
+#endif
+    for (ptrdiff_t i = 0; i < count; i++) out[i] = quantize_one(in[i], scale, mode);
 }

@@ -153,6 +153,14 @@ typedef struct {
     int32_t lower, upper;
 } ckiln_i8_stage;
 
+/* ckiln_i8gemm_packed, then out[i·ldo + j] = stage(C[i][j]) for i < m, j < n (stage offsets
+ * at C's column 0), fused into the kernel where it can be: C is then scratch, written only
+ * for k beyond one slice of CKILN_I8_KC_PAIRS pairs (and on CPUs without AVX-512). */
+int ckiln_i8gemm_packed_requantize(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a,
+                                   ptrdiff_t lda, const int16_t *packed_b, ptrdiff_t packed_n,
+                                   ptrdiff_t column0, int32_t *c, ptrdiff_t ldc,
+                                   const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo);
+
 /* Depthwise sums of output pixels pixel_begin ..< pixel_end over n channels:
  * sums[r·lds + j] = Σ_taps in[tap pixel · in_c + j] · weights[(ky·k_w + kx)·weight_stride + j]
  * (in and weights offset to the first channel; taps in the padding skipped). With a stage
@@ -171,6 +179,16 @@ void ckiln_i8_requantize(int isa, ptrdiff_t rows, ptrdiff_t n, const int32_t *ac
  * upper), shift_a and shift_b at most 16. */
 void ckiln_i8_add(int isa, ptrdiff_t count, const int8_t *a, int shift_a, const int8_t *b, int shift_b,
                   int32_t half, int shift, int32_t lower, int32_t upper, int8_t *out);
+
+/* Rounding of ckiln_i8_quantize (FixedPoint's RoundMode). */
+enum {
+    CKILN_ROUND_HALF_UP = 0,   /* floor(v + 0.5) */
+    CKILN_ROUND_HALF_EVEN = 1, /* to nearest, ties to even */
+    CKILN_ROUND_HALF_AWAY = 2, /* C round() */
+};
+/* out[i] = saturate(round((double)in[i] · 2^fix_position)) to int8, NaN to 0: the emulator's
+ * quantization of float inputs (FixedPoint.quantize). */
+void ckiln_i8_quantize(int isa, ptrdiff_t count, const float *in, int fix_position, int mode, int8_t *out);
 
 /* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
  * raises the mmap and trim thresholds), so steady-state inference stops paying page faults

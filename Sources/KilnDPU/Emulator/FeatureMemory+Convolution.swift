@@ -35,7 +35,8 @@ struct WindowGeometry {
 extension FeatureMemory {
     /// Output rows `rows` (of `images · height`) and channels `channels` of a convolution:
     /// im2col of the tile's windows into the reused scratch, one native int8 GEMM with the
-    /// weights packed at program load, then the hoisted output stage (``ConvOutputStage``).
+    /// weights packed at program load, then the hoisted output stage (``ConvOutputStage``),
+    /// fused into the GEMM when it is ``ConvOutputStage/Kind/clamp32``.
     /// Depthwise: a direct loop per output pixel over the tile's channels.
     mutating func convolution(
         _ conv: DPUConvolution, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
@@ -135,7 +136,17 @@ extension FeatureMemory {
                                     columns: scratch + pixels.lowerBound * k)
                             }
                         }
+                        let to = out + firstPixel * outChannels + first
                         if let packed = prepared.packed[first], packed.n == n, packed.k == k {
+                            // The output stage fused into the GEMM when it is native.
+                            let fused = stage.withNative(first: first, count: n) { native in
+                                guard let native else { return false }
+                                NativeInt8GEMM.multiply(
+                                    m: m, a: a, lda: lda, packed: packed, c: c, ldc: n, stage: native, out: to,
+                                    ldo: outChannels, threads: threads)
+                                return true
+                            }
+                            if fused { return }
                             NativeInt8GEMM.multiply(m: m, a: a, lda: lda, packed: packed, c: c, ldc: n, threads: threads)
                         } else {
                             prepared.gemmWeights.withUnsafeBufferPointer { g in
@@ -149,7 +160,7 @@ extension FeatureMemory {
                             let r = pixels.lowerBound
                             stage.apply(
                                 rows: pixels.count, c + r * n, lda: n, count: n, first: first,
-                                to: out + (firstPixel + r) * outChannels + first, ldo: outChannels, isa: isa)
+                                to: to + r * outChannels, ldo: outChannels, isa: isa)
                         }
                     }
                 }

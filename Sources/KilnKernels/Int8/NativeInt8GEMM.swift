@@ -72,6 +72,36 @@ package enum NativeInt8GEMM {
         }
     }
 
+    /// `out = stage(A · B)` (int8, row stride `ldo`) with a packed B: the requantizing
+    /// stage fused into the kernel where it can be (AVX-512), else applied to each finished
+    /// tile. `c` (`m × packed.n`, row stride `ldc`) is scratch.
+    package static func multiply(
+        m: Int, a: UnsafePointer<Int8>, lda: Int, packed: PackedB, c: UnsafeMutablePointer<Int32>, ldc: Int,
+        stage: NativeInt8NHWC.Stage, out: UnsafeMutablePointer<Int8>, ldo: Int, threads: Int
+    ) {
+        let (n, k) = (packed.n, packed.k)
+        guard m > 0, n > 0 else { return }
+        let isa = NativeKernels.activeISA
+        packed.storage.withUnsafeBufferPointer { panels in
+            Gemm.forEachBlock(m: m, n: n, k: k, threads: threads, columnAlignment: Int(CKILN_I8_NR)) { rows, columns in
+                let aBlock = a + rows.lowerBound * lda
+                let cBlock = c + rows.lowerBound * ldc + columns.lowerBound
+                let outBlock = out + rows.lowerBound * ldo + columns.lowerBound
+                var blockStage = stage.raw
+                blockStage.offsets += columns.lowerBound
+                let status = ckiln_i8gemm_packed_requantize(
+                    isa.rawValue, rows.count, columns.count, k, aBlock, lda, panels.baseAddress, n, columns.lowerBound,
+                    cBlock, ldc, &blockStage, outBlock, ldo)
+                if status != 0 {
+                    scalarFallback(rows: rows, columns: columns, k: k, a: a, lda: lda, packed: panels, n: n, c: c, ldc: ldc)
+                    withUnsafePointer(to: blockStage) { raw in
+                        ckiln_i8_requantize(isa.rawValue, rows.count, columns.count, cBlock, ldc, raw, outBlock, ldo)
+                    }
+                }
+            }
+        }
+    }
+
     /// The exact product straight from the packed panels; only when scratch allocation failed.
     private static func scalarFallback(
         rows: Range<Int>, columns: Range<Int>, k: Int, a: UnsafePointer<Int8>, lda: Int,

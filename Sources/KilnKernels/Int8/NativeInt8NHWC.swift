@@ -1,7 +1,9 @@
 import CKilnKernels
+import KilnCore
 
 /// The DPU emulator's int8 NHWC kernels around the exact GEMM, in native code: im2col of a
-/// feature map, depthwise sums, the requantizing output stage and the element-wise add.
+/// feature map, depthwise sums, the requantizing output stage, the element-wise add and the
+/// quantization of float inputs.
 ///
 /// All integer arithmetic, so every instruction set computes the same bytes. Feature maps are
 /// `images × height × width × channels` int8; output pixel `p` is `(image, oy, ox)` with
@@ -89,5 +91,21 @@ package enum NativeInt8NHWC {
         shiftB: Int32, half: Int32, shift: Int32, lower: Int32, upper: Int32, out: UnsafeMutablePointer<Int8>
     ) {
         ckiln_i8_add(isa.rawValue, count, a, shiftA, b, shiftB, half, shift, lower, upper, out)
+    }
+
+    /// `out[i] = FixedPoint.quantize(input[i], fixPosition:, mode:)` as Int8: the same double
+    /// operations, vectorized.
+    package static func quantize(
+        isa: NativeKernels.ISA, _ input: UnsafeBufferPointer<Float>, fixPosition: Int, mode: RoundMode,
+        into out: UnsafeMutablePointer<Int8>
+    ) {
+        guard let base = input.baseAddress else { return }
+        let native: Int32
+        switch mode {
+        case .halfUp: native = Int32(CKILN_ROUND_HALF_UP)
+        case .halfToEven: native = Int32(CKILN_ROUND_HALF_EVEN)
+        case .halfAwayFromZero: native = Int32(CKILN_ROUND_HALF_AWAY)
+        }
+        ckiln_i8_quantize(isa.rawValue, input.count, base, Int32(fixPosition), native, out)
     }
 }
