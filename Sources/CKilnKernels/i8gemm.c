@@ -49,9 +49,11 @@ void ckiln_i8gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const int8_t *b, ptrdiff_t ld
 
 /* A[row.., pair qc..] into 6-row panels: per row, its `slice` pairs widened to 2·slice int16
  * (the int32 word of pair q holds (a[k], a[k+1]) as the kernels' B words do), zero past k and
- * in the rows past `rows`. A plain widening copy, which the compiler vectorizes. */
-static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows,
-                   ptrdiff_t qc, ptrdiff_t slice, int16_t *out) {
+ * in the rows past `rows`. A plain widening copy, which the compiler vectorizes (compiled
+ * for AVX-512 too, where vpmovsxbw widens 32 values at once). */
+static inline __attribute__((always_inline)) void pack_a_body(const int8_t *a, ptrdiff_t lda, ptrdiff_t k,
+                                                              ptrdiff_t row, ptrdiff_t rows, ptrdiff_t qc,
+                                                              ptrdiff_t slice, int16_t *out) {
     ptrdiff_t values = min_pd(2 * slice, k - 2 * qc);
     for (ptrdiff_t panel = 0; panel < rows; panel += MR) {
         ptrdiff_t used = min_pd(MR, rows - panel);
@@ -68,6 +70,19 @@ static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, p
     }
 }
 
+static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows, ptrdiff_t qc,
+                   ptrdiff_t slice, int16_t *out) {
+    pack_a_body(a, lda, k, row, rows, qc, slice, out);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static void
+pack_a_avx512(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows, ptrdiff_t qc,
+              ptrdiff_t slice, int16_t *out) {
+    pack_a_body(a, lda, k, row, rows, qc, slice, out);
+}
+#endif
+
 /* Both entry points: C = A·B, and with a stage out = stage(C) per finished tile (fused into
  * the AVX-512 kernels; after the kernel, while the tile is in L1, otherwise). */
 static int gemm(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a, ptrdiff_t lda,
@@ -83,10 +98,12 @@ static int gemm(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a,
     int level = ckiln_clamp_isa(isa);
     ckiln_i8_ukr kernel = level >= CKILN_ISA_AVX2 ? ckiln_i8_ukr_avx2 : ckiln_i8_ukr_portable;
     ckiln_i8_ukr_staged staged = NULL;
+    void (*pack)(const int8_t *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int16_t *) = pack_a;
     ptrdiff_t tile_m = MR, tile_n = NR;
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= CKILN_ISA_AVX512) {
         staged = level >= CKILN_ISA_AVX512_VNNI ? ckiln_i8_ukr_avx512_vnni : ckiln_i8_ukr_avx512;
+        pack = pack_a_avx512;
         tile_m = 2 * MR;
         tile_n = 2 * NR;
     }
@@ -101,7 +118,7 @@ static int gemm(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a,
         const int16_t *panels_b = packed_b + qc * padded * 2 + column0 * slice * 2;
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
             ptrdiff_t mcb = min_pd(MC, m - ic);
-            pack_a(a, lda, k, ic, mcb, qc, slice, buffer_a);
+            pack(a, lda, k, ic, mcb, qc, slice, buffer_a);
             for (ptrdiff_t jr = 0; jr < n; jr += tile_n) {
                 int nr = (int)min_pd(tile_n, n - jr);
                 /* The stage of this column block, on the last slice. */

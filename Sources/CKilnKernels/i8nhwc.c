@@ -262,31 +262,57 @@ AVX512 static void depthwise_avx512(const ckiln_window *w, const int8_t *in, ptr
         depthwise_body(w, in, in_c, weights, weight_stride, n, pixel_begin, pixel_end, sums, lds, stage, out, ldo);
         return;
     }
-    const int8_t *xs[DW_TAPS];
-    const int16_t *ws[DW_TAPS];
+    /* Interior pixels (every tap inside, no upsampling) read tap t at a fixed offset from
+     * their window's corner: one table for the call instead of a tap list per pixel. */
+    ptrdiff_t interior_offset[DW_TAPS], border_offset[DW_TAPS];
+    const int16_t *interior_ws[DW_TAPS], *border_ws[DW_TAPS];
+    int all = (int)(w->k_h * w->k_w);
+    for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
+        for (ptrdiff_t kx = 0; kx < w->k_w; kx++) {
+            interior_offset[ky * w->k_w + kx] = (ky * w->dilation_h * w->in_w + kx * w->dilation_w) * in_c;
+            interior_ws[ky * w->k_w + kx] = weights + (ky * w->k_w + kx) * weight_stride;
+        }
+    }
+    int plain = w->up_h == 1 && w->up_w == 1;
+    ptrdiff_t span_h = (w->k_h - 1) * w->dilation_h, span_w = (w->k_w - 1) * w->dilation_w;
     __m128i shift = _mm_cvtsi32_si128(stage ? stage->shift : 0);
     __m512i lower = _mm512_set1_epi32(stage ? stage->lower : 0), upper = _mm512_set1_epi32(stage ? stage->upper : 0);
     position at = position_of(w, pixel_begin);
     for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
         ptrdiff_t ox = at.ox, oy = at.oy, image = at.image;
         const int8_t *plane = in + image * w->in_h * w->in_w * in_c;
-        int taps = 0;
-        for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
-            ptrdiff_t iy = input_row(w, oy, ky);
-            if (iy < 0) continue;
-            for (ptrdiff_t kx = 0; kx < w->k_w; kx++) {
-                ptrdiff_t ix = input_column(w, ox, kx);
-                if (ix < 0) continue;
-                xs[taps] = plane + (iy * w->in_w + ix) * in_c;
-                ws[taps] = weights + (ky * w->k_w + kx) * weight_stride;
-                taps++;
+        ptrdiff_t y0 = oy * w->stride_h - w->pad_h, x0 = ox * w->stride_w - w->pad_w;
+        const int8_t *base;
+        const ptrdiff_t *offset;
+        const int16_t *const *ws;
+        int taps;
+        if (plain && y0 >= 0 && x0 >= 0 && y0 + span_h < w->in_h && x0 + span_w < w->in_w) {
+            base = plane + (y0 * w->in_w + x0) * in_c;
+            offset = interior_offset;
+            ws = interior_ws;
+            taps = all;
+        } else {
+            base = plane;
+            offset = border_offset;
+            ws = border_ws;
+            taps = 0;
+            for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
+                ptrdiff_t iy = input_row(w, oy, ky);
+                if (iy < 0) continue;
+                for (ptrdiff_t kx = 0; kx < w->k_w; kx++) {
+                    ptrdiff_t ix = input_column(w, ox, kx);
+                    if (ix < 0) continue;
+                    border_offset[taps] = (iy * w->in_w + ix) * in_c;
+                    border_ws[taps] = weights + (ky * w->k_w + kx) * weight_stride;
+                    taps++;
+                }
             }
         }
         for (ptrdiff_t j = 0; j < n; j += 32) {
             __mmask32 mask = n - j >= 32 ? (__mmask32)0xFFFFFFFF : (__mmask32)((1u << (n - j)) - 1);
             __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
             for (int t = 0; t < taps; t++) {
-                __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, xs[t] + j));
+                __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, base + offset[t] + j));
                 __m512i product = _mm512_mullo_epi16(x, _mm512_maskz_loadu_epi16(mask, ws[t] + j));
                 low = _mm512_add_epi32(low, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(product)));
                 high = _mm512_add_epi32(high, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(product, 1)));
