@@ -1,6 +1,6 @@
 /* The DPU emulator's int8 NHWC kernels around the exact GEMM: im2col of a feature map,
- * depthwise sums, the requantizing output stage, the element-wise add, and the quantization
- * of float inputs. All integer (the quantization: the same IEEE double operations), so
+ * depthwise sums, max pooling, the requantizing output stage, the element-wise add, and the
+ * quantization of float inputs. All integer (the quantization: the same IEEE double operations), so
  * every path is exact and equal to every other; the AVX2 and AVX-512 variants are the same
  * C bodies compiled for those instruction sets (the compiler vectorizes the channel loops),
  * plus masked 64-byte copies in im2col on AVX-512. */
@@ -399,6 +399,60 @@ void ckiln_i8_add(int isa, ptrdiff_t count, const int8_t *a, int shift_a, const 
     }
 #endif
     add_portable(count, a, shift_a, b, shift_b, half, shift, lower, upper, out);
+}
+
+/* Max pooling: per output pixel, the largest of its in-bounds taps (−128 when none). */
+INLINE void maxpool_body(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n, ptrdiff_t pixel_begin,
+                         ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo) {
+    position at = position_of(w, pixel_begin);
+    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
+        const int8_t *plane = in + at.image * w->in_h * w->in_w * in_c;
+        int8_t *restrict y = out + (pixel - pixel_begin) * ldo;
+        for (ptrdiff_t j = 0; j < n; j++) y[j] = -128;
+        for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
+            ptrdiff_t iy = input_row(w, at.oy, ky);
+            if (iy < 0) continue;
+            for (ptrdiff_t kx = 0; kx < w->k_w; kx++) {
+                ptrdiff_t ix = input_column(w, at.ox, kx);
+                if (ix < 0) continue;
+                const int8_t *restrict x = plane + (iy * w->in_w + ix) * in_c;
+                for (ptrdiff_t j = 0; j < n; j++) y[j] = x[j] > y[j] ? x[j] : y[j];
+            }
+        }
+    }
+}
+
+static void maxpool_portable(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n,
+                             ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo) {
+    maxpool_body(w, in, in_c, n, pixel_begin, pixel_end, out, ldo);
+}
+
+#if CKILN_X86
+AVX2 static void maxpool_avx2(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n,
+                              ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo) {
+    maxpool_body(w, in, in_c, n, pixel_begin, pixel_end, out, ldo);
+}
+
+AVX512 static void maxpool_avx512(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n,
+                                  ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo) {
+    maxpool_body(w, in, in_c, n, pixel_begin, pixel_end, out, ldo);
+}
+#endif
+
+void ckiln_i8_maxpool_nhwc(int isa, const ckiln_window *window, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n,
+                           ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo) {
+#if CKILN_X86
+    int level = ckiln_clamp_isa(isa);
+    if (level >= CKILN_ISA_AVX512) {
+        maxpool_avx512(window, in, in_c, n, pixel_begin, pixel_end, out, ldo);
+        return;
+    }
+    if (level >= CKILN_ISA_AVX2) {
+        maxpool_avx2(window, in, in_c, n, pixel_begin, pixel_end, out, ldo);
+        return;
+    }
+#endif
+    maxpool_portable(window, in, in_c, n, pixel_begin, pixel_end, out, ldo);
 }
 
 /* One value as FixedPoint.quantize: saturate(round(x · 2^p)) in double, NaN to 0. */

@@ -28,7 +28,7 @@ struct NativeInt8NHWCTests {
         (8, 7, 2, 1, 3, 1, 3, 4), (4, 1, 1, 1, 0, 1, 33, 33),
     ]
 
-    @Test("im2col and depthwise (sums and fused stage) on every instruction set", arguments: windows)
+    @Test("im2col, depthwise (sums and fused stage) and max pooling on every instruction set", arguments: windows)
     func windowKernels(shape: (Int, Int, Int, Int, Int, Int, Int, Int)) {
         let (size, kernel, stride, dilation, pad, up, channels, inChannels) = shape
         let images = 2
@@ -53,12 +53,14 @@ struct NativeInt8NHWCTests {
         }
         var columns = [Int8](repeating: 0, count: m * k)
         var sums = [Int32](repeating: 0, count: m * channels)
+        var maxima = [Int8](repeating: .min, count: m * channels)
         for (r, pixel) in pixels.enumerated() {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     guard let at = tap(pixel, ky, kx) else { continue }
                     for c in 0..<channels {
                         columns[r * k + (ky * kernel + kx) * channels + c] = input[at + c]
+                        maxima[r * channels + c] = max(maxima[r * channels + c], input[at + c])
                         sums[r * channels + c] += Int32(input[at + c]) * Int32(weights[(ky * kernel + kx) * channels + c])
                     }
                 }
@@ -71,6 +73,7 @@ struct NativeInt8NHWCTests {
             var gotColumns = [Int8](repeating: 5, count: m * k)
             var gotSums = [Int32](repeating: 5, count: m * channels)
             var gotStaged = [Int8](repeating: 5, count: m * channels)
+            var gotMaxima = [Int8](repeating: 5, count: m * channels)
             input.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { w in
                     offsets.withUnsafeBufferPointer { o in
@@ -84,6 +87,11 @@ struct NativeInt8NHWCTests {
                                 isa: isa, window: window, input: x.baseAddress!, inChannels: inChannels,
                                 weights: w.baseAddress!, weightStride: channels, n: channels, pixels: pixels,
                                 sums: s.baseAddress!, lds: channels, stage: nil, out: nil, ldo: 0)
+                        }
+                        gotMaxima.withUnsafeMutableBufferPointer { y in
+                            NativeInt8NHWC.maxPool(
+                                isa: isa, window: window, input: x.baseAddress!, inChannels: inChannels, n: channels,
+                                pixels: pixels, out: y.baseAddress!, ldo: channels)
                         }
                         var scratch = [Int32](repeating: 0, count: m * channels)
                         let native = NativeInt8NHWC.Stage(offsets: o.baseAddress!, shift: 9, lower: -128, upper: 96)
@@ -101,6 +109,7 @@ struct NativeInt8NHWCTests {
             #expect(gotColumns == columns, "im2col \(isa)")
             #expect(gotSums == sums, "depthwise \(isa)")
             #expect(gotStaged == staged, "depthwise + stage \(isa)")
+            #expect(gotMaxima == maxima, "max pool \(isa)")
         }
     }
 

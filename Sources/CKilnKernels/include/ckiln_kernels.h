@@ -175,6 +175,12 @@ void ckiln_i8_depthwise_nhwc(int isa, const ckiln_window *window, const int8_t *
 void ckiln_i8_requantize(int isa, ptrdiff_t rows, ptrdiff_t n, const int32_t *acc, ptrdiff_t lda,
                          const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo);
 
+/* Max pooling of output pixels pixel_begin ..< pixel_end over n channels: out[r·ldo + j] =
+ * the largest in[tap pixel · in_c + j] of the in-bounds taps (in offset to the first
+ * channel), −128 when every tap is in the padding. */
+void ckiln_i8_maxpool_nhwc(int isa, const ckiln_window *window, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n,
+                           ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo);
+
 /* Element-wise add: out[i] = clamp((a[i]·2^shift_a + b[i]·2^shift_b + half) >> shift, lower,
  * upper), shift_a and shift_b at most 16. */
 void ckiln_i8_add(int isa, ptrdiff_t count, const int8_t *a, int shift_a, const int8_t *b, int shift_b,

@@ -210,8 +210,9 @@ extension FeatureMemory {
     }
 
     /// Output rows `rows` and channels `channels` of a max or average pool. Max ignores
-    /// padding; average sums with padded zeros and multiplies by the DPU's `m / 2^s`
-    /// (the prepared ``ConvOutputStage``).
+    /// padding (native, ``NativeInt8NHWC/maxPool(isa:window:input:inChannels:n:pixels:out:ldo:)``);
+    /// average sums with padded zeros and multiplies by the DPU's `m / 2^s` (the prepared
+    /// ``ConvOutputStage``).
     mutating func pooling(
         _ pool: DPUPooling, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
         threads: Int
@@ -229,9 +230,21 @@ extension FeatureMemory {
         let firstPixel = rows.lowerBound * output.width
         let source = storage[layer.inputs[0]]
         let stage = prepared.poolStage
+        // Read on the calling task: worker threads do not see a forced instruction set.
+        let isa = NativeKernels.activeISA
         storage[layer.output].withUnsafeMutableBufferPointer { target in
             source.withUnsafeBufferPointer { x in
                 guard let out = target.baseAddress, let x = x.baseAddress else { return }
+                if isMax {
+                    let window = geometry.native(kernelHeight: kh, kernelWidth: kw)
+                    Parallel.forEach(m, threads: threads, grain: 16) { pixels in
+                        NativeInt8NHWC.maxPool(
+                            isa: isa, window: window, input: x + first, inChannels: inChannels, n: n,
+                            pixels: (firstPixel + pixels.lowerBound)..<(firstPixel + pixels.upperBound),
+                            out: out + (firstPixel + pixels.lowerBound) * outChannels + first, ldo: outChannels)
+                    }
+                    return
+                }
                 Parallel.forEach(m, threads: threads, grain: 16) { pixels in
                     withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { values in
                         guard let values = values.baseAddress else { return }
@@ -239,25 +252,16 @@ extension FeatureMemory {
                             let pixel = firstPixel + r
                             let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
                             let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
-                            values.update(repeating: isMax ? -128 : 0, count: n)
+                            values.update(repeating: 0, count: n)
                             for ky in 0..<kh {
                                 for kx in 0..<kw {
                                     let at = geometry.inputPixel(image, oy, ox, ky, kx)
                                     guard at >= 0 else { continue }
                                     let xs = x + at * inChannels + first
-                                    if isMax {
-                                        for j in 0..<n { values[j] = max(values[j], Int32(xs[j])) }
-                                    } else {
-                                        for j in 0..<n { values[j] &+= Int32(xs[j]) }
-                                    }
+                                    for j in 0..<n { values[j] &+= Int32(xs[j]) }
                                 }
                             }
-                            let to = out + pixel * outChannels + first
-                            if isMax {
-                                for j in 0..<n { to[j] = Int8(truncatingIfNeeded: values[j]) }
-                            } else if let stage {
-                                stage.apply(values, count: n, first: 0, to: to)
-                            }
+                            if let stage { stage.apply(values, count: n, first: 0, to: out + pixel * outChannels + first) }
                         }
                     }
                 }

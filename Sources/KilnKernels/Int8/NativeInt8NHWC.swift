@@ -2,8 +2,8 @@ import CKilnKernels
 import KilnCore
 
 /// The DPU emulator's int8 NHWC kernels around the exact GEMM, in native code: im2col of a
-/// feature map, depthwise sums, the requantizing output stage, the element-wise add and the
-/// quantization of float inputs.
+/// feature map, depthwise sums, max pooling, the requantizing output stage, the element-wise
+/// add and the quantization of float inputs.
 ///
 /// All integer arithmetic, so every instruction set computes the same bytes. Feature maps are
 /// `images × height × width × channels` int8; output pixel `p` is `(image, oy, ox)` with
@@ -36,6 +36,18 @@ package enum NativeInt8NHWC {
         withUnsafePointer(to: window.raw) { w in
             ckiln_i8_im2col_nhwc(
                 isa.rawValue, w, input, inChannels, channels, pixels.lowerBound, pixels.upperBound, columns)
+        }
+    }
+
+    /// Max pooling of output pixels `pixels` over `n` channels: `out[r · ldo + j]` = the
+    /// largest `input[tap pixel · inChannels + j]` of the in-bounds taps (`input` offset to
+    /// the first channel), −128 when none.
+    package static func maxPool(
+        isa: NativeKernels.ISA, window: Window, input: UnsafePointer<Int8>, inChannels: Int, n: Int,
+        pixels: Range<Int>, out: UnsafeMutablePointer<Int8>, ldo: Int
+    ) {
+        withUnsafePointer(to: window.raw) { w in
+            ckiln_i8_maxpool_nhwc(isa.rawValue, w, input, inChannels, n, pixels.lowerBound, pixels.upperBound, out, ldo)
         }
     }
 
