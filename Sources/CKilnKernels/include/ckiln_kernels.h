@@ -1,9 +1,11 @@
-/* Kiln's native hot kernels: SGEMM, depthwise convolution and exact int8 GEMM.
+/* Kiln's native hot kernels: SGEMM, depthwise convolution, exact int8 GEMM and the DPU
+ * emulator's int8 NHWC kernels.
  *
- * Every entry point picks its implementation at run time: AVX2+FMA functions
- * (compiled per function with __attribute__((target))) when the CPU has them, a
- * portable C path otherwise. All matrices are row-major. No function allocates
- * except for grow-only, per-thread packing buffers. Threading is the caller's:
+ * Every entry point picks its implementation at run time: AVX2+FMA (and, for the int8
+ * kernels, AVX-512 / AVX512-VNNI) functions, compiled per function with
+ * __attribute__((target)), when the CPU has them, a portable C path otherwise. All
+ * matrices are row-major. No function allocates except for grow-only, per-thread packing
+ * buffers. Threading is the caller's:
  * each call computes the given block serially, so callers split M or N.
  * Functions returning int return 0, or -1 when a scratch buffer could not be allocated
  * (C is then unspecified).

@@ -4,8 +4,9 @@ import CKilnKernels
 /// A `m × k` int8, B `k × n` int8 and C `m × n` Int32, all row-major.
 ///
 /// Exact: operands are widened to int16 and multiplied pairwise into int32
-/// (`vpmaddwd` on AVX2, never the saturating `vpmaddubsw`), so each element equals the
-/// plain int32 dot product (wrapping, which can only happen beyond k = 131072). B is packed
+/// (`vpdpwssd` with AVX512-VNNI, `vpmaddwd` on AVX-512 and AVX2; never the saturating
+/// `vpmaddubsw` or `vpdpwssds`), so each element equals the plain int32 dot product
+/// (wrapping, which can only happen beyond k = 131072) on every instruction set. B is packed
 /// once (``PackedB``) and reused across calls; the portable C path runs on CPUs without AVX2.
 ///
 /// ```swift
