@@ -1,6 +1,7 @@
 /* Exact int8 GEMM: int8 widened to int16 pairs, multiplied and pair-summed into int32
- * (vpmaddwd on AVX2, vpdpwssd with AVX512-VNNI: i8gemm_avx512.c), never through a
- * saturating 16-bit intermediate. */
+ * (vpmaddwd on AVX2 and AVX-512: i8gemm_avx512.c), never through a saturating 16-bit
+ * intermediate; with AVX512-VNNI, quads of A + 128 (unsigned) times B through vpdpbusd,
+ * corrected by 128·Σ_k b per column. */
 #include <string.h>
 
 #include "internal.h"
@@ -14,14 +15,49 @@ enum { MC = 192 };
 static ptrdiff_t min_pd(ptrdiff_t x, ptrdiff_t y) { return x < y ? x : y; }
 static ptrdiff_t round_up(ptrdiff_t x, ptrdiff_t to) { return (x + to - 1) / to * to; }
 
+/* int16 values of the pair packing; the quad packing and the column sums follow it. */
+static size_t pairs_count(ptrdiff_t k, ptrdiff_t n) { return (size_t)round_up(n, NR) * (size_t)round_up(k, 2); }
+
 size_t ckiln_i8gemm_packed_b_count(ptrdiff_t k, ptrdiff_t n) {
     if (k <= 0 || n <= 0) return 0;
-    return (size_t)round_up(n, NR) * (size_t)round_up(k, 2);
+    /* Pairs, then quads (1 byte a value: half as many int16), then one int32 per column. */
+    return pairs_count(k, n) + (size_t)round_up(n, NR) * (size_t)round_up(k, 4) / 2 + 2 * (size_t)round_up(n, NR);
 }
 
 /* Layout: slices of KCP pairs; in a slice, 16-column panels; in a panel, per pair, 32 int16:
- * columns 0–7 as (k, k+1) pairs, then columns 8–15. Zero beyond k and n. */
+ * columns 0–7 as (k, k+1) pairs, then columns 8–15. Zero beyond k and n.
+ * After it, for the vpdpbusd kernel: the same slices (512 k) of 16-column panels, per quad
+ * of k 64 bytes (column j's b[k..k+3] at 4j), zero beyond k and n; then per column
+ * 128 · Σ_k b[k][j] (int32, wrapping), the correction for A offset by +128. */
 void ckiln_i8gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const int8_t *b, ptrdiff_t ldb, int16_t *packed) {
+    if (k <= 0 || n <= 0) return;
+    ptrdiff_t padded_n = round_up(n, NR);
+    int8_t *quads = (int8_t *)(packed + pairs_count(k, n));
+    int32_t sums[NR];
+    for (ptrdiff_t k0 = 0; k0 < k; k0 += 2 * KCP) {
+        ptrdiff_t slice = (min_pd(2 * KCP, k - k0) + 3) / 4;
+        int8_t *base = quads + k0 * padded_n;
+        for (ptrdiff_t panel = 0; panel < padded_n; panel += NR) {
+            int8_t *out = base + panel * slice * 4;
+            for (ptrdiff_t q = 0; q < slice; q++, out += 4 * NR) {
+                for (ptrdiff_t j = 0; j < NR; j++) {
+                    for (ptrdiff_t t = 0; t < 4; t++) {
+                        ptrdiff_t row = k0 + 4 * q + t, column = panel + j;
+                        out[4 * j + t] = row < k && column < n ? b[row * ldb + column] : 0;
+                    }
+                }
+            }
+        }
+    }
+    int32_t *column_sums = (int32_t *)(quads + padded_n * round_up(k, 4));
+    for (ptrdiff_t panel = 0; panel < padded_n; panel += NR) {
+        for (ptrdiff_t j = 0; j < NR; j++) {
+            uint32_t sum = 0;
+            for (ptrdiff_t row = 0; row < k && panel + j < n; row++) sum += (uint32_t)(int32_t)b[row * ldb + panel + j];
+            sums[j] = (int32_t)(sum * 128u);
+        }
+        memcpy(column_sums + panel, sums, sizeof sums);
+    }
     ptrdiff_t pairs = (k + 1) / 2;
     ptrdiff_t padded = round_up(n, NR);
     for (ptrdiff_t qc = 0; qc < pairs; qc += KCP) {
@@ -76,10 +112,32 @@ static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, p
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static void
-pack_a_avx512(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows, ptrdiff_t qc,
-              ptrdiff_t slice, int16_t *out) {
+#define AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
+
+AVX512 static void pack_a_avx512(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows,
+                                 ptrdiff_t qc, ptrdiff_t slice, int16_t *out) {
     pack_a_body(a, lda, k, row, rows, qc, slice, out);
+}
+
+/* A[row.., k0..] for the vpdpbusd kernel, in 6-row panels of the pair layout's byte
+ * geometry: per row, `quads` quads of a + 128 as unsigned bytes (a ^ 0x80), 0x80 past k
+ * (B is zero there) and in the rows past `rows`. */
+AVX512 static void pack_a_u8(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows,
+                             ptrdiff_t k0, ptrdiff_t quads, uint8_t *out) {
+    ptrdiff_t values = min_pd(4 * quads, k - k0);
+    for (ptrdiff_t panel = 0; panel < rows; panel += MR) {
+        ptrdiff_t used = min_pd(MR, rows - panel);
+        for (ptrdiff_t i = 0; i < MR; i++) {
+            uint8_t *to = out + i * 4 * quads;
+            ptrdiff_t j = 0;
+            if (i < used) {
+                const int8_t *source = a + (row + panel + i) * lda + k0;
+                for (; j < values; j++) to[j] = (uint8_t)source[j] ^ 0x80u;
+            }
+            for (; j < 4 * quads; j++) to[j] = 0x80u;
+        }
+        out += MR * 4 * quads;
+    }
 }
 #endif
 
@@ -94,31 +152,50 @@ static int gemm(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a,
         if (stage) ckiln_i8_requantize(isa, m, n, c, ldc, stage, out, ldo);
         return 0;
     }
-    /* The kernel and its tile: AVX-512 tiles span two A and two B panels. */
+    /* The kernel and its tile: AVX-512 tiles span two A and two B panels. With VNNI, the
+     * quad packing and vpdpbusd (see i8gemm_avx512.c). */
     int level = ckiln_clamp_isa(isa);
     ckiln_i8_ukr kernel = level >= CKILN_ISA_AVX2 ? ckiln_i8_ukr_avx2 : ckiln_i8_ukr_portable;
     ckiln_i8_ukr_staged staged = NULL;
-    void (*pack)(const int8_t *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int16_t *) = pack_a;
+    int quads = 0;
     ptrdiff_t tile_m = MR, tile_n = NR;
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= CKILN_ISA_AVX512) {
-        staged = level >= CKILN_ISA_AVX512_VNNI ? ckiln_i8_ukr_avx512_vnni : ckiln_i8_ukr_avx512;
-        pack = pack_a_avx512;
+        quads = level >= CKILN_ISA_AVX512_VNNI;
+        staged = quads ? ckiln_i8_ukr_avx512_vnni : ckiln_i8_ukr_avx512;
         tile_m = 2 * MR;
         tile_n = 2 * NR;
     }
 #endif
     ptrdiff_t pairs = (k + 1) / 2;
     ptrdiff_t padded = round_up(packed_n, NR);
+    const int8_t *packed_quads = (const int8_t *)(packed_b + pairs_count(k, packed_n));
+    const int32_t *column_sums = (const int32_t *)(packed_quads + padded * round_up(k, 4)) + column0;
     int16_t *buffer_a = ckiln_scratch(2, sizeof(int32_t) * (size_t)(min_pd(MC, round_up(m, MR)) * min_pd(KCP, pairs)));
     if (!buffer_a) return -1;
     for (ptrdiff_t qc = 0; qc < pairs; qc += KCP) {
         ptrdiff_t slice = min_pd(KCP, pairs - qc);
         int last = qc + slice >= pairs;
+        /* The kernels' depth steps and B panels of this slice: pairs, or quads (each step
+         * 64 bytes of a B panel and 4 bytes of an A row either way). */
+        ptrdiff_t steps = slice;
         const int16_t *panels_b = packed_b + qc * padded * 2 + column0 * slice * 2;
+        if (quads) {
+            steps = (min_pd(2 * KCP, k - 2 * qc) + 3) / 4;
+            panels_b = (const int16_t *)(packed_quads + 2 * qc * padded + column0 * steps * 4);
+        }
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
             ptrdiff_t mcb = min_pd(MC, m - ic);
-            pack(a, lda, k, ic, mcb, qc, slice, buffer_a);
+#if defined(__x86_64__) || defined(__i386__)
+            if (quads) {
+                pack_a_u8(a, lda, k, ic, mcb, 2 * qc, steps, (uint8_t *)buffer_a);
+            } else if (staged) {
+                pack_a_avx512(a, lda, k, ic, mcb, qc, slice, buffer_a);
+            } else
+#endif
+            {
+                pack_a(a, lda, k, ic, mcb, qc, slice, buffer_a);
+            }
             for (ptrdiff_t jr = 0; jr < n; jr += tile_n) {
                 int nr = (int)min_pd(tile_n, n - jr);
                 /* The stage of this column block, on the last slice. */
@@ -129,13 +206,15 @@ static int gemm(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a,
                     columns.offsets += jr;
                     tile_stage = &columns;
                 }
+                /* The quads' +128 correction, once: on the first slice. */
+                const int32_t *tile_sums = quads && qc == 0 ? column_sums + jr : NULL;
                 for (ptrdiff_t ir = 0; ir < mcb; ir += tile_m) {
                     int mr = (int)min_pd(tile_m, mcb - ir);
-                    const int16_t *panel_a = buffer_a + ir * 2 * slice, *panel_b = panels_b + jr * slice * 2;
+                    const int16_t *panel_a = buffer_a + ir * 2 * steps, *panel_b = panels_b + jr * steps * 2;
                     int32_t *tile = c + (ic + ir) * ldc + jr;
                     int8_t *tile_out = tile_stage ? out + (ic + ir) * ldo + jr : NULL;
                     if (staged) {
-                        staged(slice, panel_a, panel_b, tile, ldc, mr, nr, qc > 0, tile_stage, tile_out, ldo);
+                        staged(steps, panel_a, panel_b, tile, ldc, mr, nr, qc > 0, tile_sums, tile_stage, tile_out, ldo);
                     } else {
                         kernel(slice, panel_a, panel_b, tile, ldc, mr, nr, qc > 0);
                         if (tile_stage) ckiln_i8_requantize(isa, mr, nr, tile, ldc, tile_stage, tile_out, ldo);

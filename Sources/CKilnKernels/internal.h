@@ -55,20 +55,23 @@ void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t
                        ptrdiff_t ldc, int mr, int nr, int accumulate);
 
 /* int8 AVX-512 micro-kernels (i8gemm_avx512.c, x86 only): tiles of up to 12 rows (two
- * consecutive 6-row A panels, so row i at a + i·2·kp throughout) × 32 columns (two
- * consecutive 16-column B panels), same arguments and packing as ckiln_i8_ukr; mr ≤ 12,
- * nr ≤ 32. With a stage (offsets at the tile's column 0), out[i·ldo + j] = stage(C[i][j])
- * instead of storing C (C read when accumulate). The VNNI one uses vpdpwssd. */
+ * consecutive 6-row A panels, row i at 4·i·kp bytes) × 32 columns (two consecutive 16-column
+ * B panels, 64·kp bytes each) over kp steps: pairs (ckiln_i8_ukr_avx512, the packing of
+ * ckiln_i8_ukr) or quads (ckiln_i8_ukr_avx512_vnni: A + 128 as unsigned bytes, B signed
+ * bytes, vpdpbusd); mr ≤ 12, nr ≤ 32. With sums (at the tile's column 0), C −= sums[j]
+ * before it is stored (the quads' correction, on the first slice). With a stage (offsets at
+ * the tile's column 0), out[i·ldo + j] = stage(C[i][j]) instead of storing C (C read when
+ * accumulate). */
 typedef void (*ckiln_i8_ukr_staged)(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
-                                    ptrdiff_t ldc, int mr, int nr, int accumulate,
+                                    ptrdiff_t ldc, int mr, int nr, int accumulate, const int32_t *sums,
                                     const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo);
 
 void ckiln_i8_ukr_avx512(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t ldc,
-                         int mr, int nr, int accumulate, const ckiln_i8_stage *stage, int8_t *out,
-                         ptrdiff_t ldo);
+                         int mr, int nr, int accumulate, const int32_t *sums, const ckiln_i8_stage *stage,
+                         int8_t *out, ptrdiff_t ldo);
 void ckiln_i8_ukr_avx512_vnni(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t ldc,
-                              int mr, int nr, int accumulate, const ckiln_i8_stage *stage, int8_t *out,
-                              ptrdiff_t ldo);
+                              int mr, int nr, int accumulate, const int32_t *sums, const ckiln_i8_stage *stage,
+                              int8_t *out, ptrdiff_t ldo);
 
 /* `isa` limited to what this CPU has. */
 int ckiln_clamp_isa(int isa);
