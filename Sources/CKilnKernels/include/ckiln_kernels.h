@@ -113,11 +113,12 @@ void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t i
                            ptrdiff_t out_w);
 
 /* Exact int8 GEMM: C(int32, m×n) = A(int8, m×k) · B(int8, k×n), products widened to
- * int16 and summed in int32 (wrapping only beyond k = 131072). */
+ * int16 and summed in int32 (wrapping only beyond k = 131072); with AVX512-VNNI through
+ * vpdpbusd on A + 128, corrected per column, to the same int32. */
 #define CKILN_I8_NR 16
 /* k pairs per packed slice of B. */
 #define CKILN_I8_KC_PAIRS 256
-/* int16 values needed to hold B (k×n) packed. */
+/* int16 values needed to hold B (k×n) packed: int16 pairs, then int8 quads and column sums. */
 size_t ckiln_i8gemm_packed_b_count(ptrdiff_t k, ptrdiff_t n);
 /* Packs B (k×n, row stride ldb) once. */
 void ckiln_i8gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const int8_t *b, ptrdiff_t ldb, int16_t *packed);

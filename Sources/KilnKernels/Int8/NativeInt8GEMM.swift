@@ -3,11 +3,13 @@ import CKilnKernels
 /// Exact int8 matrix product for the DPU emulator, in native code: `C = A · B` with
 /// A `m × k` int8, B `k × n` int8 and C `m × n` Int32, all row-major.
 ///
-/// Exact: operands are widened to int16 and multiplied pairwise into int32
-/// (`vpdpwssd` with AVX512-VNNI, `vpmaddwd` on AVX-512 and AVX2; never the saturating
-/// `vpmaddubsw` or `vpdpwssds`), so each element equals the plain int32 dot product
-/// (wrapping, which can only happen beyond k = 131072) on every instruction set. B is packed
-/// once (``PackedB``) and reused across calls; the portable C path runs on CPUs without AVX2.
+/// Exact: operands are widened to int16 and multiplied pairwise into int32 (`vpmaddwd` on
+/// AVX-512 and AVX2; never the saturating `vpmaddubsw`), or, with AVX512-VNNI, A + 128 as
+/// unsigned bytes times B in quads (`vpdpbusd`, not the saturating `vpdpbusds`) less the
+/// packed `128 · Σ_k b[k][j]`; so each element equals the plain int32 dot product (wrapping,
+/// which can only happen beyond k = 131072) on every instruction set. B is packed once in
+/// both layouts (``PackedB``) and reused across calls; the portable C path runs on CPUs
+/// without AVX2.
 ///
 /// ```swift
 /// let weights = NativeInt8GEMM.PackedB(k: k, n: n, b: w, ldb: n)
@@ -20,7 +22,8 @@ package enum NativeInt8GEMM {
         package let k: Int
         /// Columns of B.
         package let n: Int
-        /// The panels: int16 pairs along k, 16 columns a panel.
+        /// The panels: int16 pairs along k, 16 columns a panel; then the same as int8 quads and
+        /// the column sums of the VNNI kernel (`ckiln_i8gemm_pack_b`).
         let storage: [Int16]
 
         /// Packs `b` (`k × n`, row stride `ldb`).
