@@ -2,6 +2,8 @@
 #ifndef CKILN_INTERNAL_H
 #define CKILN_INTERNAL_H
 
+#include <string.h>
+
 #include "ckiln_kernels.h"
 
 /* SGEMM micro-kernel: C[mr×nr] (mr ≤ 6, nr ≤ 16, tile at c with row stride ldc) =
@@ -45,16 +47,42 @@ void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrd
                              float alpha, float *out);
 
 /* int8 micro-kernel over int16 pairs: C[mr×nr] (= or +=, per accumulate) the products of
- * kp pairs of a 6-row A panel (one int32 = two int16 per row and pair) and a 16-column
- * B panel (32 int16 per pair). */
-typedef void (*ckiln_i8_ukr)(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+ * kp pairs of a 6-row A panel (row-major, 2·kp int16 per row: pair q of row i is the int32
+ * at a + i·2·kp + 2q) and a 16-column B panel (32 int16 per pair). */
+typedef void (*ckiln_i8_ukr)(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
                              ptrdiff_t ldc, int mr, int nr, int accumulate);
 
-void ckiln_i8_ukr_portable(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+/* Pair q of row i of an A panel as the int32 the SIMD kernels broadcast (memcpy: the panel
+ * is stored as int16). */
+static inline int32_t ckiln_i8_a_pair(const int16_t *a, ptrdiff_t kp, int i, ptrdiff_t q) {
+    int32_t word;
+    memcpy(&word, a + i * 2 * kp + 2 * q, sizeof word);
+    return word;
+}
+
+void ckiln_i8_ukr_portable(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
                            ptrdiff_t ldc, int mr, int nr, int accumulate);
-void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int32_t *a, const int16_t *b, int32_t *c,
+void ckiln_i8_ukr_avx2(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
                        ptrdiff_t ldc, int mr, int nr, int accumulate);
 
+/* int8 AVX-512 micro-kernels (i8gemm_avx512.c, x86 only): tiles of up to 12 rows (two
+ * consecutive 6-row A panels, row i at 4·i·kp bytes) × 32 columns (two consecutive 16-column
+ * B panels, 64·kp bytes each) over kp steps: pairs (ckiln_i8_ukr_avx512, the packing of
+ * ckiln_i8_ukr) or quads (ckiln_i8_ukr_avx512_vnni: A + 128 as unsigned bytes, B signed
+ * bytes, vpdpbusd); mr ≤ 12, nr ≤ 32. With sums (at the tile's column 0), C −= sums[j]
+ * before it is stored (the quads' correction, on the first slice). With a stage (offsets at
+ * the tile's column 0), out[i·ldo + j] = stage(C[i][j]) instead of storing C (C read when
+ * accumulate). */
+typedef void (*ckiln_i8_ukr_staged)(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c,
+                                    ptrdiff_t ldc, int mr, int nr, int accumulate, const int32_t *sums,
+                                    const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo);
+
+void ckiln_i8_ukr_avx512(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t ldc,
+                         int mr, int nr, int accumulate, const int32_t *sums, const ckiln_i8_stage *stage,
+                         int8_t *out, ptrdiff_t ldo);
+void ckiln_i8_ukr_avx512_vnni(ptrdiff_t kp, const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t ldc,
+                              int mr, int nr, int accumulate, const int32_t *sums, const ckiln_i8_stage *stage,
+                              int8_t *out, ptrdiff_t ldo);
 
 /* `isa` limited to what this CPU has. */
 int ckiln_clamp_isa(int isa);

@@ -1,3 +1,4 @@
+import CKilnKernels
 import Testing
 
 @testable import KilnKernels
@@ -26,8 +27,11 @@ struct NativeInt8GEMMTests {
         return c
     }
 
+    /// Odd m, n and k; tile edges of the 6×16 and 12×32 kernels (m 11, 12, 13, 25; n 31, 32,
+    /// 33, 48); k beyond one and two slices of CKILN_I8_KC_PAIRS pairs (odd too).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (6, 16, 2), (7, 17, 3), (67, 67, 67), (13, 5, 66), (2, 40, 513), (5, 33, 1023), (9, 18, 4096), (37, 1, 600),
+        (12, 32, 64), (11, 31, 27), (25, 48, 1025), (13, 33, 2 * Int(CKILN_I8_KC_PAIRS) * 2 + 3), (49, 100, 577),
     ]
 
     static let isas = NativeGemmTests.isas
@@ -53,15 +57,40 @@ struct NativeInt8GEMMTests {
         }
     }
 
-    @Test func allMinusOneTwentyEightAtFullDepth() {
-        let (m, n, k) = (7, 19, 4096)
+    @Test("−128 · −128 at full depth, every instruction set", arguments: isas)
+    func allMinusOneTwentyEightAtFullDepth(isa: NativeKernels.ISA) {
+        for (m, n, k) in [(7, 19, 4096), (13, 33, 4097)] {
+            let a = [Int8](repeating: .min, count: m * k)
+            let b = [Int8](repeating: .min, count: k * n)
+            for threads in [1, 2] {
+                var c = [Int32](repeating: 0, count: m * n)
+                NativeKernels.withISA(isa) {
+                    c.withUnsafeMutableBufferPointer { out in
+                        NativeInt8GEMM.multiply(
+                            m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: out.baseAddress!, ldc: n, threads: threads)
+                    }
+                }
+                #expect(c.allSatisfy { $0 == 16_384 * Int32(k) }, "\(isa) \(m)×\(n)×\(k) threads \(threads)")
+            }
+        }
+    }
+
+    /// Sums past 2^31 wrap the same way on every path (k = 131_074: 2^14 · k > 2^31).
+    @Test("wrap-around beyond k = 131072 is identical on every instruction set")
+    func wrapAround() {
+        let (m, n, k) = (2, 17, 131_074)
         let a = [Int8](repeating: .min, count: m * k)
         let b = [Int8](repeating: .min, count: k * n)
-        var c = [Int32](repeating: 0, count: m * n)
-        c.withUnsafeMutableBufferPointer { out in
-            NativeInt8GEMM.multiply(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: out.baseAddress!, ldc: n, threads: 2)
+        let expected = Int32(truncatingIfNeeded: 16_384 * k)
+        for isa in Self.isas {
+            var c = [Int32](repeating: 0, count: m * n)
+            NativeKernels.withISA(isa) {
+                c.withUnsafeMutableBufferPointer { out in
+                    NativeInt8GEMM.multiply(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: out.baseAddress!, ldc: n, threads: 1)
+                }
+            }
+            #expect(c.allSatisfy { $0 == expected }, "\(isa)")
         }
-        #expect(c.allSatisfy { $0 == 16_384 * 4096 })
     }
 
     @Test("packed B reused with strided A and C")
@@ -69,19 +98,24 @@ struct NativeInt8GEMMTests {
         let (m, n, k) = (11, 21, 35)
         let b = values(k * n, seed: 3, extremes: true)
         let packed = NativeInt8GEMM.PackedB(k: k, n: n, b: b, ldb: n)
-        for seed in [UInt64(1), 2] {
-            let a = values(m * k, seed: seed, extremes: false)
-            // A with row stride k + 3, C with row stride n + 2.
-            var strided = [Int8](repeating: 0, count: m * (k + 3))
-            for i in 0..<m { for p in 0..<k { strided[i * (k + 3) + p] = a[i * k + p] } }
-            var c = [Int32](repeating: -1, count: m * (n + 2))
-            c.withUnsafeMutableBufferPointer { out in
-                NativeInt8GEMM.multiply(m: m, a: strided, lda: k + 3, packed: packed, c: out.baseAddress!, ldc: n + 2, threads: 2)
-            }
-            let expected = reference(m: m, n: n, k: k, a: a, b: b)
-            for i in 0..<m {
-                #expect(Array(c[(i * (n + 2))..<(i * (n + 2) + n)]) == Array(expected[(i * n)..<(i * n + n)]))
-                #expect(c[i * (n + 2) + n] == -1)
+        for isa in Self.isas {
+            for seed in [UInt64(1), 2] {
+                let a = values(m * k, seed: seed, extremes: false)
+                // A with row stride k + 3, C with row stride n + 2.
+                var strided = [Int8](repeating: 0, count: m * (k + 3))
+                for i in 0..<m { for p in 0..<k { strided[i * (k + 3) + p] = a[i * k + p] } }
+                var c = [Int32](repeating: -1, count: m * (n + 2))
+                NativeKernels.withISA(isa) {
+                    c.withUnsafeMutableBufferPointer { out in
+                        NativeInt8GEMM.multiply(
+                            m: m, a: strided, lda: k + 3, packed: packed, c: out.baseAddress!, ldc: n + 2, threads: 2)
+                    }
+                }
+                let expected = reference(m: m, n: n, k: k, a: a, b: b)
+                for i in 0..<m {
+                    #expect(Array(c[(i * (n + 2))..<(i * (n + 2) + n)]) == Array(expected[(i * n)..<(i * n + n)]))
+                    #expect(c[i * (n + 2) + n] == -1)
+                }
             }
         }
     }

@@ -1,9 +1,10 @@
-/* Kiln's native hot kernels: SGEMM, depthwise convolution and exact int8 GEMM.
+/* Kiln's native hot kernels: SGEMM, depthwise convolution, exact int8 GEMM and the DPU
+ * emulator's int8 NHWC kernels.
  *
- * Every entry point picks its implementation at run time: AVX-512 or AVX2+FMA functions
- * (compiled per function with __attribute__((target))) when the CPU has them, a
- * portable C path otherwise. All matrices are row-major. No function allocates
- * except for grow-only, per-thread packing buffers. Threading is the caller's:
+ * Every entry point picks its implementation at run time: AVX-512 (with VNNI for the int8
+ * kernels) or AVX2+FMA functions (compiled per function with __attribute__((target))) when
+ * the CPU has them, a portable C path otherwise. All matrices are row-major. No function
+ * allocates except for grow-only, per-thread packing buffers. Threading is the caller's:
  * each call computes the given block serially, so callers split M or N.
  * Functions returning int return 0, or -1 when a scratch buffer could not be allocated
  * (C is then unspecified).
@@ -126,11 +127,12 @@ void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t i
                            ptrdiff_t out_w);
 
 /* Exact int8 GEMM: C(int32, m×n) = A(int8, m×k) · B(int8, k×n), products widened to
- * int16 and summed in int32 (wrapping only beyond k = 131072). */
+ * int16 and summed in int32 (wrapping only beyond k = 131072); with AVX512-VNNI through
+ * vpdpbusd on A + 128, corrected per column, to the same int32. */
 #define CKILN_I8_NR 16
 /* k pairs per packed slice of B. */
 #define CKILN_I8_KC_PAIRS 256
-/* int16 values needed to hold B (k×n) packed. */
+/* int16 values needed to hold B (k×n) packed: int16 pairs, then int8 quads and column sums. */
 size_t ckiln_i8gemm_packed_b_count(ptrdiff_t k, ptrdiff_t n);
 /* Packs B (k×n, row stride ldb) once. */
 void ckiln_i8gemm_pack_b(ptrdiff_t k, ptrdiff_t n, const int8_t *b, ptrdiff_t ldb, int16_t *packed);
@@ -158,6 +160,77 @@ typedef void (*ckiln_task)(void *context, ptrdiff_t index);
  * are done. Runs inline when threads <= 1, or when the pool is busy with another job
  * (another thread's, or this job's own tasks asking for parallelism). */
 void ckiln_parallel_for(int threads, ptrdiff_t count, ckiln_task task, void *context);
+/* The DPU emulator's int8 NHWC kernels (exact integer arithmetic, the same result on every
+ * instruction set). Feature maps are images × in_h × in_w × in_c int8; output pixel p is
+ * (image, oy, ox) with p = (image · out_h + oy) · out_w + ox. */
+
+/* A convolution or pool window: output (oy, ox), tap (ky, kx) reads the virtual input
+ * position (oy·stride_h + ky·dilation_h − pad_h, ox·stride_w + kx·dilation_w − pad_w) of the
+ * input upsampled by (up_h, up_w) with zeros between pixels; zero outside. */
+typedef struct {
+    ptrdiff_t in_h, in_w, out_h, out_w, k_h, k_w;
+    ptrdiff_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w, up_h, up_w;
+} ckiln_window;
+
+/* im2col rows of output pixels pixel_begin ..< pixel_end: row r (at columns + r·k, k =
+ * k_h·k_w·channels) holds, per tap (ky, kx), the first `channels` of the tap's in_c values
+ * (zero in the padding). */
+void ckiln_i8_im2col_nhwc(int isa, const ckiln_window *window, const int8_t *in, ptrdiff_t in_c,
+                          ptrdiff_t channels, ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *columns);
+
+/* The requantizing output stage of a convolution: y = clamp((acc + offsets[j]) >> shift,
+ * lower, upper) for column j, an arithmetic shift (the DPU's round half up with the bias
+ * folded into the offsets); the caller guarantees that acc + offsets never leaves int32 and
+ * that lower and upper lie in int8. */
+typedef struct {
+    const int32_t *offsets;
+    int shift;
+    int32_t lower, upper;
+} ckiln_i8_stage;
+
+/* ckiln_i8gemm_packed, then out[i·ldo + j] = stage(C[i][j]) for i < m, j < n (stage offsets
+ * at C's column 0), fused into the kernel where it can be: C is then scratch, written only
+ * for k beyond one slice of CKILN_I8_KC_PAIRS pairs (and on CPUs without AVX-512). */
+int ckiln_i8gemm_packed_requantize(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int8_t *a,
+                                   ptrdiff_t lda, const int16_t *packed_b, ptrdiff_t packed_n,
+                                   ptrdiff_t column0, int32_t *c, ptrdiff_t ldc,
+                                   const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo);
+
+/* Depthwise sums of output pixels pixel_begin ..< pixel_end over n channels:
+ * sums[r·lds + j] = Σ_taps in[tap pixel · in_c + j] · weights[(ky·k_w + kx)·weight_stride + j]
+ * (in and weights offset to the first channel; taps in the padding skipped). With a stage
+ * (offsets offset to the first channel) also out[r·ldo + j] = stage(sums[r·lds + j]), and
+ * sums is then scratch the AVX-512 path does not touch. */
+void ckiln_i8_depthwise_nhwc(int isa, const ckiln_window *window, const int8_t *in, ptrdiff_t in_c,
+                             const int16_t *weights, ptrdiff_t weight_stride, ptrdiff_t n, ptrdiff_t pixel_begin,
+                             ptrdiff_t pixel_end, int32_t *sums, ptrdiff_t lds, const ckiln_i8_stage *stage,
+                             int8_t *out, ptrdiff_t ldo);
+
+/* out[r·ldo + j] = stage(acc[r·lda + j]) for r < rows, j < n. */
+void ckiln_i8_requantize(int isa, ptrdiff_t rows, ptrdiff_t n, const int32_t *acc, ptrdiff_t lda,
+                         const ckiln_i8_stage *stage, int8_t *out, ptrdiff_t ldo);
+
+/* Max pooling of output pixels pixel_begin ..< pixel_end over n channels: out[r·ldo + j] =
+ * the largest in[tap pixel · in_c + j] of the in-bounds taps (in offset to the first
+ * channel), −128 when every tap is in the padding. */
+void ckiln_i8_maxpool_nhwc(int isa, const ckiln_window *window, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n,
+                           ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo);
+
+/* Element-wise add: out[i] = clamp((a[i]·2^shift_a + b[i]·2^shift_b + half) >> shift, lower,
+ * upper), shift_a and shift_b at most 16. */
+void ckiln_i8_add(int isa, ptrdiff_t count, const int8_t *a, int shift_a, const int8_t *b, int shift_b,
+                  int32_t half, int shift, int32_t lower, int32_t upper, int8_t *out);
+
+/* Rounding of ckiln_i8_quantize (FixedPoint's RoundMode). */
+enum {
+    CKILN_ROUND_HALF_UP = 0,   /* floor(v + 0.5) */
+    CKILN_ROUND_HALF_EVEN = 1, /* to nearest, ties to even */
+    CKILN_ROUND_HALF_AWAY = 2, /* C round() */
+};
+/* out[i] = saturate(round((double)in[i] · 2^fix_position)) to int8, NaN to 0: the emulator's
+ * quantization of float inputs (FixedPoint.quantize). */
+void ckiln_i8_quantize(int isa, ptrdiff_t count, const float *in, int fix_position, int mode, int8_t *out);
+
 /* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
  * raises the mmap and trim thresholds), so steady-state inference stops paying page faults
  * and page zeroing for every large tensor. Returns 1 when applied, 0 where unsupported. */

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// A convolution's output stage (`FixedPoint.convolution`) with its per-layer and
 /// per-channel constants hoisted, applied to a row of int32 accumulators at once.
@@ -77,8 +78,10 @@ struct ConvOutputStage: Sendable {
             let largest = offsets.map { $0.magnitude }.max() ?? UInt64(half >> 1)
             if UInt64(accumulatorBound) + max(largest, UInt64(half >> 1)) < UInt64(Int32.max) {
                 kind = .clamp32
-                offsets32 = offsets.map { Int32($0) }
-                if offsets32.isEmpty { offsets32 = [Int32(half >> 1)] }
+                // Without a bias every channel has the same offset; one per channel all the
+                // same, so the native stage reads offsets by column either way.
+                offsets32 = offsets.isEmpty
+                    ? [Int32](repeating: Int32(half >> 1), count: max(1, channels)) : offsets.map { Int32($0) }
             }
         }
     }
@@ -94,6 +97,35 @@ struct ConvOutputStage: Sendable {
         (shiftBias, shiftCut, activation) = (0, shift, nil)
         self.outputPosition = outputPosition
         (kind, lower, upper) = ((1...55).contains(shift) ? .clamp : .exact, -128, 127)
+    }
+
+    /// `out[r · ldo + j] = stage(acc[r · lda + j])` for `rows` rows and output channels
+    /// `first ..< first + count`: ``Kind/clamp32`` in native code (`isa`), the others by row.
+    func apply(
+        rows: Int, _ acc: UnsafePointer<Int32>, lda: Int, count: Int, first: Int, to out: UnsafeMutablePointer<Int8>,
+        ldo: Int, isa: NativeKernels.ISA
+    ) {
+        withNative(first: first, count: count) { native in
+            guard let native else {
+                for r in 0..<rows { apply(acc + r * lda, count: count, first: first, to: out + r * ldo) }
+                return
+            }
+            NativeInt8NHWC.requantize(
+                isa: isa, rows: rows, n: count, acc: acc, lda: lda, stage: native, out: out, ldo: ldo)
+        }
+    }
+
+    /// Runs `body` with the stage of output channels `first ..< first + count` for the native
+    /// kernels, or nil when it is not ``Kind/clamp32``.
+    func withNative<T>(first: Int, count: Int, _ body: (NativeInt8NHWC.Stage?) -> T) -> T {
+        guard kind == .clamp32, first >= 0, first + count <= offsets32.count else { return body(nil) }
+        return offsets32.withUnsafeBufferPointer { offsets in
+            guard let base = offsets.baseAddress else { return body(nil) }
+            return body(
+                NativeInt8NHWC.Stage(
+                    offsets: base + first, shift: shift - 1, lower: Int32(truncatingIfNeeded: lower),
+                    upper: Int32(truncatingIfNeeded: upper)))
+        }
     }
 
     /// `out[j] = stage(acc[j])` for output channels `first ..< first + count`.

@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnIR
 import KilnInterpreter
+import KilnKernels
 import KilnTargets
 
 /// Runs a ``DPUProgram`` with the DPU's integer arithmetic, instruction by instruction and
@@ -137,8 +138,21 @@ public struct DPUEmulator: Sendable {
         for index in program.inputs {
             let buffer = program.buffers[index]
             guard let tensor = inputs[buffer.name] else { continue }
-            let values = tensor.doubleScalars().map {
-                Int8(FixedPoint.quantize(Float($0), fixPosition: buffer.fixPosition, mode: buffer.roundMode))
+            let values: [Int8]
+            if tensor.dtype == .float32 {
+                let isa = NativeKernels.activeISA
+                values = [Int8](unsafeUninitializedCapacity: tensor.count) { out, initialized in
+                    tensor.withUnsafeBufferPointer(as: Float.self) { x in
+                        guard let out = out.baseAddress else { return }
+                        NativeInt8NHWC.quantize(
+                            isa: isa, x, fixPosition: buffer.fixPosition, mode: buffer.roundMode, into: out)
+                    }
+                    initialized = tensor.count
+                }
+            } else {
+                values = tensor.doubleScalars().map {
+                    Int8(FixedPoint.quantize(Float($0), fixPosition: buffer.fixPosition, mode: buffer.roundMode))
+                }
             }
             quantized[buffer.name] = Tensor(shape: tensor.shape, scalars: values)
         }

@@ -21,13 +21,22 @@ struct WindowGeometry {
         guard iy < inHeight, ix < inWidth else { return -1 }
         return (image * inHeight + iy) * inWidth + ix
     }
+
+    /// The same window for the native kernels, with a `kh × kw` kernel.
+    func native(kernelHeight kh: Int, kernelWidth kw: Int) -> NativeInt8NHWC.Window {
+        NativeInt8NHWC.Window(
+            inHeight: inHeight, inWidth: inWidth, outHeight: outHeight, outWidth: outWidth, kernelHeight: kh,
+            kernelWidth: kw, strideY: strideY, strideX: strideX, dilationY: dilationY, dilationX: dilationX, padY: padY,
+            padX: padX, upY: upY, upX: upX)
+    }
 }
 
 /// The CONV / DWCONV and POOL engines over one tile.
 extension FeatureMemory {
     /// Output rows `rows` (of `images · height`) and channels `channels` of a convolution:
     /// im2col of the tile's windows into the reused scratch, one native int8 GEMM with the
-    /// weights packed at program load, then the hoisted output stage (``ConvOutputStage``).
+    /// weights packed at program load, then the hoisted output stage (``ConvOutputStage``),
+    /// fused into the GEMM when it is ``ConvOutputStage/Kind/clamp32``.
     /// Depthwise: a direct loop per output pixel over the tile's channels.
     mutating func convolution(
         _ conv: DPUConvolution, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
@@ -46,9 +55,19 @@ extension FeatureMemory {
         let (inChannels, outChannels, first) = (input.channels, output.channels, channels.lowerBound)
         let firstPixel = rows.lowerBound * output.width
         let source = storage[layer.inputs[0]]
+        // Read on the calling task: worker threads do not see a forced instruction set.
+        let isa = NativeKernels.activeISA
+        let window = geometry.native(kernelHeight: kh, kernelWidth: kw)
         if conv.isDepthwise {
             let multiplier = max(1, conv.outputChannels / max(1, conv.inputChannels))
             let weightStride = conv.outputChannels
+            if multiplier == 1 {
+                depthwise(
+                    layer: layer, prepared, stage: stage, window: window, weightStride: weightStride,
+                    pixels: firstPixel..<(firstPixel + m),
+                    channels: channels, inChannels: inChannels, outChannels: outChannels, isa: isa, threads: threads)
+                return
+            }
             storage[layer.output].withUnsafeMutableBufferPointer { target in
                 source.withUnsafeBufferPointer { x in
                     prepared.depthwiseWeights.withUnsafeBufferPointer { w in
@@ -111,34 +130,23 @@ extension FeatureMemory {
                             (a, lda) = (UnsafePointer(scratch), k)
                             // im2col: row r = the window of the tile's pixel r.
                             Parallel.forEach(m, threads: threads, grain: 32) { pixels in
-                                for r in pixels {
-                                    let pixel = firstPixel + r
-                                    let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
-                                    let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
-                                    var to = scratch + r * k
-                                    for ky in 0..<kh {
-                                        for kx in 0..<kw {
-                                            let at = geometry.inputPixel(image, oy, ox, ky, kx)
-                                            if channelCount <= 16 {
-                                                // Few channels (a first layer): a plain loop beats a memcpy call.
-                                                if at < 0 {
-                                                    for c in 0..<channelCount { to[c] = 0 }
-                                                } else {
-                                                    let from = x + at * inChannels
-                                                    for c in 0..<channelCount { to[c] = from[c] }
-                                                }
-                                            } else if at < 0 {
-                                                to.update(repeating: 0, count: channelCount)
-                                            } else {
-                                                to.update(from: x + at * inChannels, count: channelCount)
-                                            }
-                                            to += channelCount
-                                        }
-                                    }
-                                }
+                                NativeInt8NHWC.im2col(
+                                    isa: isa, window: window, input: x, inChannels: inChannels, channels: channelCount,
+                                    pixels: (firstPixel + pixels.lowerBound)..<(firstPixel + pixels.upperBound),
+                                    columns: scratch + pixels.lowerBound * k)
                             }
                         }
+                        let to = out + firstPixel * outChannels + first
                         if let packed = prepared.packed[first], packed.n == n, packed.k == k {
+                            // The output stage fused into the GEMM when it is native.
+                            let fused = stage.withNative(first: first, count: n) { native in
+                                guard let native else { return false }
+                                NativeInt8GEMM.multiply(
+                                    m: m, a: a, lda: lda, packed: packed, c: c, ldc: n, stage: native, out: to,
+                                    ldo: outChannels, threads: threads)
+                                return true
+                            }
+                            if fused { return }
                             NativeInt8GEMM.multiply(m: m, a: a, lda: lda, packed: packed, c: c, ldc: n, threads: threads)
                         } else {
                             prepared.gemmWeights.withUnsafeBufferPointer { g in
@@ -149,9 +157,50 @@ extension FeatureMemory {
                             }
                         }
                         Parallel.forEach(m, threads: threads, grain: 64) { pixels in
-                            for r in pixels {
-                                stage.apply(
-                                    c + r * n, count: n, first: first, to: out + (firstPixel + r) * outChannels + first)
+                            let r = pixels.lowerBound
+                            stage.apply(
+                                rows: pixels.count, c + r * n, lda: n, count: n, first: first,
+                                to: to + r * outChannels, ldo: outChannels, isa: isa)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A depthwise convolution with one output channel per input channel: native sums of
+    /// each output pixel, requantized in the same pass when the stage is ``ConvOutputStage/Kind/clamp32``
+    /// (into the accumulators and through the stage by row otherwise). Tap `t`'s weights are
+    /// row `t` (stride `weightStride`) of the prepared depthwise weights.
+    private mutating func depthwise(
+        layer: DPULayer, _ prepared: PreparedLayer, stage: ConvOutputStage, window: NativeInt8NHWC.Window,
+        weightStride: Int, pixels: Range<Int>, channels: Range<Int>, inChannels: Int, outChannels: Int,
+        isa: NativeKernels.ISA, threads: Int
+    ) {
+        let (m, n, first) = (pixels.count, channels.count, channels.lowerBound)
+        if accumulators.count < m * n { accumulators = [Int32](repeating: 0, count: m * n) }
+        let source = storage[layer.inputs[0]]
+        storage[layer.output].withUnsafeMutableBufferPointer { target in
+            accumulators.withUnsafeMutableBufferPointer { sums in
+                source.withUnsafeBufferPointer { x in
+                    prepared.depthwiseWeights.withUnsafeBufferPointer { w in
+                        guard let out = target.baseAddress, let sums = sums.baseAddress, let x = x.baseAddress,
+                            let w = w.baseAddress
+                        else { return }
+                        stage.withNative(first: first, count: n) { native in
+                            Parallel.forEach(m, threads: threads, grain: 16) { chunk in
+                                let r = chunk.lowerBound
+                                let to = out + (pixels.lowerBound + r) * outChannels + first
+                                NativeInt8NHWC.depthwise(
+                                    isa: isa, window: window, input: x + first, inChannels: inChannels,
+                                    weights: w + first, weightStride: weightStride, n: n,
+                                    pixels: (pixels.lowerBound + r)..<(pixels.lowerBound + chunk.upperBound),
+                                    sums: sums + r * n, lds: n, stage: native, out: to, ldo: outChannels)
+                                if native == nil {
+                                    for i in 0..<chunk.count {
+                                        stage.apply(sums + (r + i) * n, count: n, first: first, to: to + i * outChannels)
+                                    }
+                                }
                             }
                         }
                     }
@@ -161,8 +210,9 @@ extension FeatureMemory {
     }
 
     /// Output rows `rows` and channels `channels` of a max or average pool. Max ignores
-    /// padding; average sums with padded zeros and multiplies by the DPU's `m / 2^s`
-    /// (the prepared ``ConvOutputStage``).
+    /// padding (native, ``NativeInt8NHWC/maxPool(isa:window:input:inChannels:n:pixels:out:ldo:)``);
+    /// average sums with padded zeros and multiplies by the DPU's `m / 2^s` (the prepared
+    /// ``ConvOutputStage``).
     mutating func pooling(
         _ pool: DPUPooling, layer: DPULayer, _ prepared: PreparedLayer, rows: Range<Int>, channels: Range<Int>,
         threads: Int
@@ -180,9 +230,21 @@ extension FeatureMemory {
         let firstPixel = rows.lowerBound * output.width
         let source = storage[layer.inputs[0]]
         let stage = prepared.poolStage
+        // Read on the calling task: worker threads do not see a forced instruction set.
+        let isa = NativeKernels.activeISA
         storage[layer.output].withUnsafeMutableBufferPointer { target in
             source.withUnsafeBufferPointer { x in
                 guard let out = target.baseAddress, let x = x.baseAddress else { return }
+                if isMax {
+                    let window = geometry.native(kernelHeight: kh, kernelWidth: kw)
+                    Parallel.forEach(m, threads: threads, grain: 16) { pixels in
+                        NativeInt8NHWC.maxPool(
+                            isa: isa, window: window, input: x + first, inChannels: inChannels, n: n,
+                            pixels: (firstPixel + pixels.lowerBound)..<(firstPixel + pixels.upperBound),
+                            out: out + (firstPixel + pixels.lowerBound) * outChannels + first, ldo: outChannels)
+                    }
+                    return
+                }
                 Parallel.forEach(m, threads: threads, grain: 16) { pixels in
                     withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { values in
                         guard let values = values.baseAddress else { return }
@@ -190,25 +252,16 @@ extension FeatureMemory {
                             let pixel = firstPixel + r
                             let (row, ox) = (pixel / geometry.outWidth, pixel % geometry.outWidth)
                             let (image, oy) = (row / geometry.outHeight, row % geometry.outHeight)
-                            values.update(repeating: isMax ? -128 : 0, count: n)
+                            values.update(repeating: 0, count: n)
                             for ky in 0..<kh {
                                 for kx in 0..<kw {
                                     let at = geometry.inputPixel(image, oy, ox, ky, kx)
                                     guard at >= 0 else { continue }
                                     let xs = x + at * inChannels + first
-                                    if isMax {
-                                        for j in 0..<n { values[j] = max(values[j], Int32(xs[j])) }
-                                    } else {
-                                        for j in 0..<n { values[j] &+= Int32(xs[j]) }
-                                    }
+                                    for j in 0..<n { values[j] &+= Int32(xs[j]) }
                                 }
                             }
-                            let to = out + pixel * outChannels + first
-                            if isMax {
-                                for j in 0..<n { to[j] = Int8(truncatingIfNeeded: values[j]) }
-                            } else if let stage {
-                                stage.apply(values, count: n, first: 0, to: to)
-                            }
+                            if let stage { stage.apply(values, count: n, first: 0, to: out + pixel * outChannels + first) }
                         }
                     }
                 }

@@ -11,6 +11,8 @@ extension FeatureMemory {
         let strides = layer.inputs.map { Self.strides(of: buffers[$0], in: output) }
         let sources = layer.inputs.map { storage[$0] }
         let isBinary = layer.inputs.count == 2
+        // Read on the calling task: worker threads do not see a forced instruction set.
+        let isa = NativeKernels.activeISA
         storage[layer.output].withUnsafeMutableBufferPointer { target in
             let targetAddress = UInt(bitPattern: target.baseAddress)
             sources[0].withUnsafeBufferPointer { a in
@@ -34,8 +36,10 @@ extension FeatureMemory {
                                 if isBinary, let add = prepared.addStage, innerA == 1, strides[1].last == 1,
                                     let a = a.baseAddress, let b = b.baseAddress
                                 {
-                                    let (a, b, out) = (a + offsetA, b + offsetB, out + base)
-                                    for i in 0..<length { out[i] = add.apply(Int32(a[i]), Int32(b[i])) }
+                                    NativeInt8NHWC.add(
+                                        isa: isa, count: length, a: a + offsetA, shiftA: add.shiftA, b: b + offsetB,
+                                        shiftB: add.shiftB, half: add.half, shift: add.shift, lower: add.lower,
+                                        upper: add.upper, out: out + base)
                                 } else if isBinary {
                                     let innerB = strides[1].last ?? 0
                                     for i in 0..<length {

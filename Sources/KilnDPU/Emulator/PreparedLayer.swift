@@ -170,8 +170,10 @@ struct PreparedLayer: Sendable {
 
 /// An element-wise add as integer arithmetic: `clamp((a·2^da + b·2^db + 2^(s−1)) >> s, lower,
 /// upper)` — `FixedPoint.add` for no activation, ReLU and ReLU6 with a right shift `s ≥ 1`
-/// (the same rounding and clamp argument as ``ConvOutputStage``). Built only after checking
-/// it against the `FixedPoint` table on all 65,536 operand pairs.
+/// (the same rounding and clamp argument as ``ConvOutputStage``), or `s = 0` without the
+/// rounding term, a left shift folded into `da` and `db`. Built only after checking
+/// it against the `FixedPoint` table on all 65,536 operand pairs; the emulator runs it in
+/// native code (`NativeInt8NHWC.add`), the same arithmetic.
 struct AddStage: Sendable {
     let shiftA: Int32
     let shiftB: Int32
@@ -183,16 +185,18 @@ struct AddStage: Sendable {
     init?(_ op: DPUElementwise, table: [Int8]) {
         let (pa, pb) = (op.inputPositions[0], op.inputPositions[1])
         let finest = max(pa, pb)
-        let shift = finest - op.outputPosition
-        guard (1...20).contains(shift), (0...16).contains(finest - pa), (0...16).contains(finest - pb) else { return nil }
+        // A left shift (output finer than the inputs) moves into the operands' shifts.
+        let shift = max(0, finest - op.outputPosition)
+        let left = max(0, op.outputPosition - finest)
+        guard shift <= 20, (0...16).contains(finest - pa + left), (0...16).contains(finest - pb + left) else { return nil }
         switch op.activation {
         case nil: (lower, upper) = (-128, 127)
         case .relu: (lower, upper) = (0, 127)
         case .relu6: (lower, upper) = (0, op.outputPosition <= 4 ? 96 : 127)
         case .leakyRelu: return nil
         }
-        (shiftA, shiftB, self.shift) = (Int32(finest - pa), Int32(finest - pb), Int32(shift))
-        half = Int32(1) << Int32(shift - 1)
+        (shiftA, shiftB, self.shift) = (Int32(finest - pa + left), Int32(finest - pb + left), Int32(shift))
+        half = shift > 0 ? Int32(1) << Int32(shift - 1) : 0
         for a in Int32(-128)...127 {
             for b in Int32(-128)...127 where self.apply(a, b) != table[Int((a + 128) * 256 + (b + 128))] {
                 return nil

@@ -3,10 +3,13 @@ import CKilnKernels
 /// Exact int8 matrix product for the DPU emulator, in native code: `C = A · B` with
 /// A `m × k` int8, B `k × n` int8 and C `m × n` Int32, all row-major.
 ///
-/// Exact: operands are widened to int16 and multiplied pairwise into int32
-/// (`vpmaddwd` on AVX2, never the saturating `vpmaddubsw`), so each element equals the
-/// plain int32 dot product (wrapping, which can only happen beyond k = 131072). B is packed
-/// once (``PackedB``) and reused across calls; the portable C path runs on CPUs without AVX2.
+/// Exact: operands are widened to int16 and multiplied pairwise into int32 (`vpmaddwd` on
+/// AVX-512 and AVX2; never the saturating `vpmaddubsw`), or, with AVX512-VNNI, A + 128 as
+/// unsigned bytes times B in quads (`vpdpbusd`, not the saturating `vpdpbusds`) less the
+/// packed `128 · Σ_k b[k][j]`; so each element equals the plain int32 dot product (wrapping,
+/// which can only happen beyond k = 131072) on every instruction set. B is packed once in
+/// both layouts (``PackedB``) and reused across calls; the portable C path runs on CPUs
+/// without AVX2.
 ///
 /// ```swift
 /// let weights = NativeInt8GEMM.PackedB(k: k, n: n, b: w, ldb: n)
@@ -19,7 +22,8 @@ package enum NativeInt8GEMM {
         package let k: Int
         /// Columns of B.
         package let n: Int
-        /// The panels: int16 pairs along k, 16 columns a panel.
+        /// The panels: int16 pairs along k, 16 columns a panel; then the same as int8 quads and
+        /// the column sums of the VNNI kernel (`ckiln_i8gemm_pack_b`).
         let storage: [Int16]
 
         /// Packs `b` (`k × n`, row stride `ldb`).
@@ -67,6 +71,36 @@ package enum NativeInt8GEMM {
                     // No scratch memory: the plain exact loop (B is still at hand only packed,
                     // so read it back from the panels).
                     scalarFallback(rows: rows, columns: columns, k: k, a: a, lda: lda, packed: panels, n: n, c: c, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// `out = stage(A · B)` (int8, row stride `ldo`) with a packed B: the requantizing
+    /// stage fused into the kernel where it can be (AVX-512), else applied to each finished
+    /// tile. `c` (`m × packed.n`, row stride `ldc`) is scratch.
+    package static func multiply(
+        m: Int, a: UnsafePointer<Int8>, lda: Int, packed: PackedB, c: UnsafeMutablePointer<Int32>, ldc: Int,
+        stage: NativeInt8NHWC.Stage, out: UnsafeMutablePointer<Int8>, ldo: Int, threads: Int
+    ) {
+        let (n, k) = (packed.n, packed.k)
+        guard m > 0, n > 0 else { return }
+        let isa = NativeKernels.activeISA
+        packed.storage.withUnsafeBufferPointer { panels in
+            Gemm.forEachBlock(m: m, n: n, k: k, threads: threads, columnAlignment: Int(CKILN_I8_NR)) { rows, columns in
+                let aBlock = a + rows.lowerBound * lda
+                let cBlock = c + rows.lowerBound * ldc + columns.lowerBound
+                let outBlock = out + rows.lowerBound * ldo + columns.lowerBound
+                var blockStage = stage.raw
+                blockStage.offsets += columns.lowerBound
+                let status = ckiln_i8gemm_packed_requantize(
+                    isa.rawValue, rows.count, columns.count, k, aBlock, lda, panels.baseAddress, n, columns.lowerBound,
+                    cBlock, ldc, &blockStage, outBlock, ldo)
+                if status != 0 {
+                    scalarFallback(rows: rows, columns: columns, k: k, a: a, lda: lda, packed: panels, n: n, c: c, ldc: ldc)
+                    withUnsafePointer(to: blockStage) { raw in
+                        ckiln_i8_requantize(isa.rawValue, rows.count, columns.count, cBlock, ldc, raw, outBlock, ldo)
+                    }
                 }
             }
         }
