@@ -34,12 +34,20 @@ struct Bytecode: Sendable {
         case free([Int])
     }
 
-    /// A kernel call site.
-    struct Call: Sendable {
+    /// A kernel call site (a class: the machine then retains one reference per call instead
+    /// of copying every field).
+    final class Call: Sendable {
         let node: Node
         let evaluator: Evaluator
         let inputs: [Int?]
         let outputs: [Int?]
+
+        init(node: Node, evaluator: @escaping Evaluator, inputs: [Int?], outputs: [Int?]) {
+            self.node = node
+            self.evaluator = evaluator
+            self.inputs = inputs
+            self.outputs = outputs
+        }
     }
 
     /// An accelerator call site.
