@@ -22,6 +22,10 @@ struct NativePoolTests {
         PoolCase(input: [11, 29], kernel: [3, 2], strides: [2, 3], dilations: [2, 2], pads: [2, 1, 2, 1], ceilMode: true),
         PoolCase(input: [9, 41], kernel: [3, 3], strides: [2, 2], pads: [0, 0, 1, 1], ceilMode: true),
         PoolCase(input: [5, 5], kernel: [2, 2], strides: [1, 1], pads: [1, 1, 1, 1]),
+        // Rows wider than one 16-lane vector (stride 2 reads two), dilated taps, odd tails.
+        PoolCase(input: [6, 70], kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1]),
+        PoolCase(input: [4, 40], kernel: [3, 3], strides: [1, 1], dilations: [1, 2], pads: [1, 2, 1, 2]),
+        PoolCase(input: [7, 33], kernel: [2, 5], strides: [1, 2], pads: [0, 2, 1, 2], ceilMode: true),
     ]
 
     @Test("native MaxPool equals the generic kernel, NaNs included", arguments: cases)
