@@ -33,8 +33,8 @@ static struct {
     ptrdiff_t count;
     ckiln_task task;
     void *context;
-    int wanted;  /* workers that may still join this job */
-    int active;  /* workers inside this job */
+    int wanted;         /* workers that may still join this job */
+    _Atomic int active; /* workers inside this job */
     int started; /* workers created */
 } pool = {
     .submit = PTHREAD_MUTEX_INITIALIZER,
@@ -63,14 +63,15 @@ static void *worker(void *unused) {
             continue;
         }
         pool.wanted--;
-        pool.active++;
+        atomic_fetch_add_explicit(&pool.active, 1, memory_order_relaxed);
         ckiln_task task = pool.task;
         void *context = pool.context;
         ptrdiff_t count = pool.count;
         pthread_mutex_unlock(&pool.lock);
         run_tasks(task, context, count);
+        /* Release: the caller that sees active drop also sees this worker's results. */
         pthread_mutex_lock(&pool.lock);
-        if (--pool.active == 0) pthread_cond_signal(&pool.idle);
+        if (atomic_fetch_sub_explicit(&pool.active, 1, memory_order_release) == 1) pthread_cond_signal(&pool.idle);
         pthread_mutex_unlock(&pool.lock);
     }
     return NULL;
@@ -112,10 +113,15 @@ void ckiln_parallel_for(int threads, ptrdiff_t count, ckiln_task task, void *con
 
     run_tasks(task, context, count);
 
-    /* Close the job to late workers, then wait for the ones inside it. */
+    /* Close the job to late workers, then wait for the ones inside it: spinning first (they
+     * are usually a few microseconds from done; a sleep and wake-up would cost more), then
+     * on the condition variable. */
     pthread_mutex_lock(&pool.lock);
     pool.wanted = 0;
-    while (pool.active > 0) pthread_cond_wait(&pool.idle, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < SPIN && atomic_load_explicit(&pool.active, memory_order_acquire) > 0; i++) CPU_RELAX();
+    pthread_mutex_lock(&pool.lock);
+    while (atomic_load_explicit(&pool.active, memory_order_acquire) > 0) pthread_cond_wait(&pool.idle, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&pool.submit);
 }
