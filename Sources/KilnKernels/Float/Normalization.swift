@@ -102,10 +102,19 @@ package enum Normalization {
         let scales = try broadcastValues(scale, "scale")
         let biases = try bias.map { try broadcastValues($0, "bias") }
         var statistics = [Double](repeating: 0, count: 2 * outer)
-        try normalizeRows(
-            input: input, rows: outer, length: inner, epsilon: epsilon, output: &output, threads: threads,
-            scale: { _, column in scales[column] }, bias: { _, column in biases?[column] ?? 0 },
-            statistics: &statistics, op: "LayerNormalization")
+        if input.dtype == .float32 {
+            // float32: statistics accumulated in Double, the row mapped in Float with the
+            // per-column scale and bias as plain arrays (vectorizable, no closure per element).
+            layerNormFloat(
+                input, rows: outer, length: inner, epsilon: epsilon, scales: scales.map { Float($0) },
+                biases: (biases ?? [Double](repeating: 0, count: inner)).map { Float($0) }, output: &output,
+                statistics: &statistics, threads: threads)
+        } else {
+            try normalizeRows(
+                input: input, rows: outer, length: inner, epsilon: epsilon, output: &output, threads: threads,
+                scale: { _, column in scales[column] }, bias: { _, column in biases?[column] ?? 0 },
+                statistics: &statistics, op: "LayerNormalization")
+        }
         for (slot, tensor) in [(0, mean), (1, inverseStandardDeviation)] {
             guard let shape = tensor?.shape, let dtype = tensor?.dtype else { continue }
             let values = (0..<outer).map { statistics[2 * $0 + slot] }
@@ -118,6 +127,44 @@ package enum Normalization {
             default: result = Tensor(shape: shape, scalars: values.map { Float($0) })
             }
             if slot == 0 { mean = result } else { inverseStandardDeviation = result }
+        }
+    }
+
+    /// float32 layer normalization of `rows` rows of `length`: mean and variance summed in
+    /// Double, then `y = (x − mean) · invStd · scales[i] + biases[i]` in Float.
+    private static func layerNormFloat(
+        _ input: Tensor, rows: Int, length: Int, epsilon: Float, scales: [Float], biases: [Float],
+        output: inout Tensor, statistics: UnsafeMutablePointer<Double>, threads: Int
+    ) {
+        input.withUnsafeBufferPointer(as: Float.self) { x in
+            output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                scales.withUnsafeBufferPointer { gamma in
+                    biases.withUnsafeBufferPointer { beta in
+                        guard let xBase = x.baseAddress, let yBase = y.baseAddress, let g = gamma.baseAddress,
+                            let b = beta.baseAddress, length > 0
+                        else { return }
+                        Parallel.forEach(rows, threads: threads, grain: max(1, 4096 / length)) { range in
+                            for row in range {
+                                let source = xBase + row * length
+                                let target = yBase + row * length
+                                var sum = 0.0
+                                for index in 0..<length { sum += Double(source[index]) }
+                                let mean = sum / Double(length)
+                                var squares = 0.0
+                                for index in 0..<length {
+                                    let deviation = Double(source[index]) - mean
+                                    squares += deviation * deviation
+                                }
+                                let inverse = 1 / (squares / Double(length) + Double(epsilon)).squareRoot()
+                                let (m, s) = (Float(mean), Float(inverse))
+                                for index in 0..<length { target[index] = (source[index] - m) * s * g[index] + b[index] }
+                                statistics[2 * row] = mean
+                                statistics[2 * row + 1] = inverse
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
