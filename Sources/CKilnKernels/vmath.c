@@ -104,6 +104,41 @@ VECTOR_MAP(tanh, tanh8)
 VECTOR_MAP(gelu, gelu8)
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+/* min(max(alpha·x + beta, 0), 1), times x for hard swish. The operand order of min/max makes
+ * NaN come out as the portable path's: min(v, 1) is 1 for a NaN v. */
+AVX2 static void hard_sigmoid_avx2(float alpha, float beta, int times_x, const float *x, float *y, ptrdiff_t n) {
+    __m256 a = _mm256_set1_ps(alpha), b = _mm256_set1_ps(beta), zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 g = _mm256_max_ps(_mm256_min_ps(_mm256_fmadd_ps(a, v, b), one), zero);
+        _mm256_storeu_ps(y + i, times_x ? _mm256_mul_ps(v, g) : g);
+    }
+    for (; i < n; i++) {
+        float v = x[i], u = alpha * v + beta;
+        float g = u < 1 ? u : 1;
+        g = g >= 0 ? g : 0;
+        y[i] = times_x ? v * g : g;
+    }
+}
+#endif
+
+void ckiln_hard_sigmoid(int isa, float alpha, float beta, int times_x, const float *x, float *y, ptrdiff_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ckiln_clamp_isa(isa) >= CKILN_ISA_AVX2) {
+        hard_sigmoid_avx2(alpha, beta, times_x, x, y, n);
+        return;
+    }
+#endif
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float v = x[i], u = alpha * v + beta;
+        float g = u < 1 ? u : 1;
+        g = g >= 0 ? g : 0;
+        y[i] = times_x ? v * g : g;
+    }
+}
+
 static float sigmoid1(float x) { return x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)); }
 
 void ckiln_vector_math(int isa, int function, const float *x, float *y, ptrdiff_t n) {

@@ -153,6 +153,9 @@ enum {
 /* y[i] = function(x[i]) for i < n (y may be x). AVX2: within a few ulp of libm for exp,
  * sigmoid, SiLU and tanh; GELU within 2e-7 · |x| absolute. */
 void ckiln_vector_math(int isa, int function, const float *x, float *y, ptrdiff_t n);
+/* y[i] = g = min(max(alpha·x[i] + beta, 0), 1) (ONNX HardSigmoid; a NaN gives 1), or x[i]·g
+ * when times_x (HardSwish with alpha 1/6, beta 1/2). y may be x. */
+void ckiln_hard_sigmoid(int isa, float alpha, float beta, int times_x, const float *x, float *y, ptrdiff_t n);
 /* One task of a parallel job: called with the job's context and a task index. */
 typedef void (*ckiln_task)(void *context, ptrdiff_t index);
 /* Runs task(context, i) for every i < count on up to `threads` threads — the caller and

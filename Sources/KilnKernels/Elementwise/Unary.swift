@@ -116,9 +116,20 @@ public enum UnaryKernels {
     public static func floating<T: KernelFloat>(
         _ op: UnaryOp, _ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, _ threads: Int
     ) {
-        if T.self == Float.self, let function = vectorFunction(op), NativeKernels.activeISA >= .avx2 {
-            vectorMath(function, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
-            return
+        if T.self == Float.self, NativeKernels.activeISA >= .avx2 {
+            if let function = vectorFunction(op) {
+                vectorMath(function, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
+                return
+            }
+            switch op {
+            case .hardSigmoid(let alpha, let beta):
+                hardSigmoid(alpha, beta, timesX: false, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
+                return
+            case .hardSwish:
+                hardSigmoid(1 / 6, 0.5, timesX: true, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
+                return
+            default: break
+            }
         }
         switch op {
         case .abs: map(x, y, threads) { Swift.abs($0) }
@@ -248,6 +259,21 @@ public enum UnaryKernels {
         let isa = NativeKernels.activeISA.rawValue
         Parallel.forEach(x.count / MemoryLayout<Float>.stride, threads: threads, grain: grain) { range in
             ckiln_vector_math(isa, function, source + range.lowerBound, target + range.lowerBound, range.count)
+        }
+    }
+
+    /// `ckiln_hard_sigmoid` over float32 buffers of equal length, split over threads.
+    private static func hardSigmoid(
+        _ alpha: Float, _ beta: Float, timesX: Bool, _ x: UnsafeRawBufferPointer, _ y: UnsafeMutableRawBufferPointer,
+        _ threads: Int
+    ) {
+        guard let source = x.baseAddress?.assumingMemoryBound(to: Float.self),
+            let target = y.baseAddress?.assumingMemoryBound(to: Float.self)
+        else { return }
+        let isa = NativeKernels.activeISA.rawValue
+        Parallel.forEach(x.count / MemoryLayout<Float>.stride, threads: threads, grain: grain) { range in
+            ckiln_hard_sigmoid(
+                isa, alpha, beta, timesX ? 1 : 0, source + range.lowerBound, target + range.lowerBound, range.count)
         }
     }
 
