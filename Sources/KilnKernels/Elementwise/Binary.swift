@@ -137,6 +137,61 @@ public enum BinaryKernels {
         return Tensor.elementCount(Array(output[first...]))
     }
 
+    /// The run of output elements over which an operand of `shape` is constant, and the
+    /// number of its values, when it varies only along one block of middle axes (a
+    /// per-channel scale `[C, 1, 1]` against `[N, C, H, W]`): its padded shape is ones, then
+    /// the output's extents, then ones.
+    private static func channelRun(_ shape: [Int], of output: [Int]) -> (run: Int, values: Int)? {
+        guard shape.count <= output.count else { return nil }
+        let padded = [Int](repeating: 1, count: output.count - shape.count) + shape
+        guard let first = padded.firstIndex(where: { $0 != 1 }), let last = padded.lastIndex(where: { $0 != 1 }),
+            last < output.count - 1, padded[first...last] == output[first...last]
+        else { return nil }
+        return (Tensor.elementCount(Array(output[(last + 1)...])), Tensor.elementCount(Array(output[first...last])))
+    }
+
+    /// float32 add, sub, mul and div of a full-shape operand and a per-channel one
+    /// (``channelRun(_:of:)``): runs of the output with one scalar each.
+    private static func channelFloat(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ output: inout Tensor, _ threads: Int) -> Bool {
+        let count = output.count
+        let fullA = a.count == count && a.shape.drop { $0 == 1 }.elementsEqual(output.shape.drop { $0 == 1 })
+        let fullB = b.count == count && b.shape.drop { $0 == 1 }.elementsEqual(output.shape.drop { $0 == 1 })
+        guard fullA != fullB, let (run, values) = channelRun(fullA ? b.shape : a.shape, of: output.shape), run > 0 else {
+            return false
+        }
+        a.withUnsafeBufferPointer(as: Float.self) { x in
+            b.withUnsafeBufferPointer(as: Float.self) { y in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { z in
+                    guard let xs = x.baseAddress, let ys = y.baseAddress, let zs = z.baseAddress else { return }
+                    Parallel.forEach(count / run, threads: threads, grain: max(1, BinaryLoop.grain / run)) { runs in
+                        for r in runs {
+                            let start = r * run
+                            let zr = zs + start
+                            if fullA {
+                                let (xr, v) = (xs + start, ys[r % values])
+                                switch op {
+                                case .add: for i in 0..<run { zr[i] = xr[i] + v }
+                                case .sub: for i in 0..<run { zr[i] = xr[i] - v }
+                                case .mul: for i in 0..<run { zr[i] = xr[i] * v }
+                                default: for i in 0..<run { zr[i] = xr[i] / v }
+                                }
+                            } else {
+                                let (u, yr) = (xs[r % values], ys + start)
+                                switch op {
+                                case .add: for i in 0..<run { zr[i] = u + yr[i] }
+                                case .sub: for i in 0..<run { zr[i] = u - yr[i] }
+                                case .mul: for i in 0..<run { zr[i] = u * yr[i] }
+                                default: for i in 0..<run { zr[i] = u / yr[i] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return true
+    }
+
     /// float32 add, sub, mul and div where both operands broadcast by repetition (the
     /// common cases: equal shapes, a scalar, a per-row bias), as plain vectorizable loops
     /// with no broadcast plan; `false` when it does not apply.
@@ -146,8 +201,10 @@ public enum BinaryKernels {
         default: return false
         }
         let count = output.count
-        guard count > 0, let periodA = period(a.shape, of: output.shape), let periodB = period(b.shape, of: output.shape)
-        else { return false }
+        guard count > 0 else { return false }
+        guard let periodA = period(a.shape, of: output.shape), let periodB = period(b.shape, of: output.shape) else {
+            return channelFloat(op, a, b, &output, threads)
+        }
         // Rows of the shorter period above one (a scalar operand just repeats its value);
         // the longer operand advances with the output. Both periods are trailing products
         // of the output's extents, so the shorter divides the longer.
