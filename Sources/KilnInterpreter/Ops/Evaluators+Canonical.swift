@@ -20,7 +20,7 @@ extension Evaluators {
     private static func unaryKernel(_ op: UnaryOp) -> Evaluator {
         { node, inputs, context in
             let x = try context.required(inputs, 0, node)
-            var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
+            var output = context.makeOutput(0, overwriting: x.shape, dtype: x.dtype)
             try UnaryKernels.apply(op, x, into: &output, threads: context.threads)
             return [output]
         }

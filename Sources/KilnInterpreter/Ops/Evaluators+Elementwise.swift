@@ -174,7 +174,7 @@ extension Evaluators {
     private static func unary(_ makeOp: @escaping @Sendable (Node, [Tensor?]) throws -> UnaryOp) -> Evaluator {
         { node, inputs, context in
             let x = try context.required(inputs, 0, node)
-            var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
+            var output = context.makeOutput(0, overwriting: x.shape, dtype: x.dtype)
             try UnaryKernels.apply(try makeOp(node, inputs), x, into: &output, threads: context.threads)
             return [output]
         }
@@ -206,7 +206,7 @@ extension Evaluators {
 
     private static func apply(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ context: EvalContext) throws -> Tensor {
         try requireSameDType(a, b)
-        var output = context.makeOutput(0, zeros: try Broadcast.checkedShape([a.shape, b.shape]), dtype: a.dtype)
+        var output = context.makeOutput(0, overwriting: try Broadcast.checkedShape([a.shape, b.shape]), dtype: a.dtype)
         try BinaryKernels.arithmetic(op, a, b, into: &output, threads: context.threads)
         return output
     }

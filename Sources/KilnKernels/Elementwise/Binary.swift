@@ -226,6 +226,14 @@ public enum BinaryKernels {
                             case (.sub, 1, 1): for i in 0..<row { zr[i] = xr[i] - yr[i] }
                             case (.mul, 1, 1): for i in 0..<row { zr[i] = xr[i] * yr[i] }
                             case (.div, 1, 1): for i in 0..<row { zr[i] = xr[i] / yr[i] }
+                            case (.add, 1, 0): let v = yr[0]; for i in 0..<row { zr[i] = xr[i] + v }
+                            case (.sub, 1, 0): let v = yr[0]; for i in 0..<row { zr[i] = xr[i] - v }
+                            case (.mul, 1, 0): let v = yr[0]; for i in 0..<row { zr[i] = xr[i] * v }
+                            case (.div, 1, 0): let v = yr[0]; for i in 0..<row { zr[i] = xr[i] / v }
+                            case (.add, 0, 1): let u = xr[0]; for i in 0..<row { zr[i] = u + yr[i] }
+                            case (.sub, 0, 1): let u = xr[0]; for i in 0..<row { zr[i] = u - yr[i] }
+                            case (.mul, 0, 1): let u = xr[0]; for i in 0..<row { zr[i] = u * yr[i] }
+                            case (.div, 0, 1): let u = xr[0]; for i in 0..<row { zr[i] = u / yr[i] }
                             default:
                                 for i in 0..<row {
                                     let u = xr[i * stepA]
