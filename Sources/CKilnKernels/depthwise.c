@@ -73,20 +73,6 @@ typedef struct {
     ptrdiff_t row_floats; /* stride_w · width */
 } phased_plane;
 
-#if defined(__x86_64__) || defined(__i386__)
-/* out[i] = in[2·i] for a prefix of i < n; returns its length (in[2·i + 15] stays within
- * in[0 ..< 2·n − 1] while i + 8 < n). */
-__attribute__((target("avx2,fma"))) static ptrdiff_t every_other_avx2(const float *in, float *out, ptrdiff_t n) {
-    ptrdiff_t i = 0;
-    for (; i + 8 < n; i += 8) {
-        __m256 lo = _mm256_loadu_ps(in + 2 * i), hi = _mm256_loadu_ps(in + 2 * i + 8);
-        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);
-        _mm256_storeu_ps(out + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
-    }
-    return i;
-}
-#endif
-
 /* Builds the phased plane in scratch slot 3; 0 when it could not be allocated. */
 static int phase_plane(const float *in, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t rows, ptrdiff_t stride_w,
                        ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t width, phased_plane *plane) {
@@ -113,7 +99,7 @@ static int phase_plane(const float *in, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_
             } else {
                 ptrdiff_t x = low;
 #if defined(__x86_64__) || defined(__i386__)
-                if (stride_w == 2) x += every_other_avx2(source, phase + low, high - low);
+                if (stride_w == 2) x += ckiln_every_other_avx2(source, phase + low, high - low);
 #endif
                 for (; x < high; x++) phase[x] = source[(x - low) * stride_w];
             }
@@ -222,15 +208,6 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static vo
 }
 #endif
 
-/* Lanes [low, high) of a mask of `lanes` bits (empty when high <= low). */
-static inline uint32_t lane_range(ptrdiff_t low, ptrdiff_t high, int lanes) {
-    if (low < 0) low = 0;
-    if (high > lanes) high = lanes;
-    if (high <= low) return 0;
-    uint64_t bits = ((uint64_t)1 << (high - low)) - 1;
-    return (uint32_t)(bits << low);
-}
-
 /* Stride 1 or 2, straight from the input: each tap of up to 4 vectors of 16 outputs is a
  * masked load (lanes outside the input read nothing and are zero; masked-off lanes never
  * fault), for stride 2 two loads whose even lanes a permute gathers. The masks and offsets
@@ -268,7 +245,7 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"), always_inl
         float *target = out + oh * out_w;
         for (int v = 0; v < vectors; v++) {
             ptrdiff_t first = ow0 + 16 * v;
-            __mmask16 mask = (__mmask16)lane_range(0, out_w - first, 16);
+            __mmask16 mask = (__mmask16)ckiln_lane_range(0, out_w - first, 16);
             _mm512_mask_storeu_ps(target + first, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[v])));
         }
     }
@@ -290,12 +267,12 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static vo
                 ptrdiff_t outputs = out_w - first;
                 offset[kw][v] = column;
                 if (stride_w == 1) {
-                    low_mask[kw][v] = (__mmask16)(lane_range(-column, in_w - column, 16) & lane_range(0, outputs, 16));
+                    low_mask[kw][v] = (__mmask16)(ckiln_lane_range(-column, in_w - column, 16) & ckiln_lane_range(0, outputs, 16));
                     high_mask[kw][v] = 0;
                 } else {
                     /* Inputs column ..< column + 32; output lane i is input 2·i. */
                     ptrdiff_t needed = 2 * (outputs < 16 ? outputs : 16) - 1;
-                    uint32_t valid = lane_range(-column, in_w - column, 32) & lane_range(0, needed, 32);
+                    uint32_t valid = ckiln_lane_range(-column, in_w - column, 32) & ckiln_lane_range(0, needed, 32);
                     low_mask[kw][v] = (__mmask16)(valid & 0xFFFF);
                     high_mask[kw][v] = (__mmask16)(valid >> 16);
                 }

@@ -4,34 +4,10 @@
 
 #include "internal.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-/* out[ow] = line[2·ow] for ow in [low, high); line[2·ow + 15] stays in bounds while ow + 8 < high. */
-__attribute__((target("avx2,fma"))) static ptrdiff_t copy_stride2_avx2(const float *line, float *out,
-                                                                       ptrdiff_t low, ptrdiff_t high) {
-    ptrdiff_t ow = low;
-    for (; ow + 8 < high; ow += 8) {
-        __m256 lo = _mm256_loadu_ps(line + 2 * ow), hi = _mm256_loadu_ps(line + 2 * ow + 8);
-        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);
-        _mm256_storeu_ps(out + ow, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
-    }
-    return ow;
-}
-#endif
-
 static ptrdiff_t max_pd(ptrdiff_t x, ptrdiff_t y) { return x > y ? x : y; }
 static ptrdiff_t min_pd(ptrdiff_t x, ptrdiff_t y) { return x < y ? x : y; }
 
 #if defined(__x86_64__) || defined(__i386__)
-/* Lanes [low, high) of a mask of `lanes` bits (empty when high <= low). */
-static inline uint32_t lane_range(ptrdiff_t low, ptrdiff_t high, int lanes) {
-    if (low < 0) low = 0;
-    if (high > lanes) high = lanes;
-    if (high <= low) return 0;
-    return (uint32_t)((((uint64_t)1 << (high - low)) - 1) << low);
-}
-
 /* One column-matrix row for stride_w 1 or 2 in vectors of 16 outputs: masked loads read
  * only the input columns inside the row (the rest are the padding's zeros), stride 2 gathers
  * even lanes with a permute. */
@@ -45,13 +21,13 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static vo
         int inside = ih >= 0 && ih < in_h;
         const float *line = plane + (inside ? ih : 0) * in_w + offset;
         for (ptrdiff_t ow0 = 0; ow0 < out_w; ow0 += 16) {
-            __mmask16 store = (__mmask16)lane_range(0, out_w - ow0, 16);
+            __mmask16 store = (__mmask16)ckiln_lane_range(0, out_w - ow0, 16);
             __m512 x = _mm512_setzero_ps();
             if (inside && stride_w == 1) {
-                x = _mm512_maskz_loadu_ps((__mmask16)lane_range(low - ow0, high - ow0, 16), line + ow0);
+                x = _mm512_maskz_loadu_ps((__mmask16)ckiln_lane_range(low - ow0, high - ow0, 16), line + ow0);
             } else if (inside) {
                 /* Inputs 2·ow0 + j for j < 32; output lane i is input j = 2·i. */
-                uint32_t valid = lane_range(2 * (low - ow0), 2 * (high - 1 - ow0) + 1, 32);
+                uint32_t valid = ckiln_lane_range(2 * (low - ow0), 2 * (high - 1 - ow0) + 1, 32);
                 __m512 a = _mm512_maskz_loadu_ps((__mmask16)(valid & 0xFFFF), line + 2 * ow0);
                 __m512 b = _mm512_maskz_loadu_ps((__mmask16)(valid >> 16), line + 2 * ow0 + 16);
                 x = _mm512_permutex2var_ps(a, evens, b);
@@ -115,7 +91,7 @@ __attribute__((always_inline)) static inline void im2col_row(int level, const fl
         } else {
             ptrdiff_t ow = low;
 #if defined(__x86_64__) || defined(__i386__)
-            if (level >= CKILN_ISA_AVX2 && stride_w == 2) ow = copy_stride2_avx2(line, out, low, high);
+            if (level >= CKILN_ISA_AVX2 && stride_w == 2) ow += ckiln_every_other_avx2(line + 2 * low, out + low, high - low);
 #else
             (void)level;
 #endif

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include <stdint.h>
+
 #include "ckiln_kernels.h"
 
 /* SGEMM micro-kernel: C[mr×nr] (mr ≤ 6, nr ≤ 16, tile at c with row stride ldc) =
@@ -96,5 +98,30 @@ void *ckiln_scratch(int slot, size_t bytes);
 int ckiln_sgemv(int isa, int trans_a, int trans_b, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a,
                 ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
                 const ckiln_epilogue *epilogue);
+
+/* Lanes [low, high) of a mask of `lanes` (at most 32) bits; empty when high <= low. */
+static inline uint32_t ckiln_lane_range(ptrdiff_t low, ptrdiff_t high, int lanes) {
+    if (low < 0) low = 0;
+    if (high > lanes) high = lanes;
+    if (high <= low) return 0;
+    return (uint32_t)((((uint64_t)1 << (high - low)) - 1) << low);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* out[i] = in[2·i] for a prefix of i < n, 8 at a time; returns its length (in[2·i + 15]
+ * stays within in[0 ..< 2·n − 1] while i + 8 < n). */
+__attribute__((target("avx2,fma"))) static inline ptrdiff_t ckiln_every_other_avx2(const float *in, float *out,
+                                                                                  ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 < n; i += 8) {
+        __m256 lo = _mm256_loadu_ps(in + 2 * i), hi = _mm256_loadu_ps(in + 2 * i + 8);
+        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);
+        _mm256_storeu_ps(out + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+    }
+    return i;
+}
+#endif
 
 #endif

@@ -41,14 +41,6 @@ __attribute__((target("avx2,fma"))) static void row_avx2(const float *line, floa
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)
-/* Lanes [low, high) of a mask of `lanes` bits (empty when high <= low). */
-static inline uint32_t lane_range(ptrdiff_t low, ptrdiff_t high, int lanes) {
-    if (low < 0) low = 0;
-    if (high > lanes) high = lanes;
-    if (high <= low) return 0;
-    return (uint32_t)((((uint64_t)1 << (high - low)) - 1) << low);
-}
-
 enum { DIRECT_TAPS = 16 };
 
 /* Stride 1 or 2, up to 16 taps wide, straight from the input in vectors of 16 outputs:
@@ -69,12 +61,12 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static vo
             ptrdiff_t column = ow0 * stride_w + kw * dilation_w - pad_w;
             offset[kw] = column;
             if (stride_w == 1) {
-                low_mask[kw] = (__mmask16)(lane_range(-column, in_w - column, 16) & lane_range(0, outputs, 16));
+                low_mask[kw] = (__mmask16)(ckiln_lane_range(-column, in_w - column, 16) & ckiln_lane_range(0, outputs, 16));
                 high_mask[kw] = 0;
                 lanes_in[kw] = low_mask[kw];
             } else {
                 ptrdiff_t needed = 2 * (outputs < 16 ? outputs : 16) - 1;
-                uint32_t valid = lane_range(-column, in_w - column, 32) & lane_range(0, needed, 32);
+                uint32_t valid = ckiln_lane_range(-column, in_w - column, 32) & ckiln_lane_range(0, needed, 32);
                 low_mask[kw] = (__mmask16)(valid & 0xFFFF);
                 high_mask[kw] = (__mmask16)(valid >> 16);
                 /* Output lane i reads input lane 2·i: the even bits of `valid`, compacted. */
@@ -83,7 +75,7 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static vo
                 lanes_in[kw] = (__mmask16)lanes;
             }
         }
-        __mmask16 store = (__mmask16)lane_range(0, outputs, 16);
+        __mmask16 store = (__mmask16)ckiln_lane_range(0, outputs, 16);
         for (ptrdiff_t oh = 0; oh < out_h; oh++) {
             __m512 acc = _mm512_setzero_ps();
             __mmask16 seen = 0;

@@ -130,6 +130,22 @@ package enum Normalization {
         }
     }
 
+    /// The mean of a row of `length` values and `1 / sqrt(variance + epsilon)`, summed in Double.
+    @inline(__always)
+    private static func rowStatistics<T: NNScalar>(_ source: UnsafePointer<T>, _ length: Int, _ epsilon: Float)
+        -> (mean: Double, inverse: Double)
+    {
+        var sum = 0.0
+        for index in 0..<length { sum += Double(source[index]) }
+        let mean = sum / Double(length)
+        var squares = 0.0
+        for index in 0..<length {
+            let deviation = Double(source[index]) - mean
+            squares += deviation * deviation
+        }
+        return (mean, 1 / (squares / Double(length) + Double(epsilon)).squareRoot())
+    }
+
     /// float32 layer normalization of `rows` rows of `length`: mean and variance summed in
     /// Double, then `y = (x − mean) · invStd · scales[i] + biases[i]` in Float.
     private static func layerNormFloat(
@@ -147,15 +163,7 @@ package enum Normalization {
                             for row in range {
                                 let source = xBase + row * length
                                 let target = yBase + row * length
-                                var sum = 0.0
-                                for index in 0..<length { sum += Double(source[index]) }
-                                let mean = sum / Double(length)
-                                var squares = 0.0
-                                for index in 0..<length {
-                                    let deviation = Double(source[index]) - mean
-                                    squares += deviation * deviation
-                                }
-                                let inverse = 1 / (squares / Double(length) + Double(epsilon)).squareRoot()
+                                let (mean, inverse) = rowStatistics(source, length, epsilon)
                                 let (m, s) = (Float(mean), Float(inverse))
                                 for index in 0..<length { target[index] = (source[index] - m) * s * g[index] + b[index] }
                                 statistics[2 * row] = mean
@@ -198,15 +206,7 @@ package enum Normalization {
                     for row in range {
                         let source = xBase + row * length
                         let target = yBase + row * length
-                        var sum = 0.0
-                        for index in 0..<length { sum += Double(source[index]) }
-                        let mean = sum / Double(length)
-                        var squares = 0.0
-                        for index in 0..<length {
-                            let deviation = Double(source[index]) - mean
-                            squares += deviation * deviation
-                        }
-                        let inverse = 1 / (squares / Double(length) + Double(epsilon)).squareRoot()
+                        let (mean, inverse) = rowStatistics(source, length, epsilon)
                         for index in 0..<length {
                             let normalized = (Double(source[index]) - mean) * inverse
                             target[index] = T(normalized * scale(row, index) + bias(row, index))
