@@ -64,45 +64,61 @@ func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) * 1e-15
 }
 
-let architecture = try Catalog.architecture(named: target)
-for name in names {
-    let (graph, feed) = try load(name)
-    var config = QuantizationConfig()
-    config.target = architecture
-    let model = try Quantizer.quantize(graph, calibration: try CalibrationSet(samples: [feed], for: graph), config: config)
-    let partitioned = try partition(model.graph, annotation: annotate(model.graph, for: architecture))
-    var programs: [DPUProgram] = []
-    for node in partitioned.graph.nodes where node.op == .dpuSubgraph {
-        guard let body = try node.attributes.graph("body") else { continue }
-        programs.append(try DPUCompiler.compile(subgraph: body, plan: model.plan, architecture: architecture))
-    }
-    for threads in threadCounts {
-        var total = Duration.zero
-        var profile: [String: Duration] = [:]
-        for program in programs {
-            let emulator = try DPUEmulator(program: program, threads: threads)
-            var inputs: [String: Tensor] = [:]
-            for index in program.inputs {
-                let buffer = program.buffers[index]
-                var generator = Generator(state: UInt64(index))
-                inputs[buffer.name] = Tensor(
-                    shape: buffer.shape, scalars: (0..<buffer.count).map { _ in Int8(generator.next() * 50) })
-            }
-            _ = try emulator.run(inputs)
-            var best = Duration.seconds(1000)
-            for _ in 0..<runs {
-                let start = ContinuousClock.now
-                _ = try emulator.run(inputs)
-                best = min(best, ContinuousClock.now - start)
-            }
-            total += best
-            if showProfile && threads == threadCounts.first {
-                profile.merge(try emulator.profile(inputs)) { $0 + $1 }
-            }
+if names.isEmpty || names.contains("--help") || names.contains("-h") {
+    print("usage: kiln-dpu-bench [--runs N] [--profile] [--target T] [--threads 1,2] MODEL…  (reference or zoo model names)")
+    exit(names.isEmpty ? 1 : 0)
+}
+
+do {
+    try benchmark()
+} catch {
+    // One line and a non-zero status, like the kiln CLI: no crash on a bad name or target.
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    exit(1)
+}
+
+/// Quantizes, partitions and compiles each named model, then times its programs.
+@MainActor func benchmark() throws {
+    let architecture = try Catalog.architecture(named: target)
+    for name in names {
+        let (graph, feed) = try load(name)
+        var config = QuantizationConfig()
+        config.target = architecture
+        let model = try Quantizer.quantize(graph, calibration: try CalibrationSet(samples: [feed], for: graph), config: config)
+        let partitioned = try partition(model.graph, annotation: annotate(model.graph, for: architecture))
+        var programs: [DPUProgram] = []
+        for node in partitioned.graph.nodes where node.op == .dpuSubgraph {
+            guard let body = try node.attributes.graph("body") else { continue }
+            programs.append(try DPUCompiler.compile(subgraph: body, plan: model.plan, architecture: architecture))
         }
-        print(String(format: "%@ %@ subgraphs %d threads %d: %.2f ms", name, target, programs.count, threads, milliseconds(total)))
-        for (kind, time) in profile.sorted(by: { $0.value > $1.value }) {
-            print(String(format: "    %-20@ %8.2f ms", kind, milliseconds(time)))
+        for threads in threadCounts {
+            var total = Duration.zero
+            var profile: [String: Duration] = [:]
+            for program in programs {
+                let emulator = try DPUEmulator(program: program, threads: threads)
+                var inputs: [String: Tensor] = [:]
+                for index in program.inputs {
+                    let buffer = program.buffers[index]
+                    var generator = Generator(state: UInt64(index))
+                    inputs[buffer.name] = Tensor(
+                        shape: buffer.shape, scalars: (0..<buffer.count).map { _ in Int8(generator.next() * 50) })
+                }
+                _ = try emulator.run(inputs)
+                var best = Duration.seconds(1000)
+                for _ in 0..<runs {
+                    let start = ContinuousClock.now
+                    _ = try emulator.run(inputs)
+                    best = min(best, ContinuousClock.now - start)
+                }
+                total += best
+                if showProfile && threads == threadCounts.first {
+                    profile.merge(try emulator.profile(inputs)) { $0 + $1 }
+                }
+            }
+            print(String(format: "%@ %@ subgraphs %d threads %d: %.2f ms", name, target, programs.count, threads, milliseconds(total)))
+            for (kind, time) in profile.sorted(by: { $0.value > $1.value }) {
+                print(String(format: "    %-20@ %8.2f ms", kind, milliseconds(time)))
+            }
         }
     }
 }
