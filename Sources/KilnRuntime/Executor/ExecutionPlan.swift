@@ -144,8 +144,10 @@ public final class ExecutionPlan: Sendable {
 
     /// The weights of a float32 `Conv` or `fusedConv` with a constant weight, packed once for
     /// the native GEMM (a plain `Conv` then runs as a `fusedConv` without summand or clamp).
+    /// Not for an initializer that is also a graph input: a caller may bind another weight.
     static func packedWeights(_ node: Node, _ graph: Graph) throws -> Convolution.PackedWeights? {
         guard node.op == .conv || node.op == .fusedConv, let weightID = node.input(1),
+            !graph.inputs.contains(weightID),
             let weight = graph.initializers[weightID], weight.dtype == .float32, weight.rank >= 3,
             let input = node.input(0), graph[input].type.dtype == .float32
         else { return nil }
