@@ -38,6 +38,12 @@ int ckiln_cpu_isa(void) {
     return isa;
 }
 
+static int forcing_tasks;
+
+void ckiln_isa_forcing(int delta) { __atomic_fetch_add(&forcing_tasks, delta, __ATOMIC_RELAXED); }
+
+int ckiln_isa_forced_anywhere(void) { return __atomic_load_n(&forcing_tasks, __ATOMIC_RELAXED) != 0; }
+
 int ckiln_clamp_isa(int isa) {
     int cpu = ckiln_cpu_isa();
     return isa < cpu ? isa : cpu;

@@ -30,6 +30,10 @@ enum {
  * variable KILN_ISA when it names a lower one (portable, avx2, avx512, avx512_vnni): for
  * comparing paths on one machine. */
 int ckiln_cpu_isa(void);
+/* Counts the tasks that force a lower instruction set (+1 on entry, −1 on exit), so callers
+ * skip looking up the forced set while no task forces one; whether any does. */
+void ckiln_isa_forcing(int delta);
+int ckiln_isa_forced_anywhere(void);
 /* Every kernel takes the instruction set to use as its first argument (clamped to
  * ckiln_cpu_isa()), so callers and tests choose per call and no global state is shared. */
 

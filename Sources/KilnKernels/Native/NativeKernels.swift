@@ -26,7 +26,11 @@ package enum NativeKernels {
     /// The instruction set the native kernels use in this task: ``cpuISA`` unless forced
     /// lower. Read on the calling thread and passed to each C call, so worker threads
     /// follow the caller.
-    package static var activeISA: ISA { min(forcedISA ?? cpuISA, cpuISA) }
+    package static var activeISA: ISA {
+        // A task-local lookup costs more than most small kernels: only when a task forces one.
+        guard ckiln_isa_forced_anywhere() != 0 else { return cpuISA }
+        return min(forcedISA ?? cpuISA, cpuISA)
+    }
 
     /// Whether the SGEMM dispatch takes a native kernel (AVX2/FMA or AVX-512).
     package static var hasFastSgemm: Bool { activeISA >= .avx2 }
@@ -41,6 +45,8 @@ package enum NativeKernels {
     /// `.portable`, ``Gemm`` takes the Swift kernel and the other native kernels their
     /// portable C path.
     package static func withISA<T>(_ isa: ISA, _ body: () throws -> T) rethrows -> T {
-        try $forcedISA.withValue(isa) { try body() }
+        ckiln_isa_forcing(1)
+        defer { ckiln_isa_forcing(-1) }
+        return try $forcedISA.withValue(isa) { try body() }
     }
 }
