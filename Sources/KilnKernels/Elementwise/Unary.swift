@@ -116,20 +116,11 @@ public enum UnaryKernels {
     public static func floating<T: KernelFloat>(
         _ op: UnaryOp, _ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, _ threads: Int
     ) {
-        if T.self == Float.self, NativeKernels.activeISA >= .avx2 {
-            if let function = vectorFunction(op) {
-                vectorMath(function, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
-                return
-            }
-            switch op {
-            case .hardSigmoid(let alpha, let beta):
-                hardSigmoid(alpha, beta, timesX: false, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
-                return
-            case .hardSwish:
-                hardSigmoid(1 / 6, 0.5, timesX: true, UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads)
-                return
-            default: break
-            }
+        if T.self == Float.self, NativeKernels.activeISA >= .avx2,
+            let kernel = nativeKernel(op, isa: NativeKernels.activeISA.rawValue)
+        {
+            nativeMap(UnsafeRawBufferPointer(x), UnsafeMutableRawBufferPointer(y), threads, kernel)
+            return
         }
         switch op {
         case .abs: map(x, y, threads) { Swift.abs($0) }
@@ -237,43 +228,37 @@ public enum UnaryKernels {
     }
 
     @inline(__always)
-    /// The native vector kernel of `op` (float32, AVX2), when there is one.
-    private static func vectorFunction(_ op: UnaryOp) -> Int32? {
+    /// The native vector kernel of `op` (float32, AVX2) as a call on `count` elements from
+    /// `source` to `target`, when there is one.
+    private static func nativeKernel(
+        _ op: UnaryOp, isa: Int32
+    ) -> ((_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, _ count: Int) -> Void)? {
+        let function: Int32
         switch op {
-        case .exp: Int32(CKILN_EXP)
-        case .sigmoid: Int32(CKILN_SIGMOID)
-        case .silu: Int32(CKILN_SILU)
-        case .tanh: Int32(CKILN_TANH)
-        case .gelu(tanh: false): Int32(CKILN_GELU)
-        default: nil
+        case .exp: function = Int32(CKILN_EXP)
+        case .sigmoid: function = Int32(CKILN_SIGMOID)
+        case .silu: function = Int32(CKILN_SILU)
+        case .tanh: function = Int32(CKILN_TANH)
+        case .gelu(tanh: false): function = Int32(CKILN_GELU)
+        case .hardSigmoid(let alpha, let beta):
+            return { ckiln_hard_sigmoid(isa, alpha, beta, 0, $0, $1, $2) }
+        case .hardSwish:
+            return { ckiln_hard_sigmoid(isa, 1 / 6, 0.5, 1, $0, $1, $2) }
+        default: return nil
         }
+        return { ckiln_vector_math(isa, function, $0, $1, $2) }
     }
 
-    /// `ckiln_vector_math` over float32 buffers of equal length, split over threads.
-    private static func vectorMath(
-        _ function: Int32, _ x: UnsafeRawBufferPointer, _ y: UnsafeMutableRawBufferPointer, _ threads: Int
+    /// `kernel` over float32 buffers of equal length, split over threads.
+    private static func nativeMap(
+        _ x: UnsafeRawBufferPointer, _ y: UnsafeMutableRawBufferPointer, _ threads: Int,
+        _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
     ) {
         guard let source = x.baseAddress?.assumingMemoryBound(to: Float.self),
             let target = y.baseAddress?.assumingMemoryBound(to: Float.self)
         else { return }
-        let isa = NativeKernels.activeISA.rawValue
         Parallel.forEach(x.count / MemoryLayout<Float>.stride, threads: threads, grain: grain) { range in
-            ckiln_vector_math(isa, function, source + range.lowerBound, target + range.lowerBound, range.count)
-        }
-    }
-
-    /// `ckiln_hard_sigmoid` over float32 buffers of equal length, split over threads.
-    private static func hardSigmoid(
-        _ alpha: Float, _ beta: Float, timesX: Bool, _ x: UnsafeRawBufferPointer, _ y: UnsafeMutableRawBufferPointer,
-        _ threads: Int
-    ) {
-        guard let source = x.baseAddress?.assumingMemoryBound(to: Float.self),
-            let target = y.baseAddress?.assumingMemoryBound(to: Float.self)
-        else { return }
-        let isa = NativeKernels.activeISA.rawValue
-        Parallel.forEach(x.count / MemoryLayout<Float>.stride, threads: threads, grain: grain) { range in
-            ckiln_hard_sigmoid(
-                isa, alpha, beta, timesX ? 1 : 0, source + range.lowerBound, target + range.lowerBound, range.count)
+            kernel(source + range.lowerBound, target + range.lowerBound, range.count)
         }
     }
 
