@@ -130,6 +130,19 @@ void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t i
                            float bias, float lower, float upper, float *out, ptrdiff_t out_h,
                            ptrdiff_t out_w);
 
+/* Direct 2-D convolution of one image (AVX-512 only; returns -1 below it, -2 out of memory):
+ * out[oc][oh][ow] = clamp((accumulate ? out : 0) + sum over (c, kh, kw) in order of
+ * w[oc][c][kh][kw] · in[c][oh·sh + kh·dh − ph][ow·sw + kw·dw − pw] + bias[oc]), zero outside the
+ * input; the sum starts from zero, the summand and bias are added after it. The weights are
+ * packed by ckiln_conv_direct_pack (k = channels · k_h · k_w); bias may be NULL. */
+size_t ckiln_conv_direct_packed_count(ptrdiff_t m, ptrdiff_t k);
+void ckiln_conv_direct_pack(const float *w, ptrdiff_t m, ptrdiff_t k, float *packed);
+int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w,
+                        const float *packed_w, ptrdiff_t m, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+                        ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
+                        ptrdiff_t pad_w, const float *bias, float lower, float upper, int accumulate, float *out,
+                        ptrdiff_t out_h, ptrdiff_t out_w);
+
 /* Exact int8 GEMM: C(int32, m×n) = A(int8, m×k) · B(int8, k×n), products widened to
  * int16 and summed in int32 (wrapping only beyond k = 131072); with AVX512-VNNI through
  * vpdpbusd on A + 128, corrected per column, to the same int32. */

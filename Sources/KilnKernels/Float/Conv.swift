@@ -7,7 +7,8 @@ import KilnCore
 /// column matrix) followed by the blocked ``Gemm`` (native AVX2/FMA when available) with bias
 /// and activation fused into its epilogue, one product per image and group; depthwise
 /// convolutions (one input channel per group) of up to two spatial axes use the native
-/// direct kernel instead. Other float types use ``ReferenceConvolution``.
+/// depthwise kernel instead, and small ungrouped 2-D convolutions on AVX-512
+/// ``DirectConvolution``. Other float types use ``ReferenceConvolution``.
 package enum Convolution {
     /// The output shape `[N, M, output…]` of a convolution.
     ///
@@ -59,8 +60,8 @@ package enum Convolution {
                 throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
             }
             convFloat(
-                input, weight, packed: nil, bias, group, geometry, &output, clamp: (lower, upper), accumulate: accumulate,
-                threads: threads)
+                input, weight, packed: nil, direct: nil, bias, group, geometry, &output, clamp: (lower, upper),
+                accumulate: accumulate, threads: threads)
             return
         case .float64:
             ReferenceConvolution.conv(input, weight, bias, group: group, geometry: geometry, output: &output, as: Double.self)
@@ -73,11 +74,13 @@ package enum Convolution {
         }
     }
 
-    /// float32 convolution; `packed` (one per group) replaces the weight values when given.
-    /// With `accumulate`, the result is added to `output`'s values before the clamp.
+    /// float32 convolution; `packed` (one per group) and `direct` (``DirectConvolution/pack(_:)``)
+    /// replace the weight values when given. With `accumulate`, the result is added to
+    /// `output`'s values before the clamp.
     static func convFloat(
-        _ input: Tensor, _ weight: Tensor, packed: [Gemm.PackedA]?, _ bias: Tensor?, _ group: Int, _ geometry: WindowGeometry,
-        _ output: inout Tensor, clamp: (lower: Float, upper: Float), accumulate: Bool = false, threads: Int
+        _ input: Tensor, _ weight: Tensor, packed: [Gemm.PackedA]?, direct: [Float]?, _ bias: Tensor?, _ group: Int,
+        _ geometry: WindowGeometry, _ output: inout Tensor, clamp: (lower: Float, upper: Float), accumulate: Bool = false,
+        threads: Int
     ) {
         let batch = input.shape[0]
         let channels = input.shape[1]
@@ -94,6 +97,24 @@ package enum Convolution {
             product.withUnsafeBufferPointer(as: Float.self) { p in
                 output.withUnsafeMutableBufferPointer(as: Float.self) { y in
                     for i in y.indices { y[i] = min(clamp.upper, max(clamp.lower, y[i] + p[i])) }
+                }
+            }
+            return
+        }
+        if DirectConvolution.runs(weight: weight.shape, group: group, window: window) {
+            let weights = direct ?? DirectConvolution.pack(weight)
+            let biasValues = bias?.scalars(as: Float.self) ?? []
+            input.withUnsafeBufferPointer(as: Float.self) { x in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                    weights.withUnsafeBufferPointer { w in
+                        guard let xBase = x.baseAddress, let yBase = y.baseAddress, let wBase = w.baseAddress else { return }
+                        biasValues.withUnsafeBufferPointer { b in
+                            DirectConvolution.run(
+                                xBase, channels: channels, batch: batch, packed: wBase, outChannels: outChannels,
+                                bias: b.isEmpty ? nil : b.baseAddress, window: window, output: yBase, clamp: clamp, accumulate: accumulate,
+                                threads: threads)
+                        }
+                    }
                 }
             }
             return

@@ -12,6 +12,8 @@ extension Convolution {
         package let group: Int
         /// Per group, `weight[g]` as an `M/group × C/group·kernel` matrix; empty for depthwise.
         let groups: [Gemm.PackedA]
+        /// The weight in ``DirectConvolution``'s layout, for the shapes it takes.
+        let direct: [Float]?
 
         /// Packs `weight` (`M × C/group × kernel…`, float32) for convolutions with `group` groups.
         ///
@@ -27,6 +29,7 @@ extension Convolution {
             let depth = weight.shape.dropFirst().reduce(1, *)
             // The condition under which `convFloat` takes the depthwise kernel.
             let isDepthwise = weight.shape[1] == 1 && weight.rank <= 4
+            direct = DirectConvolution.accepts(weight: weight.shape, group: group) ? DirectConvolution.pack(weight) : nil
             groups = isDepthwise ? [] : weight.withUnsafeBufferPointer(as: Float.self) { values in
                 guard let base = values.baseAddress else { return [] }
                 return (0..<group).map { g in
@@ -54,7 +57,7 @@ extension Convolution {
             throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
         }
         convFloat(
-            input, weight, packed: packed.groups.isEmpty ? nil : packed.groups, bias, packed.group, geometry, &output,
-            clamp: (lower, upper), accumulate: accumulate, threads: threads)
+            input, weight, packed: packed.groups.isEmpty ? nil : packed.groups, direct: packed.direct, bias, packed.group,
+            geometry, &output, clamp: (lower, upper), accumulate: accumulate, threads: threads)
     }
 }

@@ -1,0 +1,93 @@
+import KilnCore
+import Testing
+
+@testable import KilnKernels
+
+/// The direct AVX-512 convolution against the reference: plain and folded pixel vectors
+/// (rows of 8 outputs or fewer), stride 1, 2 and 3 phases, dilation, channel counts that are
+/// not multiples of the 4-channel tile, the fused clamp and the summand.
+struct DirectConvTests {
+    static let cases: [ConvCase] = [
+        ConvCase(input: [16, 16], kernel: [3, 3], channels: 16, outChannels: 16, pads: [1, 1, 1, 1], batch: 1),
+        // Folded: 8, 5 and 3 outputs a row, an odd row count (last vector one row).
+        ConvCase(input: [16, 16], kernel: [3, 3], channels: 9, outChannels: 10, strides: [2, 2], pads: [1, 1, 1, 1]),
+        ConvCase(input: [9, 5], kernel: [3, 3], channels: 4, outChannels: 7, pads: [1, 1, 1, 1]),
+        ConvCase(input: [7, 7], kernel: [5, 5], channels: 3, outChannels: 5, pads: [0, 0, 0, 0]),
+        // Stride 2 rows wide enough for the vector phase copy (and its masked tail), 7×7 stem.
+        ConvCase(input: [21, 75], kernel: [7, 7], channels: 3, outChannels: 13, strides: [2, 2], pads: [3, 3, 3, 3]),
+        // Stride 3 (scalar phase copy), dilation, asymmetric pads, several vectors a row.
+        ConvCase(input: [11, 100], kernel: [3, 3], channels: 2, outChannels: 6, strides: [1, 3], dilations: [2, 1], pads: [2, 0, 1, 2]),
+        ConvCase(input: [6, 41], kernel: [2, 3], channels: 5, outChannels: 3, dilations: [1, 3], pads: [0, 3, 1, 3], hasBias: false),
+        // Many taps (k > 256) and output channels at the limit.
+        ConvCase(input: [10, 18], kernel: [3, 3], channels: 40, outChannels: 128, pads: [1, 1, 1, 1], batch: 1),
+    ]
+
+    private static func operands(_ config: ConvCase) throws -> (input: Tensor, weight: Tensor, bias: Tensor?, geometry: WindowGeometry) {
+        var random = TestRandom(seed: UInt64(config.input.reduce(1, *) * 7 + config.outChannels))
+        let input = Tensor(
+            shape: [config.batch, config.channels] + config.input,
+            scalars: random.floats(config.batch * config.channels * config.input.reduce(1, *)))
+        let weightShape = [config.outChannels, config.channels] + config.kernel
+        let weight = Tensor(shape: weightShape, scalars: random.floats(weightShape.reduce(1, *)))
+        let bias = config.hasBias ? Tensor(shape: [config.outChannels], scalars: random.floats(config.outChannels)) : nil
+        let geometry = try WindowGeometry.forward(
+            input: config.input, kernel: config.kernel, strides: config.strides, dilations: config.dilations,
+            pads: config.pads, autoPad: config.autoPad)
+        return (input, weight, bias, geometry)
+    }
+
+    @Test("direct convolution matches the reference, with clamp and summand", arguments: cases)
+    func matchesReference(config: ConvCase) throws {
+        guard NativeKernels.cpuISA >= .avx512 else { return }
+        let (input, weight, bias, geometry) = try Self.operands(config)
+        #expect(DirectConvolution.runs(weight: weight.shape, group: 1, window: geometry.padded3D))
+        let shape = try Convolution.outputShape(input: input.shape, weight: weight.shape, bias: bias?.shape, group: 1, geometry: geometry)
+        var reference = Tensor(zeros: shape, dtype: .float32)
+        ReferenceConvolution.conv(input, weight, bias, group: 1, geometry: geometry, output: &reference, as: Float.self)
+        var random = TestRandom(seed: 5)
+        let summand = random.floats(reference.count)
+        let packed = try Convolution.PackedWeights(weight: weight, group: 1)
+        for (lower, upper) in [(Float(0), Float.infinity), (-Float.infinity, Float.infinity)] {
+            for accumulate in [false, true] {
+                let expected = zip(reference.scalars(as: Float.self), summand).map { value, z in
+                    min(upper, max(lower, value + (accumulate ? z : 0)))
+                }
+                for threads in [1, 2] {
+                    var outputs: [Tensor] = []
+                    for usePacked in [false, true] {
+                        var output = accumulate ? Tensor(shape: shape, scalars: summand) : Tensor(zeros: shape, dtype: .float32)
+                        if usePacked {
+                            try Convolution.conv(
+                                input: input, packed: packed, bias: bias, geometry: geometry, output: &output, lower: lower,
+                                upper: upper, accumulate: accumulate, threads: threads)
+                        } else {
+                            try Convolution.conv(
+                                input: input, weight: weight, bias: bias, group: 1, geometry: geometry, output: &output,
+                                lower: lower, upper: upper, accumulate: accumulate, threads: threads)
+                        }
+                        let worst = zip(output.scalars(as: Float.self), expected).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0
+                        #expect(worst <= 1e-4, "packed \(usePacked) accumulate \(accumulate) threads \(threads): \(worst)")
+                        outputs.append(output)
+                    }
+                    // The same algorithm whether the weights were packed beforehand or not.
+                    #expect(outputs[0] == outputs[1], "packed and unpacked differ (threads \(threads))")
+                }
+            }
+        }
+    }
+
+    @Test func takesOnlySmallUngroupedSpatialConvolutions() throws {
+        let geometry = try WindowGeometry.forward(input: [8, 8], kernel: [3, 3], strides: nil, dilations: nil, pads: nil, autoPad: .notSet)
+        let pointwise = try WindowGeometry.forward(input: [8, 8], kernel: [1, 1], strides: nil, dilations: nil, pads: nil, autoPad: .notSet)
+        #expect(DirectConvolution.accepts(weight: [128, 64, 3, 3], group: 1))
+        #expect(!DirectConvolution.accepts(weight: [129, 64, 3, 3], group: 1))
+        #expect(!DirectConvolution.accepts(weight: [32, 16, 3, 3], group: 2))
+        #expect(!DirectConvolution.accepts(weight: [32, 16, 1, 1], group: 1))
+        #expect(!DirectConvolution.accepts(weight: [32, 16, 3], group: 1))
+        NativeKernels.withISA(.avx2) {
+            #expect(!DirectConvolution.runs(weight: [32, 16, 3, 3], group: 1, window: geometry.padded3D))
+        }
+        #expect(!DirectConvolution.runs(weight: [32, 16, 1, 1], group: 1, window: pointwise.padded3D))
+        #expect(DirectConvolution.runs(weight: [32, 16, 3, 3], group: 1, window: geometry.padded3D) == (NativeKernels.cpuISA >= .avx512))
+    }
+}
