@@ -138,6 +138,35 @@ import Testing
         try Self.expectSameOutputs(try Self.roundTrip(graph, opset: 13), graph, ["x": input])
     }
 
+    /// A fusedConv activation leaves as the ops it fused: SiLU as Sigmoid and Mul after the
+    /// clamp, HardSwish as itself (opset 14) or HardSigmoid and Mul (before).
+    @Test(arguments: [13, 14])
+    func fusedConvActivationIsSpelledOut(opset: Int) throws {
+        var builder = ONNXModelBuilder(opset: opset)
+        builder.input("x", .float32, [1, 2, 3, 3])
+        builder.initializer("w", Tensor(shape: [2, 2, 1, 1], scalars: [0.5, -1, 2, 0.25] as [Float]))
+        builder.node("Conv", ["x", "w"], ["c"], name: "conv0")
+        builder.output("c", .float32, [1, 2, 3, 3])
+        var graph = try Self.importing(builder).graph
+        let conv = graph.nodes[0]
+        let y = graph.addValue(Value(name: "y", type: graph[try #require(conv.outputs[0])].type))
+        var silu = conv.attributes
+        silu.values["activation_max"] = .float(1.5)
+        silu.values["activation"] = .string("silu")
+        var hardSwish = conv.attributes
+        hardSwish.values["activation"] = .string("hard_swish")
+        graph.nodes = [
+            Node(name: "conv0", op: .fusedConv, inputs: conv.inputs, outputs: conv.outputs, attributes: silu),
+            Node(name: "conv1", op: .fusedConv, inputs: [conv.outputs[0], conv.inputs[1]], outputs: [y], attributes: hardSwish),
+        ]
+        graph.outputs = [y]
+        let proto = try ONNXExporter.modelProto(graph, opset: opset)
+        let hardSwishOps = opset < 14 ? ["HardSigmoid", "Mul"] : ["HardSwish"]
+        #expect(proto.graph.node.map(\.opType) == ["Conv", "Clip", "Sigmoid", "Mul", "Conv"] + hardSwishOps)
+        let input = Tensor(shape: [1, 2, 3, 3], scalars: (0..<18).map { Float($0) / 4 - 2 })
+        try Self.expectSameOutputs(try Self.roundTrip(graph, opset: opset), graph, ["x": input])
+    }
+
     /// A dpu_subgraph node is written as its body's nodes, with the outer names.
     @Test func dpuSubgraphIsInlined() throws {
         var builder = ONNXModelBuilder(opset: 13)

@@ -68,6 +68,36 @@ import Testing
         #expect(PassTesting.ops(after).filter { $0 == .relu }.count == 1)
     }
 
+    /// SiLU (recognized from `x · Sigmoid(x)`) and HardSwish after a conv, after a clamp,
+    /// and after a summand become the activation; nothing fuses after an activation.
+    @Test func fusesGatesLast() throws {
+        let before = try PassTesting.graph(opset: 14) { builder in
+            builder.input("x", .float32, [1, 3, 5, 5])
+            builder.initializer("w", PassTesting.random([3, 3, 3, 3], seed: 1))
+            builder.initializer("b", PassTesting.random([3], seed: 2))
+            let pads: [String: ONNXModelBuilder.AttributeSpec] = ["pads": .ints([1, 1, 1, 1])]
+            builder.node("Conv", ["x", "w", "b"], ["c1"], name: "conv1", attributes: pads)
+            builder.node("Sigmoid", ["c1"], ["g1"], name: "gate1")
+            builder.node("Mul", ["c1", "g1"], ["s1"], name: "silu1")
+            builder.node("Conv", ["s1", "w"], ["c2"], name: "conv2", attributes: pads)
+            builder.node("Add", ["c2", "x"], ["a2"], name: "add2")
+            builder.node("Relu", ["a2"], ["r2"], name: "relu2")
+            builder.node("HardSwish", ["r2"], ["h2"], name: "hswish2")
+            builder.node("Conv", ["h2", "w"], ["c3"], name: "conv3", attributes: pads)
+            builder.node("HardSwish", ["c3"], ["h3"], name: "hswish3")
+            builder.node("Relu", ["h3"], ["y"], name: "relu3")
+            builder.output("y", .float32, [1, 3, 5, 5])
+        }
+        let after = try PassTesting.run(Pass.cpuOptimization, on: before)
+        #expect(PassTesting.ops(after) == [.fusedConv, .fusedConv, .fusedConv, .relu])
+        let nodes = after.nodes
+        #expect(nodes[0].attributes["activation"] == .string("silu"))
+        #expect(nodes[1].attributes["activation"] == .string("hard_swish") && nodes[1].attributes["activation_min"] == .float(0))
+        #expect(nodes[1].inputs.count == 4)
+        #expect(nodes[2].attributes["activation"] == .string("hard_swish"))
+        try PassTesting.expectSameOutputs(before, after, inputs: ["x": PassTesting.random([1, 3, 5, 5], seed: 9)])
+    }
+
     /// The whole CPU pipeline on a conv + batch norm + ReLU: one fused node.
     @Test func cpuPipelineFoldsAndFuses() throws {
         let before = try PassTesting.graph { builder in

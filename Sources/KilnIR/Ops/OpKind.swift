@@ -43,8 +43,8 @@ public enum OpKind: String, CaseIterable, Hashable, Sendable, CustomStringConver
     // Recognized by canonicalization; no ONNX operator of their own
     case relu6, silu
     // Created by CPU graph optimization: `Conv` (inputs X, W, B?) plus an optional summand
-    // Z (input 3, the conv's output shape) and a clamp to [activation_min, activation_max]
-    // applied last: `clamp(conv(X, W, B) + Z)`
+    // Z (input 3, the conv's output shape), a clamp to [activation_min, activation_max] and
+    // an `activation` ("silu" or "hard_swish") applied last: `activation(clamp(conv(X, W, B) + Z))`
     case fusedConv
     // Created by partitioning: a region of DPU nodes, with the region as its `body` graph
     case dpuSubgraph

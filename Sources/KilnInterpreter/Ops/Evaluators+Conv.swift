@@ -52,10 +52,12 @@ extension Evaluators {
         return [output]
     }
 
-    /// The evaluator of `fusedConv` (`clamp(conv(X, W, B) + Z)`, float32): with `packed`, the
-    /// weights packed once for that node's constant `W` (the runtime's plans build one per
-    /// node), otherwise `W` as given. A summand `Z` is copied into the output first, unless
-    /// the executor placed the output over `Z` (then it already holds it).
+    /// The evaluator of `fusedConv` (`activation(clamp(conv(X, W, B) + Z))`, float32): with
+    /// `packed`, the weights packed once for that node's constant `W` (the runtime's plans
+    /// build one per node), otherwise `W` as given. A summand `Z` is copied into the output
+    /// first, unless the executor placed the output over `Z` (then it already holds it). The
+    /// activation (`silu`, `hard_swish`) runs over the finished output while it is in cache,
+    /// with the kernel of the op it replaces (the same bits as unfused).
     package static func fusedConv(packed: Convolution.PackedWeights?) -> Evaluator {
         { node, inputs, context in
             let x = try context.required(inputs, 0, node)
@@ -66,6 +68,7 @@ extension Evaluators {
             let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
             let lower = try node.attributes.float("activation_min", default: -.infinity)
             let upper = try node.attributes.float("activation_max", default: .infinity)
+            let gate = try fusedGate(node.attributes)
             var output = context.makeOutput(0, overwriting: shape, dtype: x.dtype)
             if let summand {
                 guard summand.shape == shape, summand.dtype == x.dtype else {
@@ -86,7 +89,22 @@ extension Evaluators {
                     input: x, weight: w, bias: bias, group: group, geometry: geometry, output: &output, lower: lower,
                     upper: upper, accumulate: summand != nil, threads: context.threads)
             }
+            if let gate {
+                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                    UnaryKernels.floating(gate, UnsafeBufferPointer(y), y, context.threads)
+                }
+            }
             return [output]
+        }
+    }
+
+    /// The `activation` of a `fusedConv`, as the unary op it fused.
+    private static func fusedGate(_ attributes: Attributes) throws -> UnaryOp? {
+        switch try attributes.string("activation", default: "") {
+        case "": return nil
+        case "silu": return .silu
+        case "hard_swish": return .hardSwish
+        case let name: throw KilnError(.unsupportedAttribute, "fusedConv activation '\(name)' is not supported")
         }
     }
 

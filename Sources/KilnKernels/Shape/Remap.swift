@@ -39,8 +39,12 @@ public enum Remap {
                     counter[axis] = remainder % outShape[axis]
                     remainder /= outShape[axis]
                 }
+                // The source offset of the previous row of this chunk: a row that reads the same
+                // source row (nearest upsampling repeats rows) copies that output row whole.
+                var previousBase = -1
+                let rowBytes = innerCount * elementSize
                 for row in range {
-                    let rowOut = destination + row * innerCount * elementSize
+                    let rowOut = destination + row * rowBytes
                     var base = 0
                     var isFillRow = false
                     for axis in 0..<(rank - 1) {
@@ -51,7 +55,9 @@ public enum Remap {
                         }
                         base += index * strides[axis]
                     }
-                    if isFillRow {
+                    if !isFillRow && base == previousBase {
+                        rowOut.copyMemory(from: rowOut - rowBytes, byteCount: rowBytes)
+                    } else if isFillRow {
                         for element in 0..<innerCount {
                             (rowOut + element * elementSize).copyMemory(from: fillPointer, byteCount: elementSize)
                         }
@@ -65,6 +71,7 @@ public enum Remap {
                             source + base * elementSize, inner, skipping: runStart..<(runStart + runLength),
                             fill: fillPointer, elementSize: elementSize, to: rowOut)
                     }
+                    previousBase = isFillRow ? -1 : base
                     var axis = rank - 2
                     while axis >= 0 {
                         counter[axis] += 1
@@ -121,10 +128,14 @@ public enum Remap {
     ) {
         let size = MemoryLayout<Word>.size
         let fillWord = fill.load(as: Word.self)
-        for element in map.indices where !skipping.contains(element) {
-            let index = map[element]
-            let value = index < 0 ? fillWord : rowSource.load(fromByteOffset: index * size, as: Word.self)
-            rowOut.storeBytes(of: value, toByteOffset: element * size, as: Word.self)
+        map.withUnsafeBufferPointer { indices in
+            for range in [0..<skipping.lowerBound, skipping.upperBound..<indices.count] {
+                for element in range {
+                    let index = indices[element]
+                    let value = index < 0 ? fillWord : rowSource.load(fromByteOffset: index * size, as: Word.self)
+                    rowOut.storeBytes(of: value, toByteOffset: element * size, as: Word.self)
+                }
+            }
         }
     }
 }

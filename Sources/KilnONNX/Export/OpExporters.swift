@@ -84,8 +84,29 @@ enum OpExporters {
     }
 
     /// `fusedConv(X, W, B, Z)` → `Conv(X, W, B)`, then `Add(·, Z)` when there is a summand,
-    /// then `Relu` (bounds 0 … ∞) or `Clip` (other bounds) when there is a clamp.
+    /// then `Relu` (bounds 0 … ∞) or `Clip` (other bounds) when there is a clamp, then the
+    /// activation (`silu` as `Mul(x, Sigmoid(x))`, `HardSwish`) when there is one.
     @Sendable static func fusedConv(_ node: ONNXNode, _ scope: inout ExportScope) throws -> [ONNXNode] {
+        let gate = try node.attributes.string("activation", default: "")
+        guard !gate.isEmpty else { return try clampedConv(node, &scope) }
+        var inner = node
+        inner.attributes.values["activation"] = nil
+        inner.outputs = [scope.names.fresh("\(node.outputs[0])/clamped")]
+        var activation = node
+        activation.attributes = Attributes()
+        activation.name = scope.names.fresh("\(node.name)/\(gate)")
+        activation.inputs = [inner.outputs[0]]
+        switch gate {
+        case "silu": return try clampedConv(inner, &scope) + silu(activation, &scope)
+        case "hard_swish":
+            activation.opType = "HardSwish"
+            return try clampedConv(inner, &scope) + hardSwish(activation, &scope)
+        default: throw node.error(.unsupportedAttribute, "fusedConv activation '\(gate)' has no ONNX form")
+        }
+    }
+
+    /// A `fusedConv` without activation: `Conv`, `Add` and `Relu`/`Clip`.
+    private static func clampedConv(_ node: ONNXNode, _ scope: inout ExportScope) throws -> [ONNXNode] {
         let lower = try node.attributes.float("activation_min", default: -.infinity)
         let upper = try node.attributes.float("activation_max", default: .infinity)
         var attributes = node.attributes

@@ -5,9 +5,9 @@ extension Pass {
     /// Fuses what follows a float32 `Conv` into the convolution's last write, as
     /// onnxruntime's `FusedConv` does: a residual `Add` of a tensor of the conv's output shape
     /// becomes the summand `Z`, then a `Relu`, `relu6` or `Clip` with constant bounds becomes
-    /// the clamp `[activation_min, activation_max]` — `fusedConv(X, W, B, Z)` computes
-    /// `clamp(conv(X, W, B) + Z)`. The conv's result must have no other reader; the summand
-    /// is fused only before the activation (a clamp is always last).
+    /// the clamp `[activation_min, activation_max]`, then a `silu` or `HardSwish` becomes the
+    /// `activation` — `fusedConv(X, W, B, Z)` computes `activation(clamp(conv(X, W, B) + Z))`.
+    /// The conv's result must have no other reader; each stage is fused only in that order.
     public static let fuseConvEpilogue = Pass("FuseConvEpilogue") { graph, _ in
         try Rewriter(FuseConvEpilogue.rules).rewrite(graph).graph
     }
@@ -18,11 +18,17 @@ package enum FuseConvEpilogue {
     package static let rules: [RewriteRule] = [
         RewriteRule(name: "add(conv(x, w, b), z) -> fused_conv(x, w, b, z)", match: summand),
         RewriteRule(name: "relu|relu6|clip(conv(x, w, b[, z])) -> fused_conv(…, clamp)", match: activation),
+        RewriteRule(name: "silu|hard_swish(fused_conv(…)) -> fused_conv(…, activation)", match: gate),
     ]
 
-    /// The conv (or sum-free, clamp-free fused conv) producing `id`, when `id` is float32 and
-    /// read only by the node being matched.
-    private static func fusableProducer(of id: ValueID, _ view: RewriteView, allowingSummand: Bool) -> Node? {
+    /// The `activation` attribute values of `fusedConv`, by the op they fuse.
+    package static let gates: [OpKind: String] = [.silu: "silu", .hardSwish: "hard_swish"]
+
+    /// The conv (or fused conv without the stages that must come after the one being fused)
+    /// producing `id`, when `id` is float32 and read only by the node being matched.
+    private static func fusableProducer(
+        of id: ValueID, _ view: RewriteView, allowingSummand: Bool, allowingClamp: Bool = false
+    ) -> Node? {
         guard view.hasSingleUse(id), view.type(of: id).dtype == .float32, let producer = view.producer(of: id),
             view.singleOutput(producer) == id
         else { return nil }
@@ -32,7 +38,8 @@ package enum FuseConvEpilogue {
         case .fusedConv:
             let clamped = producer.attributes["activation_min"] != nil || producer.attributes["activation_max"] != nil
             let summed = producer.inputs.count > 3 && producer.inputs[3] != nil
-            return !clamped && (allowingSummand || !summed) ? producer : nil
+            let gated = producer.attributes["activation"] != nil
+            return !gated && (allowingClamp || !clamped) && (allowingSummand || !summed) ? producer : nil
         default:
             return nil
         }
@@ -84,5 +91,14 @@ package enum FuseConvEpilogue {
             let conv = fusableProducer(of: x, view, allowingSummand: true)
         else { return nil }
         return Replacement(in: view, nodes: [fused(conv, output: y, summand: nil, bounds: bounds)])
+    }
+
+    private static func gate(_ node: Node, _ view: RewriteView) -> Replacement? {
+        guard let name = gates[node.op], let x = node.input(0), let y = view.singleOutput(node),
+            let conv = fusableProducer(of: x, view, allowingSummand: true, allowingClamp: true)
+        else { return nil }
+        var fused = fused(conv, output: y, summand: nil, bounds: nil)
+        fused.attributes.values["activation"] = .string(name)
+        return Replacement(in: view, nodes: [fused])
     }
 }
