@@ -55,6 +55,22 @@ struct VectorMathTests {
         #expect(zip(nan, portable).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "\(name): \(nan) vs \(portable)")
     }
 
+    /// The 16-lane kernels do the 8-lane kernels' operations: the same bits, NaN included,
+    /// on every length (masked tails).
+    @Test(arguments: 0..<7)
+    func avx512MatchesAVX2BitForBit(index: Int) throws {
+        let (name, op) = Self.ops[index]
+        guard NativeKernels.cpuISA >= .avx512 else { return }
+        for count in [Self.values.count, 15, 17, 1] {
+            let values = Array(Self.values.suffix(count)) + (count == 1 ? [] : [.nan])
+            let wide = run(op, isa: .avx512, values)
+            let narrow = run(op, isa: .avx2, values)
+            #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern) || zip(wide, narrow).allSatisfy {
+                $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN)
+            }, "\(name) on \(values.count) values")
+        }
+    }
+
     @Test func softmaxMatchesThePortablePath() throws {
         let input = Tensor(shape: [3, 37], scalars: (0..<111).map { Float(($0 * 7919) % 97) * 0.3 - 14 })
         var results: [[Float]] = []
