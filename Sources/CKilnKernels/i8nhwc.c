@@ -76,6 +76,11 @@ AVX512 static void copy_avx512(int8_t *to, const int8_t *from, ptrdiff_t count) 
     }
 }
 
+/* 64 bytes from `from` to `to` (the caller checked both ends are in their buffers). */
+AVX512 static void copy64_avx512(int8_t *to, const int8_t *from) {
+    _mm512_storeu_si512((void *)to, _mm512_loadu_si512((const void *)from));
+}
+
 AVX512 static void zero_avx512(int8_t *to, ptrdiff_t count) {
     for (; count >= 64; count -= 64, to += 64) _mm512_storeu_si512((void *)to, _mm512_setzero_si512());
     if (count > 0) _mm512_mask_storeu_epi8(to, ~(uint64_t)0 >> (64 - count), _mm512_setzero_si512());
@@ -96,11 +101,17 @@ INLINE void im2col_body(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c,
     ptrdiff_t k = w->k_h * w->k_w * channels;
     ptrdiff_t run = w->k_w * channels;
     int contiguous = w->dilation_w == 1 && w->up_w == 1 && in_c == channels;
+    int8_t *end = columns + (pixel_end - pixel_begin) * k;
     position at = position_of(w, pixel_begin);
     for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
         ptrdiff_t ox = at.ox, oy = at.oy, image = at.image;
         const int8_t *plane = in + image * w->in_h * w->in_w * in_c;
+        const int8_t *plane_end = plane + w->in_h * w->in_w * in_c;
         int8_t *to = columns + (pixel - pixel_begin) * k;
+        /* Contiguous taps kx in [low, high) are inside the row (the same for every ky). */
+        ptrdiff_t x0 = ox * w->stride_w - w->pad_w;
+        ptrdiff_t low = min_pd(w->k_w, max_pd(0, -x0));
+        ptrdiff_t high = max_pd(low, min_pd(w->k_w, w->in_w - x0));
         for (ptrdiff_t ky = 0; ky < w->k_h; ky++, to += run) {
             ptrdiff_t iy = input_row(w, oy, ky);
             if (iy < 0) {
@@ -109,10 +120,16 @@ INLINE void im2col_body(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c,
             }
             const int8_t *line = plane + iy * w->in_w * in_c;
             if (contiguous) {
-                /* Taps kx in [low, high) are inside the row. */
-                ptrdiff_t x0 = ox * w->stride_w - w->pad_w;
-                ptrdiff_t low = min_pd(w->k_w, max_pd(0, -x0));
-                ptrdiff_t high = max_pd(low, min_pd(w->k_w, w->in_w - x0));
+#if CKILN_X86
+                /* A short whole run (a few-channel stem's 7 × 3 bytes) as one unmasked 64-byte
+                 * move: the bytes past the run belong to later runs, written after this one;
+                 * both buffers' ends are checked. */
+                if (wide && run <= 64 && low == 0 && high == w->k_w && to + 64 <= end &&
+                    line + x0 * in_c + 64 <= plane_end) {
+                    copy64_avx512(to, line + x0 * in_c);
+                    continue;
+                }
+#endif
                 if (low > 0) ZERO(to, low * channels);
                 if (high > low) COPY(to + low * channels, line + (x0 + low) * in_c, (high - low) * channels);
                 if (high < w->k_w) ZERO(to + high * channels, (w->k_w - high) * channels);

@@ -112,12 +112,15 @@ do {
                 }
                 total += best
                 if showProfile && threads == threadCounts.first {
-                    profile.merge(try emulator.profile(inputs)) { $0 + $1 }
+                    // The mean of `runs` profiled runs (one is too noisy at microseconds).
+                    for _ in 0..<runs {
+                        profile.merge(try emulator.profile(inputs).mapValues { $0 / runs }) { $0 + $1 }
+                    }
                 }
             }
-            print(String(format: "%@ %@ subgraphs %d threads %d: %.2f ms", name, target, programs.count, threads, milliseconds(total)))
+            print(String(format: "%@ %@ subgraphs %d threads %d: %.4f ms", name, target, programs.count, threads, milliseconds(total)))
             for (kind, time) in profile.sorted(by: { $0.value > $1.value }) {
-                print(String(format: "    %-20@ %8.2f ms", kind, milliseconds(time)))
+                print(String(format: "    %-20@ %8.3f ms", kind, milliseconds(time)))
             }
         }
     }

@@ -26,6 +26,8 @@ struct NativeInt8NHWCTests {
     static let windows: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
         (7, 3, 1, 1, 1, 1, 37, 37), (9, 3, 2, 1, 1, 1, 70, 72), (6, 5, 1, 2, 3, 1, 3, 3), (5, 3, 2, 1, 2, 2, 17, 20),
         (8, 7, 2, 1, 3, 1, 3, 4), (4, 1, 1, 1, 0, 1, 33, 33),
+        // Short whole runs moved 64 bytes at a time (a 7×7/2 stem on 3 channels, 3×3 on 8).
+        (20, 7, 2, 1, 3, 1, 3, 3), (12, 3, 1, 1, 1, 1, 8, 8),
     ]
 
     @Test("im2col, depthwise (sums and fused stage) and max pooling on every instruction set", arguments: windows)

@@ -11,6 +11,7 @@ extension FeatureMemory {
         let strides = layer.inputs.map { Self.strides(of: buffers[$0], in: output) }
         let sources = layer.inputs.map { storage[$0] }
         let isBinary = layer.inputs.count == 2
+        let isDense = strides.allSatisfy { $0 == Tensor.strides(output.storedShape) }
         // Read on the calling task: worker threads do not see a forced instruction set.
         let isa = NativeKernels.activeISA
         storage[layer.output].withUnsafeMutableBufferPointer { target in
@@ -20,6 +21,15 @@ extension FeatureMemory {
                     prepared.table.withUnsafeBufferPointer { table in
                         Parallel.forEach(rows.count, threads: threads, grain: 8) { chunk in
                             guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
+                            // Operands laid out like the output: the chunk's rows are one run.
+                            if isBinary, let add = prepared.addStage, isDense, let a = a.baseAddress, let b = b.baseAddress {
+                                let base = (rows.lowerBound + chunk.lowerBound) * length
+                                NativeInt8NHWC.add(
+                                    isa: isa, count: chunk.count * length, a: a + base, shiftA: add.shiftA, b: b + base,
+                                    shiftB: add.shiftB, half: add.half, shift: add.shift, lower: add.lower,
+                                    upper: add.upper, out: out + base)
+                                return
+                            }
                             for row in (rows.lowerBound + chunk.lowerBound)..<(rows.lowerBound + chunk.upperBound) {
                                 // The row's stored index, then each operand's offset.
                                 var rest = row
