@@ -47,6 +47,9 @@ void ckiln_sgemm_pack_bt_avx512(const float *b, ptrdiff_t ldb, ptrdiff_t depths,
 /* Packs alpha · A (rows × depths, row-major, not transposed) into 6-row panels. */
 void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
                              float alpha, float *out);
+/* The same from A^T: a is depths × rows, row-major. */
+void ckiln_sgemm_pack_at_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
+                              float alpha, float *out);
 
 /* int8 micro-kernel over int16 pairs: C[mr×nr] (= or +=, per accumulate) the products of
  * kp pairs of a 6-row A panel (row-major, 2·kp int16 per row: pair q of row i is the int32

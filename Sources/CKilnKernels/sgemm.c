@@ -150,6 +150,8 @@ static int sgemm_run(int isa, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n
                 } else {
                     if (avx2 && !trans_a)
                         ckiln_sgemm_pack_a_avx2(a + ic * lda + pc, lda, mcb, kcb, alpha, buffer_a);
+                    else if (avx2)
+                        ckiln_sgemm_pack_at_avx2(a + pc * lda + ic, lda, mcb, kcb, alpha, buffer_a);
                     else
                         pack_a(trans_a, a, lda, ic, mcb, pc, kcb, alpha, buffer_a);
                     panels_a = buffer_a;
@@ -214,6 +216,8 @@ void ckiln_sgemm_pack_a(int isa, int trans_a, ptrdiff_t m, ptrdiff_t k, float al
         ptrdiff_t depths = min_pd(KC, k - pc);
         if (avx2 && !trans_a)
             ckiln_sgemm_pack_a_avx2(a + pc, lda, m, depths, alpha, packed + pc * padded);
+        else if (avx2)
+            ckiln_sgemm_pack_at_avx2(a + pc * lda, lda, m, depths, alpha, packed + pc * padded);
         else
             pack_a(trans_a, a, lda, 0, m, pc, depths, alpha, packed + pc * padded);
     }
@@ -244,6 +248,27 @@ void ckiln_sgemm_ukr_portable(ptrdiff_t kc, const float *a, const float *b, floa
             if (beta != 0) x = beta * c[i * ldc + j] + x;
             x = ckiln_apply_epilogue(epilogue, x, i, j);
             c[i * ldc + j] = x;
+        }
+    }
+}
+
+void ckiln_transposed_epilogue(ptrdiff_t rows, ptrdiff_t columns, const float *t, ptrdiff_t ldt, float *c,
+                               ptrdiff_t ldc, const float *bias, float lower, float upper, int accumulate) {
+    /* 8×8 blocks: t is read along its rows and c written along its rows, each a few lines. */
+    for (ptrdiff_t i0 = 0; i0 < rows; i0 += 8) {
+        for (ptrdiff_t j0 = 0; j0 < columns; j0 += 8) {
+            ptrdiff_t i1 = min_pd(rows, i0 + 8), j1 = min_pd(columns, j0 + 8);
+            for (ptrdiff_t i = i0; i < i1; i++) {
+                float b = bias ? bias[i] : 0.0f;
+                float *row = c + i * ldc;
+                for (ptrdiff_t j = j0; j < j1; j++) {
+                    float x = t[j * ldt + i];
+                    if (accumulate) x += row[j];
+                    x += b;
+                    x = x < lower ? lower : x;
+                    row[j] = x > upper ? upper : x;
+                }
+            }
         }
     }
 }

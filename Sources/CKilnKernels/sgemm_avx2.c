@@ -147,9 +147,29 @@ AVX2 void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows,
     }
 }
 
+/* pack_a for transposed A (a is depths × rows, row-major): each k's 6 values are already
+ * contiguous; a masked 8-wide load (zero past the panel's rows, nothing read beyond them)
+ * and an 8-wide store whose 2 extra lanes the next store overwrites (CKILN_PACK_SLACK). */
+AVX2 void ckiln_sgemm_pack_at_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
+                                   float alpha, float *out) {
+    __m256 scale = _mm256_set1_ps(alpha);
+    for (ptrdiff_t panel = 0; panel < rows; panel += 6) {
+        int used = rows - panel < 6 ? (int)(rows - panel) : 6;
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(used), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (ptrdiff_t p = 0; p < depths; p++)
+            _mm256_storeu_ps(out + p * 6, _mm256_mul_ps(scale, _mm256_maskload_ps(a + p * lda + panel, mask)));
+        out += 6 * depths;
+    }
+}
+
 #else
 void ckiln_sgemm_pack_a_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
                              float alpha, float *out) {
+    (void)a; (void)lda; (void)rows; (void)depths; (void)alpha; (void)out;
+}
+
+void ckiln_sgemm_pack_at_avx2(const float *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depths,
+                              float alpha, float *out) {
     (void)a; (void)lda; (void)rows; (void)depths; (void)alpha; (void)out;
 }
 

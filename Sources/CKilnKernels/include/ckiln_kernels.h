@@ -97,6 +97,11 @@ int ckiln_sgemm_packed_a(int isa, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff
 int ckiln_sgemm_packed_ab(int isa, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *packed_a, ptrdiff_t packed_m,
                           ptrdiff_t row0, const float *packed_b, ptrdiff_t packed_n, ptrdiff_t column0, float beta,
                           float *c, ptrdiff_t ldc, const ckiln_epilogue *epilogue);
+/* c[i][j] = clamp(t[j][i] (+ c[i][j] when accumulate) + bias[i], lower, upper) for i < rows,
+ * j < columns: a product computed transposed (t, row stride ldt) finished into c (row stride
+ * ldc) with the epilogue of ckiln_sgemm; bias may be NULL. NaN stays NaN. */
+void ckiln_transposed_epilogue(ptrdiff_t rows, ptrdiff_t columns, const float *t, ptrdiff_t ldt, float *c,
+                               ptrdiff_t ldc, const float *bias, float lower, float upper, int accumulate);
 /* Rows row_begin ..< row_end of the im2col matrix of one image (channels × in_h × in_w):
  * row (c, kh, kw), column (oh, ow) holds in[c][oh·sh + kh·dh − ph][ow·sw + kw·dw − pw], zero
  * in the padding; `columns` is (channels·k_h·k_w) × (out_h·out_w). */

@@ -20,8 +20,9 @@ public enum FileIO {
         }
     }
 
-    /// Writes `data` to a temporary file beside `url`, then renames it over `url`, so a
-    /// failure never leaves a partial file.
+    /// Writes `data` to a temporary file beside `url`, then renames it over `url` (one
+    /// `rename(2)`, which replaces an existing file atomically), so a failure never leaves a
+    /// partial file and never loses the old one.
     ///
     /// - Throws: `writeFailed`.
     public static func writeAtomically(_ data: Data, to url: URL) throws {
@@ -30,14 +31,15 @@ public enum FileIO {
             ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
         do {
             try data.write(to: temporary)
-            if FileManager.default.fileExists(atPath: url.path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-            } else {
-                try FileManager.default.moveItem(at: temporary, to: url)
-            }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw KilnError(.writeFailed, "cannot write '\(url.path)': \(error.localizedDescription)")
+        }
+        // Foundation's replaceItemAt on Linux removes the destination and then fails.
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw KilnError(.writeFailed, "cannot write '\(url.path)': \(reason)")
         }
     }
 }

@@ -60,8 +60,8 @@ package enum Convolution {
                 throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
             }
             convFloat(
-                input, weight, packed: nil, direct: nil, bias, group, geometry, &output, clamp: (lower, upper),
-                accumulate: accumulate, threads: threads)
+                input, weight, packed: nil, bias, group, geometry, &output, clamp: (lower, upper), accumulate: accumulate,
+                threads: threads)
             return
         case .float64:
             ReferenceConvolution.conv(input, weight, bias, group: group, geometry: geometry, output: &output, as: Double.self)
@@ -74,11 +74,12 @@ package enum Convolution {
         }
     }
 
-    /// float32 convolution; `packed` (one per group) and `direct` (``DirectConvolution/pack(_:)``)
-    /// replace the weight values when given. With `accumulate`, the result is added to
-    /// `output`'s values before the clamp.
+    /// float32 convolution; `weights`, when given, replace the weight values in the layout
+    /// of the path taken (which depends only on the shapes: a layout packed for other shapes
+    /// is ignored). With `accumulate`, the result is added to `output`'s values before the
+    /// clamp.
     static func convFloat(
-        _ input: Tensor, _ weight: Tensor, packed: [Gemm.PackedA]?, direct: [Float]?, _ bias: Tensor?, _ group: Int,
+        _ input: Tensor, _ weight: Tensor, packed weights: PackedWeights?, _ bias: Tensor?, _ group: Int,
         _ geometry: WindowGeometry, _ output: inout Tensor, clamp: (lower: Float, upper: Float), accumulate: Bool = false,
         threads: Int
     ) {
@@ -102,7 +103,7 @@ package enum Convolution {
             return
         }
         if DirectConvolution.runs(weight: weight.shape, group: group, window: window) {
-            let weights = direct ?? DirectConvolution.pack(weight)
+            let weights = weights?.direct ?? DirectConvolution.pack(weight)
             let biasValues = bias?.scalars(as: Float.self) ?? []
             input.withUnsafeBufferPointer(as: Float.self) { x in
                 output.withUnsafeMutableBufferPointer(as: Float.self) { y in
@@ -127,6 +128,13 @@ package enum Convolution {
         let depth = groupChannels * kernelSize
         let isPointwise = kernelSize == 1 && window.strides.allSatisfy { $0 == 1 }
             && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
+        if TransposedProduct.runs(pixels: outputPixels, outChannels: groupOutChannels, depth: depth) {
+            TransposedProduct.conv(
+                input, weight, packed: weights?.transposed, bias, group, window, &output, clamp: clamp,
+                accumulate: accumulate, threads: threads)
+            return
+        }
+        let packed = weights.flatMap { $0.groups.isEmpty ? nil : $0.groups }
         let biasValues = bias?.scalars(as: Float.self) ?? []
         // With packed weights and two spatial axes, im2col writes the GEMM's packed B directly.
         let packsColumns = packed != nil && !isPointwise && NativeKernels.activeISA >= .avx2

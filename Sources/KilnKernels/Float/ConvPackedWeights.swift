@@ -14,12 +14,17 @@ extension Convolution {
         let groups: [Gemm.PackedA]
         /// The weight in ``DirectConvolution``'s layout, for the shapes it takes.
         let direct: [Float]?
+        /// Per group, `weight[g]ᵀ` packed as the B of a ``TransposedProduct`` (when the output
+        /// pixels given at packing call for it; `groups` is then empty).
+        let transposed: [Gemm.PackedB]?
 
-        /// Packs `weight` (`M × C/group × kernel…`, float32) for convolutions with `group` groups.
+        /// Packs `weight` (`M × C/group × kernel…`, float32) for convolutions with `group`
+        /// groups, in the layout of the path that convolutions with `outputPixels` output
+        /// pixels per image take (unknown: the GEMM's).
         ///
         /// - Throws: `shapeMismatch` for a weight of another dtype, rank < 3 or a group count
         ///   that does not divide its output channels.
-        package init(weight: Tensor, group: Int) throws {
+        package init(weight: Tensor, group: Int, outputPixels: Int? = nil) throws {
             guard weight.dtype == .float32, weight.rank >= 3, group > 0, weight.shape[0] % group == 0 else {
                 throw KilnError(.shapeMismatch, "cannot pack Conv weight \(weight.dtype)\(weight.shape) for group \(group)")
             }
@@ -30,7 +35,10 @@ extension Convolution {
             // The condition under which `convFloat` takes the depthwise kernel.
             let isDepthwise = weight.shape[1] == 1 && weight.rank <= 4
             direct = DirectConvolution.accepts(weight: weight.shape, group: group) ? DirectConvolution.pack(weight) : nil
-            groups = isDepthwise ? [] : weight.withUnsafeBufferPointer(as: Float.self) { values in
+            let transposes = !isDepthwise
+                && outputPixels.map { TransposedProduct.runs(pixels: $0, outChannels: outPerGroup, depth: depth) } == true
+            transposed = transposes ? TransposedProduct.pack(weight, group: group) : nil
+            groups = isDepthwise || transposes ? [] : weight.withUnsafeBufferPointer(as: Float.self) { values in
                 guard let base = values.baseAddress else { return [] }
                 return (0..<group).map { g in
                     Gemm.PackedA(m: outPerGroup, k: depth, a: base + g * outPerGroup * depth, lda: depth, transA: false)
@@ -57,7 +65,7 @@ extension Convolution {
             throw KilnError(.kernelMissing, "[Conv] no kernel for \(geometry.rank) spatial axes")
         }
         convFloat(
-            input, weight, packed: packed.groups.isEmpty ? nil : packed.groups, direct: packed.direct, bias, packed.group,
-            geometry, &output, clamp: (lower, upper), accumulate: accumulate, threads: threads)
+            input, weight, packed: packed, bias, packed.group, geometry, &output, clamp: (lower, upper),
+            accumulate: accumulate, threads: threads)
     }
 }

@@ -151,7 +151,10 @@ public final class ExecutionPlan: Sendable {
             let weight = graph.initializers[weightID], weight.dtype == .float32, weight.rank >= 3,
             let input = node.input(0), graph[input].type.dtype == .float32
         else { return nil }
-        return try Convolution.PackedWeights(weight: weight, group: try node.attributes.int("group", default: 1))
+        // The output's pixels per image pick the product's layout (see `TransposedProduct`).
+        let pixels = node.outputs.first.flatMap { $0 }.flatMap { graph[$0].type.staticShape }.map { $0.dropFirst(2).reduce(1, *) }
+        return try Convolution.PackedWeights(
+            weight: weight, group: try node.attributes.int("group", default: 1), outputPixels: pixels)
     }
 
     /// The evaluator of a `dpuSubgraph` node: hands the call to `runner`.
