@@ -80,4 +80,82 @@ struct RecurrentTests {
         #expect(Array(lastH[2..<4]) == Array(y[((1 * 2 + 0) * 2 + 1) * 2..<((1 * 2 + 0) * 2 + 1) * 2 + 2]))
         #expect(Array(lastH[6..<8]) == Array(y[((0 * 2 + 1) * 2 + 1) * 2..<((0 * 2 + 1) * 2 + 1) * 2 + 2]))
     }
+
+    /// One configuration of the native-vs-reference comparison.
+    struct Case: Sendable, CustomTestStringConvertible {
+        var cell: Recurrent.Cell
+        var steps = 5, batch = 3, input = 7, hidden = 13
+        var direction = "forward"
+        var lengths: [Int32]? = nil
+        var initialState = false
+        var peepholes = false
+        var clip: Float? = nil
+        var inputForget = false
+        var linearBeforeReset = false
+        var batchMajor = false
+        var bias = true
+
+        var testDescription: String {
+            "\(cell) S\(steps) B\(batch) I\(input) H\(hidden) \(direction) lens \(lengths.map { "\($0)" } ?? "-")"
+                + (initialState ? " init" : "") + (peepholes ? " peep" : "") + (clip.map { " clip \($0)" } ?? "")
+                + (inputForget ? " coupled" : "") + (linearBeforeReset ? " lbr" : "") + (batchMajor ? " layout1" : "")
+                + (bias ? "" : " nobias")
+        }
+    }
+
+    static let nativeCases: [Case] = [
+        Case(cell: .lstm),
+        Case(cell: .lstm, steps: 10, batch: 2, input: 8, hidden: 16, direction: "bidirectional"),
+        Case(cell: .lstm, batch: 1, hidden: 5, direction: "reverse", initialState: true),
+        Case(cell: .lstm, steps: 6, batch: 6, input: 9, hidden: 37, direction: "bidirectional", lengths: [6, 2, 0, 5, 1, 3], initialState: true),
+        Case(cell: .lstm, batch: 3, hidden: 20, direction: "bidirectional", lengths: [5, 3, 1], peepholes: true, clip: 0.75),
+        Case(cell: .lstm, batch: 3, hidden: 11, initialState: true, peepholes: true, inputForget: true, batchMajor: true),
+        Case(cell: .lstm, steps: 4, batch: 5, input: 3, hidden: 33, direction: "reverse", lengths: [4, 1, 3, 4, 2], clip: 0.5, batchMajor: true, bias: false),
+        Case(cell: .gru),
+        Case(cell: .gru, steps: 10, batch: 2, input: 8, hidden: 16, direction: "bidirectional"),
+        Case(cell: .gru, batch: 1, hidden: 5, direction: "reverse", initialState: true, linearBeforeReset: true),
+        Case(cell: .gru, steps: 6, batch: 6, input: 9, hidden: 37, direction: "bidirectional", lengths: [6, 2, 0, 5, 1, 3], initialState: true),
+        Case(cell: .gru, batch: 3, hidden: 20, direction: "bidirectional", lengths: [5, 3, 1], clip: 0.75, linearBeforeReset: true),
+        Case(cell: .gru, batch: 3, hidden: 11, initialState: true, linearBeforeReset: true, batchMajor: true),
+        Case(cell: .gru, steps: 4, batch: 5, input: 3, hidden: 33, direction: "reverse", lengths: [4, 1, 3, 4, 2], clip: 0.5, batchMajor: true, bias: false),
+    ]
+
+    /// The native loop (`ckiln_lstm`/`ckiln_gru`) against the generic Swift loop, on every
+    /// instruction set this CPU has, at 1 and 2 threads.
+    @Test(arguments: nativeCases)
+    func nativeLoopMatchesReference(_ config: Case) throws {
+        var random = TestRandom(seed: UInt64(config.hidden * 131 + config.batch * 7 + config.steps))
+        let directions = config.direction == "bidirectional" ? 2 : 1
+        let gates = config.cell == .lstm ? 4 : 3
+        let (s, b, i, h) = (config.steps, config.batch, config.input, config.hidden)
+        let stateShape = config.batchMajor ? [b, directions, h] : [directions, b, h]
+        let inputs = Recurrent.Inputs(
+            x: Tensor(shape: config.batchMajor ? [b, s, i] : [s, b, i], scalars: random.floats(s * b * i).map { $0 * 2 }),
+            w: Tensor(shape: [directions, gates * h, i], scalars: random.floats(directions * gates * h * i)),
+            r: Tensor(shape: [directions, gates * h, h], scalars: random.floats(directions * gates * h * h).map { $0 * 0.5 }),
+            bias: config.bias ? Tensor(shape: [directions, 2 * gates * h], scalars: random.floats(directions * 2 * gates * h)) : nil,
+            sequenceLengths: config.lengths.map { Tensor(shape: [b], scalars: $0) },
+            initialH: config.initialState ? Tensor(shape: stateShape, scalars: random.floats(directions * b * h)) : nil,
+            initialC: config.initialState && config.cell == .lstm ? Tensor(shape: stateShape, scalars: random.floats(directions * b * h)) : nil,
+            peepholes: config.peepholes ? Tensor(shape: [directions, 3 * h], scalars: random.floats(directions * 3 * h)) : nil)
+        let activations: [RecurrentActivation] = config.cell == .lstm ? [.sigmoid, .tanh, .tanh] : [.sigmoid, .tanh]
+        let parameters = Recurrent.Parameters(
+            cell: config.cell, hiddenSize: h, directions: directions, isReverse: config.direction == "reverse",
+            activations: Array(Array(repeating: activations, count: directions).joined()), clip: config.clip,
+            inputForget: config.inputForget, linearBeforeReset: config.linearBeforeReset, isBatchMajor: config.batchMajor)
+        let reference = try Recurrent.run(inputs, parameters, threads: 1, native: false)
+        for isa in [NativeKernels.ISA.portable, .avx2, .avx512] where isa <= NativeKernels.cpuISA {
+            for threads in [1, 2] {
+                let native = try NativeKernels.withISA(isa) { try Recurrent.run(inputs, parameters, threads: threads) }
+                let pairs = [("Y", native.y, reference.y), ("Y_h", native.lastH, reference.lastH)]
+                    + (config.cell == .lstm ? [("Y_c", native.lastC!, reference.lastC!)] : [])
+                for (name, actual, expected) in pairs {
+                    #expect(actual.shape == expected.shape, "\(name) \(isa)")
+                    let (a, e) = (actual.scalars(as: Float.self), expected.scalars(as: Float.self))
+                    let worst = zip(a, e).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+                    #expect(worst <= 1e-5, "\(name) differs by \(worst) on \(isa) at \(threads) threads")
+                }
+            }
+        }
+    }
 }

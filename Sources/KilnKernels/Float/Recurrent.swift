@@ -142,14 +142,20 @@ package enum Recurrent {
 
     /// Runs the recurrence.
     ///
+    /// float32 with the default activations takes the native time-step loop (`ckiln_lstm`,
+    /// `ckiln_gru`) unless `native` is false; everything else, and that reference, the
+    /// generic Swift loop.
+    ///
     /// - Throws: `shapeMismatch` for inconsistent operand shapes, `invalidArgument` for a
     ///   sequence length outside `0...S`, `kernelMissing` for a non-float dtype.
-    package static func run(_ inputs: Inputs, _ parameters: Parameters, threads: Int) throws -> Outputs {
+    package static func run(_ inputs: Inputs, _ parameters: Parameters, threads: Int, native: Bool = true) throws -> Outputs {
         switch inputs.x.dtype {
-        case .float32: try run(inputs, parameters, threads, as: Float.self)
-        case .float64: try run(inputs, parameters, threads, as: Double.self)
+        case .float32:
+            if native, let outputs = try runNative(inputs, parameters, threads) { return outputs }
+            return try run(inputs, parameters, threads, as: Float.self)
+        case .float64: return try run(inputs, parameters, threads, as: Double.self)
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-        case .float16: try run(inputs, parameters, threads, as: Float16.self)
+        case .float16: return try run(inputs, parameters, threads, as: Float16.self)
         #endif
         default: throw KilnError(.kernelMissing, "[\(parameters.cell)] no \(inputs.x.dtype) kernel")
         }
@@ -262,6 +268,118 @@ package enum Recurrent {
         return Outputs(
             y: Tensor(shape: yShape, scalars: y), lastH: Tensor(shape: stateShape, scalars: lastH),
             lastC: parameters.cell == .lstm ? Tensor(shape: stateShape, scalars: lastC) : nil)
+    }
+
+    /// Whether the native loop covers `parameters`: the default activations in every direction.
+    private static func hasNativeLoop(_ parameters: Parameters) -> Bool {
+        let defaults: [RecurrentActivation] = parameters.cell == .lstm ? [.sigmoid, .tanh, .tanh] : [.sigmoid, .tanh]
+        return parameters.hiddenSize > 0
+            && parameters.activations == Array(Array(repeating: defaults, count: parameters.directions).joined())
+    }
+
+    /// The float32 recurrence through the native loop, reading the operands and writing the
+    /// outputs in their own layouts (strides, no copies); `nil` when ``hasNativeLoop(_:)``
+    /// does not hold. Directions and batch rows are independent chains: large problems split
+    /// them over threads.
+    private static func runNative(_ inputs: Inputs, _ parameters: Parameters, _ threads: Int) throws -> Outputs? {
+        guard hasNativeLoop(parameters) else { return nil }
+        let batchMajor = parameters.isBatchMajor
+        let x = inputs.x
+        guard x.rank == 3 else { throw KilnError(.shapeMismatch, "X \(x.shape) must have rank 3") }
+        let (steps, batch) = batchMajor ? (x.shape[1], x.shape[0]) : (x.shape[0], x.shape[1])
+        let (inputSize, hidden, directions) = (x.shape[2], parameters.hiddenSize, parameters.directions)
+        let width = parameters.gates * hidden
+        let stateShape = batchMajor ? [batch, directions, hidden] : [directions, batch, hidden]
+        func check(_ tensor: Tensor?, _ shape: [Int], _ name: String) throws {
+            guard let tensor else { return }
+            guard tensor.shape == shape, tensor.dtype == .float32 else {
+                throw KilnError(.shapeMismatch, "\(name) is \(tensor.dtype)\(tensor.shape), expected float32\(shape)")
+            }
+        }
+        try check(inputs.w, [directions, width, inputSize], "W")
+        try check(inputs.r, [directions, width, hidden], "R")
+        try check(inputs.bias, [directions, 2 * width], "B")
+        try check(inputs.initialH, stateShape, "initial_h")
+        try check(inputs.initialC, stateShape, "initial_c")
+        try check(inputs.peepholes, [directions, 3 * hidden], "P")
+        var lengths: [Int]?
+        if let tensor = inputs.sequenceLengths {
+            guard tensor.shape == [batch], let values = tensor.integerScalars(), values.allSatisfy({ (0...steps).contains($0) }) else {
+                throw KilnError(.invalidArgument, "sequence_lens must be \(batch) integers in 0...\(steps), got \(tensor)")
+            }
+            lengths = values
+        }
+        let yShape = batchMajor ? [batch, steps, directions, hidden] : [steps, directions, batch, hidden]
+        var y = Tensor(zeros: yShape, dtype: .float32)
+        var lastH = Tensor(zeros: stateShape, dtype: .float32)
+        var lastC = parameters.cell == .lstm ? Tensor(zeros: stateShape, dtype: .float32) : nil
+        // Element strides: time and batch of X and Y, batch of the states, and the offset of
+        // direction d in Y and the states.
+        let (xStep, xBatch) = batchMajor ? (inputSize, steps * inputSize) : (batch * inputSize, inputSize)
+        let (yStep, yBatch) = batchMajor ? (directions * hidden, steps * directions * hidden) : (directions * batch * hidden, hidden)
+        let (stateBatch, stateDirection) = batchMajor ? (directions * hidden, hidden) : (hidden, batch * hidden)
+        // Split only work that outlasts waking the pool: multiply-adds per direction.
+        let work = steps * batch * width * (inputSize + hidden)
+        let chunks = threads > 1 && work >= 1 << 16 ? max(1, min(batch, (threads + directions - 1) / directions)) : 1
+        let isa = NativeKernels.activeISA.rawValue
+        let cell = parameters.cell
+        withPointer(x) { xBase in
+        withPointer(inputs.w) { w in
+        withPointer(inputs.r) { r in
+        withPointer(inputs.bias) { bias in
+        withPointer(inputs.peepholes) { peepholes in
+        withPointer(inputs.initialH) { initialH in
+        withPointer(inputs.initialC) { initialC in
+        withMutablePointer(&y) { yBase in
+        withMutablePointer(&lastH) { lastHBase in
+        withMutablePointer(&lastC) { lastCBase in
+        (lengths ?? []).withUnsafeBufferPointer { lengthBuffer in
+            let lengthBase = lengths == nil ? nil : lengthBuffer.baseAddress
+            Parallel.forEach(directions * chunks, threads: threads) { tasks in
+                for task in tasks {
+                    let (d, chunk) = (task / chunks, task % chunks)
+                    var problem = ckiln_recurrence()
+                    (problem.steps, problem.batch, problem.input, problem.hidden) = (steps, batch, inputSize, hidden)
+                    (problem.x, problem.x_step, problem.x_batch) = (xBase, xStep, xBatch)
+                    problem.w = w.map { $0 + d * width * inputSize }
+                    problem.r = r.map { $0 + d * width * hidden }
+                    problem.bias = bias.map { $0 + d * 2 * width }
+                    problem.peepholes = peepholes.map { $0 + d * 3 * hidden }
+                    problem.lengths = lengthBase
+                    problem.initial_h = initialH.map { $0 + d * stateDirection }
+                    problem.initial_c = initialC.map { $0 + d * stateDirection }
+                    problem.last_h = lastHBase.map { $0 + d * stateDirection }
+                    problem.last_c = lastCBase.map { $0 + d * stateDirection }
+                    problem.state_batch = stateBatch
+                    (problem.y, problem.y_step, problem.y_batch) = (yBase.map { $0 + d * (batchMajor ? hidden : batch * hidden) }, yStep, yBatch)
+                    problem.reverse = d == 1 || parameters.isReverse ? 1 : 0
+                    problem.clip = parameters.clip ?? .infinity
+                    problem.input_forget = parameters.inputForget ? 1 : 0
+                    problem.linear_before_reset = parameters.linearBeforeReset ? 1 : 0
+                    let (begin, end) = (batch * chunk / chunks, batch * (chunk + 1) / chunks)
+                    let status = cell == .lstm ? ckiln_lstm(isa, &problem, begin, end) : ckiln_gru(isa, &problem, begin, end)
+                    precondition(status == 0, "out of memory for the recurrence scratch")
+                }
+            }
+        }
+        }}}}}}}}}}
+        return Outputs(y: y, lastH: lastH, lastC: lastC)
+    }
+
+    /// The float32 elements of an optional tensor (`nil` when absent or empty).
+    private static func withPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let tensor else { return body(nil) }
+        return tensor.withUnsafeBufferPointer(as: Float.self) { body($0.baseAddress) }
+    }
+
+    /// The float32 elements of an optional output tensor, for writing.
+    private static func withMutablePointer<R>(_ tensor: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+        guard tensor != nil else { return body(nil) }
+        return tensor!.withUnsafeMutableBufferPointer(as: Float.self) { body($0.baseAddress) }
+    }
+
+    private static func withMutablePointer<R>(_ tensor: inout Tensor, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+        tensor.withUnsafeMutableBufferPointer(as: Float.self) { body($0.baseAddress) }
     }
 
     /// `[B, D, H]` state in batch-major layout → `[D, B, H]`.

@@ -1,0 +1,328 @@
+/* LSTM and GRU over a whole sequence for one direction, the time-step loop in C.
+ *
+ * The input projection X·Wᵀ of every step is one GEMM up front (W read in place through
+ * trans_b, the foldable biases in its epilogue). Each step then adds h·Rᵀ, computed by a
+ * small kernel that keeps up to ROWS batch rows × 32 (AVX-512) or 16 (AVX2) columns in
+ * registers and reads Rᵀ, transposed once per call into scratch, row by row: at the hidden
+ * sizes of sequence models a step is too small for the packing GEMM. The gate arithmetic is
+ * plain C around ckiln_vector_math's sigmoid and tanh. Batch rows are independent chains,
+ * so a call covers a range of them and callers may split the batch (or the directions)
+ * over threads. */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Batch rows per block of the recurrent product. */
+enum { ROWS = 4 };
+
+/* out_r[j] = (init_r ? init_r[j] : 0) + Σ_p a_r[p]·rt[p·ldr + j] for j < n and r < rows
+ * (rows ≤ ROWS). out_r may be init_r. */
+typedef void (*product_fn)(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
+                           ptrdiff_t n, const float *const *init, float *const *out);
+
+static void product_portable(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
+                             ptrdiff_t n, const float *const *init, float *const *out) {
+    for (int r = 0; r < rows; r++) {
+        float *o = out[r];
+        for (ptrdiff_t j = 0; j < n; j++) o[j] = init[r] ? init[r][j] : 0;
+        for (ptrdiff_t p = 0; p < k; p++) {
+            float x = a[r][p];
+            const float *row = rt + p * ldr;
+            for (ptrdiff_t j = 0; j < n; j++) o[j] += x * row[j];
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
+#define INLINE inline __attribute__((always_inline))
+
+/* Lane i set when i < count (8 lanes, for maskload/maskstore). */
+AVX2 static inline __m256i mask8(ptrdiff_t count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count < 8 ? count : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Columns j ..< j + 16 (m0, m1 mask the two halves) of `rows` rows; inlined per constant
+ * row count so the 2·rows accumulators stay in registers. */
+AVX2 static INLINE void block_avx2(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
+                                   ptrdiff_t j, __m256i m0, __m256i m1, const float *const *init,
+                                   float *const *out) {
+    __m256 acc[ROWS][2];
+    for (int r = 0; r < rows; r++) {
+        acc[r][0] = init[r] ? _mm256_maskload_ps(init[r] + j, m0) : _mm256_setzero_ps();
+        acc[r][1] = init[r] ? _mm256_maskload_ps(init[r] + j + 8, m1) : _mm256_setzero_ps();
+    }
+    for (ptrdiff_t p = 0; p < k; p++) {
+        __m256 b0 = _mm256_maskload_ps(rt + p * ldr + j, m0), b1 = _mm256_maskload_ps(rt + p * ldr + j + 8, m1);
+        for (int r = 0; r < rows; r++) {
+            __m256 x = _mm256_broadcast_ss(a[r] + p);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm256_maskstore_ps(out[r] + j, m0, acc[r][0]);
+        _mm256_maskstore_ps(out[r] + j + 8, m1, acc[r][1]);
+    }
+}
+
+AVX2 static void product_avx2(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
+                              ptrdiff_t n, const float *const *init, float *const *out) {
+    for (ptrdiff_t j = 0; j < n; j += 16) {
+        __m256i m0 = mask8(n - j), m1 = mask8(n - j - 8);
+        switch (rows) {
+        case 1: block_avx2(1, a, k, rt, ldr, j, m0, m1, init, out); break;
+        case 2: block_avx2(2, a, k, rt, ldr, j, m0, m1, init, out); break;
+        case 3: block_avx2(3, a, k, rt, ldr, j, m0, m1, init, out); break;
+        default: block_avx2(4, a, k, rt, ldr, j, m0, m1, init, out); break;
+        }
+    }
+}
+
+/* The low `count` lanes (clamped to 0...16). */
+AVX512 static inline __mmask16 mask16(ptrdiff_t count) {
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
+}
+
+/* block_avx2 with 32 columns in two zmm per row; masked-off lanes are never read. */
+AVX512 static INLINE void block_avx512(int rows, const float *const *a, ptrdiff_t k, const float *rt,
+                                       ptrdiff_t ldr, ptrdiff_t j, __mmask16 m0, __mmask16 m1,
+                                       const float *const *init, float *const *out) {
+    __m512 acc[ROWS][2];
+    for (int r = 0; r < rows; r++) {
+        acc[r][0] = init[r] ? _mm512_maskz_loadu_ps(m0, init[r] + j) : _mm512_setzero_ps();
+        acc[r][1] = init[r] ? _mm512_maskz_loadu_ps(m1, init[r] + j + 16) : _mm512_setzero_ps();
+    }
+    for (ptrdiff_t p = 0; p < k; p++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, rt + p * ldr + j), b1 = _mm512_maskz_loadu_ps(m1, rt + p * ldr + j + 16);
+        for (int r = 0; r < rows; r++) {
+            __m512 x = _mm512_set1_ps(a[r][p]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm512_mask_storeu_ps(out[r] + j, m0, acc[r][0]);
+        _mm512_mask_storeu_ps(out[r] + j + 16, m1, acc[r][1]);
+    }
+}
+
+AVX512 static void product_avx512(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
+                                  ptrdiff_t n, const float *const *init, float *const *out) {
+    for (ptrdiff_t j = 0; j < n; j += 32) {
+        __mmask16 m0 = mask16(n - j), m1 = mask16(n - j - 16);
+        switch (rows) {
+        case 1: block_avx512(1, a, k, rt, ldr, j, m0, m1, init, out); break;
+        case 2: block_avx512(2, a, k, rt, ldr, j, m0, m1, init, out); break;
+        case 3: block_avx512(3, a, k, rt, ldr, j, m0, m1, init, out); break;
+        default: block_avx512(4, a, k, rt, ldr, j, m0, m1, init, out); break;
+        }
+    }
+}
+#endif
+
+/* x[j] clamped to [−clip, clip] for j < n; nothing when clip is infinite. */
+static void clip_values(float *x, ptrdiff_t n, float clip) {
+    if (!(clip < INFINITY)) return;
+    for (ptrdiff_t j = 0; j < n; j++) x[j] = x[j] < -clip ? -clip : x[j] > clip ? clip : x[j];
+}
+
+/* x[j] += p[j]·c[j] for j < n, when there are peepholes. */
+static void add_peephole(float *x, const float *p, const float *c, ptrdiff_t n) {
+    if (!p) return;
+    for (ptrdiff_t j = 0; j < n; j++) x[j] += p[j] * c[j];
+}
+
+/* One LSTM step of one row from its pre-activations g = [i, o, f, c̃] (4·hidden, h·Rᵀ and
+ * X·Wᵀ and biases summed): updates h and c; tmp holds hidden floats. */
+static void lstm_gates(int isa, const ckiln_recurrence *p, float *g, float *h, float *c, float *tmp) {
+    ptrdiff_t n = p->hidden;
+    float *gi = g, *go = g + n, *gf = g + 2 * n, *gc = g + 3 * n;
+    const float *peep = p->peepholes;
+    if (peep) {
+        add_peephole(gi, peep, c, n);
+        add_peephole(gf, peep + 2 * n, c, n);
+        clip_values(gi, n, p->clip);
+        clip_values(gf, n, p->clip);
+        clip_values(gc, n, p->clip);
+        ckiln_vector_math(isa, CKILN_SIGMOID, gi, gi, n);
+        if (!p->input_forget) ckiln_vector_math(isa, CKILN_SIGMOID, gf, gf, n);
+    } else {
+        /* i, o, f are adjacent: one call; o needs no peephole term. */
+        clip_values(g, 4 * n, p->clip);
+        ckiln_vector_math(isa, CKILN_SIGMOID, g, g, p->input_forget ? 2 * n : 3 * n);
+    }
+    ckiln_vector_math(isa, CKILN_TANH, gc, gc, n);
+    if (p->input_forget) {
+        for (ptrdiff_t j = 0; j < n; j++) c[j] = (1 - gi[j]) * c[j] + gi[j] * gc[j];
+    } else {
+        for (ptrdiff_t j = 0; j < n; j++) c[j] = gf[j] * c[j] + gi[j] * gc[j];
+    }
+    if (peep) {
+        add_peephole(go, peep + n, c, n);
+        clip_values(go, n, p->clip);
+        ckiln_vector_math(isa, CKILN_SIGMOID, go, go, n);
+    }
+    ckiln_vector_math(isa, CKILN_TANH, c, tmp, n);
+    for (ptrdiff_t j = 0; j < n; j++) h[j] = go[j] * tmp[j];
+}
+
+/* Floats rounded up to whole 64-byte lines, so every scratch array starts aligned. */
+static ptrdiff_t lines(ptrdiff_t floats) { return (floats + 15) & ~(ptrdiff_t)15; }
+
+/* The shared driver: projection, transposed R, then the steps. */
+static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end) {
+    ptrdiff_t steps = p->steps, hidden = p->hidden, input = p->input;
+    ptrdiff_t rows = batch_end - batch_begin;
+    if (rows <= 0) return 0;
+    int level = ckiln_clamp_isa(isa);
+    int lbr = gru && p->linear_before_reset;
+    ptrdiff_t width = (gru ? 3 : 4) * hidden;
+    product_fn product = product_portable;
+#if defined(__x86_64__) || defined(__i386__)
+    if (level >= CKILN_ISA_AVX512) product = product_avx512;
+    else if (level >= CKILN_ISA_AVX2) product = product_avx2;
+#endif
+
+    /* Scratch: projection, Rᵀ, folded bias, reset-gate bias (GRU with linear_before_reset),
+     * h, c, gates and a hidden-sized temporary per row. */
+    ptrdiff_t n_proj = lines(rows * steps * width), n_rt = lines(hidden * width), n_bias = lines(width);
+    ptrdiff_t n_state = lines(rows * hidden), n_gates = lines(rows * width);
+    float *proj = ckiln_scratch(3, sizeof(float) * (size_t)(n_proj + n_rt + 2 * n_bias + 3 * n_state + n_gates + 16));
+    if (!proj) return -1;
+    float *rt = proj + n_proj, *bias = rt + n_rt, *reset_bias = bias + n_bias;
+    float *h = reset_bias + n_bias, *c = h + n_state, *tmp = c + n_state, *gates = tmp + n_state;
+
+    /* Rᵀ (hidden × width), in 16-column blocks so both sides stay in cache. */
+    for (ptrdiff_t j0 = 0; j0 < width; j0 += 16) {
+        ptrdiff_t j1 = j0 + 16 < width ? j0 + 16 : width;
+        for (ptrdiff_t q = 0; q < hidden; q++)
+            for (ptrdiff_t j = j0; j < j1; j++) rt[q * width + j] = p->r[j * hidden + q];
+    }
+    /* Wb + Rb fold into the projection, except the recurrent bias of GRU's candidate gate
+     * with linear_before_reset, which the reset gate scales. */
+    for (ptrdiff_t j = 0; j < width; j++) {
+        bias[j] = p->bias ? p->bias[j] + p->bias[width + j] : 0;
+        reset_bias[j] = 0;
+    }
+    if (lbr && p->bias) {
+        for (ptrdiff_t j = 2 * hidden; j < width; j++) {
+            bias[j] = p->bias[j];
+            reset_bias[j] = p->bias[width + j];
+        }
+    }
+
+    /* X·Wᵀ + bias for every (step, row): one GEMM when the rows are one matrix, else one
+     * per batch row (its steps are rows x_step apart). Row (t, r) at proj + t·ps + r·pb. */
+    ckiln_epilogue epilogue = {CKILN_BIAS_COLUMN, bias, -INFINITY, INFINITY};
+    const float *x0 = p->x + batch_begin * p->x_batch;
+    ptrdiff_t ps, pb;
+    if (p->x_step == input && p->x_batch == steps * input) {
+        ps = width, pb = steps * width;
+        if (ckiln_sgemm(isa, 0, 1, rows * steps, width, input, 1, x0, input, p->w, input, 0, proj, width, &epilogue))
+            return -1;
+    } else if (p->x_batch == input && p->x_step == rows * input) {
+        ps = rows * width, pb = width;
+        if (ckiln_sgemm(isa, 0, 1, steps * rows, width, input, 1, x0, input, p->w, input, 0, proj, width, &epilogue))
+            return -1;
+    } else {
+        ps = width, pb = steps * width;
+        for (ptrdiff_t r = 0; r < rows; r++) {
+            if (ckiln_sgemm(isa, 0, 1, steps, width, input, 1, x0 + r * p->x_batch, p->x_step, p->w, input, 0,
+                            proj + r * pb, width, &epilogue))
+                return -1;
+        }
+    }
+
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        ptrdiff_t b = batch_begin + r;
+        const float *h0 = p->initial_h ? p->initial_h + b * p->state_batch : NULL;
+        const float *c0 = p->initial_c ? p->initial_c + b * p->state_batch : NULL;
+        for (ptrdiff_t j = 0; j < hidden; j++) {
+            h[r * hidden + j] = h0 ? h0[j] : 0;
+            c[r * hidden + j] = c0 ? c0[j] : 0;
+        }
+    }
+
+    for (ptrdiff_t s = 0; s < steps; s++) {
+        /* Blocks of up to ROWS rows still inside their sequence. */
+        for (ptrdiff_t next = 0; next < rows;) {
+            int count = 0;
+            ptrdiff_t block[ROWS], time[ROWS];
+            for (; next < rows && count < ROWS; next++) {
+                ptrdiff_t length = p->lengths ? p->lengths[batch_begin + next] : steps;
+                if (s >= length) continue;
+                block[count] = next;
+                time[count] = p->reverse ? length - 1 - s : s;
+                count++;
+            }
+            if (count == 0) continue;
+            const float *a[ROWS], *init[ROWS];
+            float *out[ROWS];
+            for (int i = 0; i < count; i++) {
+                a[i] = h + block[i] * hidden;
+                init[i] = proj + time[i] * ps + block[i] * pb;
+                out[i] = gates + block[i] * width;
+            }
+            if (!gru) {
+                product(count, a, hidden, rt, width, width, init, out);
+                for (int i = 0; i < count; i++)
+                    lstm_gates(isa, p, out[i], h + block[i] * hidden, c + block[i] * hidden, tmp + block[i] * hidden);
+            } else {
+                /* z and r first; the candidate's product needs r (before or after R). */
+                product(count, a, hidden, rt, width, 2 * hidden, init, out);
+                const float *init_h[ROWS], *a_h[ROWS];
+                float *out_h[ROWS];
+                for (int i = 0; i < count; i++) {
+                    float *g = out[i], *hr = h + block[i] * hidden, *t = tmp + block[i] * hidden;
+                    clip_values(g, 2 * hidden, p->clip);
+                    ckiln_vector_math(isa, CKILN_SIGMOID, g, g, 2 * hidden);
+                    for (ptrdiff_t j = 0; j < hidden; j++) t[j] = g[hidden + j] * hr[j];
+                    init_h[i] = lbr ? (p->bias ? reset_bias + 2 * hidden : NULL) : init[i] + 2 * hidden;
+                    a_h[i] = lbr ? a[i] : t;
+                    out_h[i] = g + 2 * hidden;
+                }
+                product(count, a_h, hidden, rt + 2 * hidden, width, hidden, init_h, out_h);
+                for (int i = 0; i < count; i++) {
+                    float *g = out[i], *hr = h + block[i] * hidden, *gh = g + 2 * hidden;
+                    if (lbr) {
+                        const float *xh = init[i] + 2 * hidden;
+                        for (ptrdiff_t j = 0; j < hidden; j++) gh[j] = xh[j] + g[hidden + j] * gh[j];
+                    }
+                    clip_values(gh, hidden, p->clip);
+                    ckiln_vector_math(isa, CKILN_TANH, gh, gh, hidden);
+                    for (ptrdiff_t j = 0; j < hidden; j++) hr[j] = (1 - g[j]) * gh[j] + g[j] * hr[j];
+                }
+            }
+            if (p->y) {
+                for (int i = 0; i < count; i++)
+                    memcpy(p->y + time[i] * p->y_step + (batch_begin + block[i]) * p->y_batch, h + block[i] * hidden,
+                           sizeof(float) * (size_t)hidden);
+            }
+        }
+    }
+
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        ptrdiff_t b = batch_begin + r;
+        ptrdiff_t length = p->lengths ? p->lengths[b] : steps;
+        if (p->y) {
+            for (ptrdiff_t t = length; t < steps; t++)
+                memset(p->y + t * p->y_step + b * p->y_batch, 0, sizeof(float) * (size_t)hidden);
+        }
+        if (p->last_h) memcpy(p->last_h + b * p->state_batch, h + r * hidden, sizeof(float) * (size_t)hidden);
+        if (p->last_c) memcpy(p->last_c + b * p->state_batch, c + r * hidden, sizeof(float) * (size_t)hidden);
+    }
+    return 0;
+}
+
+int ckiln_lstm(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end) {
+    return recurrence(isa, 0, p, batch_begin, batch_end);
+}
+
+int ckiln_gru(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end) {
+    return recurrence(isa, 1, p, batch_begin, batch_end);
+}
