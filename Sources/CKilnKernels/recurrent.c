@@ -1,10 +1,12 @@
 /* LSTM and GRU over a whole sequence for one direction, the time-step loop in C.
  *
  * The input projection X·Wᵀ of every step is one GEMM up front (W read in place through
- * trans_b, the foldable biases in its epilogue). Each step then adds h·Rᵀ, computed by a
- * small kernel that keeps up to ROWS batch rows × 32 (AVX-512) or 16 (AVX2) columns in
- * registers and reads Rᵀ, transposed once per call into scratch, row by row: at the hidden
- * sizes of sequence models a step is too small for the packing GEMM. The gate arithmetic is
+ * trans_b, the foldable biases in its epilogue). Each step then adds h·Rᵀ for all rows still
+ * in their sequence: Rᵀ is packed once per call into column panels (32 columns for AVX-512,
+ * 16 otherwise), and a small kernel keeps up to 6 (AVX-512) or 4 rows × one panel in
+ * registers, the panel read front to back and reused from cache by every row block. A step
+ * is too small for the packing GEMM at the hidden sizes of sequence models, and large R
+ * (megabytes, read once per step) streams from a sequential layout. The gate arithmetic is
  * plain C around ckiln_vector_math's sigmoid and tanh. Batch rows are independent chains,
  * so a call covers a range of them and callers may split the batch (or the directions)
  * over threads. */
@@ -13,23 +15,43 @@
 
 #include "internal.h"
 
-/* Batch rows per block of the recurrent product. */
-enum { ROWS = 4 };
+/* out_r[j] = (init_r ? init_r[j] : 0) + Σ_p a_r[p]·Rᵀ[p][j] for j < n and r < rows (out_r
+ * may be init_r). Rᵀ's n columns come packed in panels of `panel` columns (the last one
+ * zero-padded), each k × panel contiguous, so a panel is read front to back and stays in
+ * cache while every row block passes over it. */
+typedef void (*product_fn)(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                           const float *const *init, float *const *out);
 
-/* out_r[j] = (init_r ? init_r[j] : 0) + Σ_p a_r[p]·rt[p·ldr + j] for j < n and r < rows
- * (rows ≤ ROWS). out_r may be init_r. */
-typedef void (*product_fn)(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
-                           ptrdiff_t n, const float *const *init, float *const *out);
+/* Columns per panel for an instruction set: what one tile row holds. */
+static ptrdiff_t panel_width(int level) { return level >= CKILN_ISA_AVX512 ? 32 : 16; }
 
-static void product_portable(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
-                             ptrdiff_t n, const float *const *init, float *const *out) {
-    for (int r = 0; r < rows; r++) {
+/* Packs columns column0 ..< column0 + n of Rᵀ (r is R: rows of `k` floats) into panels. */
+static void pack_panels(const float *r, ptrdiff_t k, ptrdiff_t column0, ptrdiff_t n, ptrdiff_t panel, float *packed) {
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += panel) {
+        float *out = packed + j0 * k;
+        for (ptrdiff_t c = 0; c < panel; c++) {
+            if (j0 + c < n) {
+                const float *row = r + (column0 + j0 + c) * k;
+                for (ptrdiff_t p = 0; p < k; p++) out[p * panel + c] = row[p];
+            } else {
+                for (ptrdiff_t p = 0; p < k; p++) out[p * panel + c] = 0;
+            }
+        }
+    }
+}
+
+static void product_portable(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                             const float *const *init, float *const *out) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
         float *o = out[r];
         for (ptrdiff_t j = 0; j < n; j++) o[j] = init[r] ? init[r][j] : 0;
-        for (ptrdiff_t p = 0; p < k; p++) {
-            float x = a[r][p];
-            const float *row = rt + p * ldr;
-            for (ptrdiff_t j = 0; j < n; j++) o[j] += x * row[j];
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
+            const float *panel = packed + j0 * k;
+            ptrdiff_t width = n - j0 < 16 ? n - j0 : 16;
+            for (ptrdiff_t p = 0; p < k; p++) {
+                float x = a[r][p];
+                for (ptrdiff_t j = 0; j < width; j++) o[j0 + j] += x * panel[p * 16 + j];
+            }
         }
     }
 }
@@ -46,18 +68,18 @@ AVX2 static inline __m256i mask8(ptrdiff_t count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count < 8 ? count : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Columns j ..< j + 16 (m0, m1 mask the two halves) of `rows` rows; inlined per constant
- * row count so the 2·rows accumulators stay in registers. */
-AVX2 static INLINE void block_avx2(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
-                                   ptrdiff_t j, __m256i m0, __m256i m1, const float *const *init,
-                                   float *const *out) {
-    __m256 acc[ROWS][2];
+/* One 16-column panel (columns j ..< j + 16, masks m0 and m1 for the two halves of init
+ * and out) for `rows` (≤ 4) rows; inlined per constant row count so the 2·rows
+ * accumulators stay in registers. */
+AVX2 static INLINE void tile_avx2(int rows, const float *const *a, ptrdiff_t k, const float *panel, ptrdiff_t j,
+                                  __m256i m0, __m256i m1, const float *const *init, float *const *out) {
+    __m256 acc[4][2];
     for (int r = 0; r < rows; r++) {
         acc[r][0] = init[r] ? _mm256_maskload_ps(init[r] + j, m0) : _mm256_setzero_ps();
         acc[r][1] = init[r] ? _mm256_maskload_ps(init[r] + j + 8, m1) : _mm256_setzero_ps();
     }
     for (ptrdiff_t p = 0; p < k; p++) {
-        __m256 b0 = _mm256_maskload_ps(rt + p * ldr + j, m0), b1 = _mm256_maskload_ps(rt + p * ldr + j + 8, m1);
+        __m256 b0 = _mm256_loadu_ps(panel + p * 16), b1 = _mm256_loadu_ps(panel + p * 16 + 8);
         for (int r = 0; r < rows; r++) {
             __m256 x = _mm256_broadcast_ss(a[r] + p);
             acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
@@ -70,15 +92,18 @@ AVX2 static INLINE void block_avx2(int rows, const float *const *a, ptrdiff_t k,
     }
 }
 
-AVX2 static void product_avx2(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
-                              ptrdiff_t n, const float *const *init, float *const *out) {
+AVX2 static void product_avx2(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                              const float *const *init, float *const *out) {
     for (ptrdiff_t j = 0; j < n; j += 16) {
         __m256i m0 = mask8(n - j), m1 = mask8(n - j - 8);
-        switch (rows) {
-        case 1: block_avx2(1, a, k, rt, ldr, j, m0, m1, init, out); break;
-        case 2: block_avx2(2, a, k, rt, ldr, j, m0, m1, init, out); break;
-        case 3: block_avx2(3, a, k, rt, ldr, j, m0, m1, init, out); break;
-        default: block_avx2(4, a, k, rt, ldr, j, m0, m1, init, out); break;
+        const float *panel = packed + j * k;
+        for (ptrdiff_t r = 0; r < rows; r += 4) {
+            switch (rows - r) {
+            case 1: tile_avx2(1, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            case 2: tile_avx2(2, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            case 3: tile_avx2(3, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            default: tile_avx2(4, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            }
         }
     }
 }
@@ -88,17 +113,16 @@ AVX512 static inline __mmask16 mask16(ptrdiff_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
 }
 
-/* block_avx2 with 32 columns in two zmm per row; masked-off lanes are never read. */
-AVX512 static INLINE void block_avx512(int rows, const float *const *a, ptrdiff_t k, const float *rt,
-                                       ptrdiff_t ldr, ptrdiff_t j, __mmask16 m0, __mmask16 m1,
-                                       const float *const *init, float *const *out) {
-    __m512 acc[ROWS][2];
+/* tile_avx2 with 32-column panels in two zmm per row and up to 6 rows (12 accumulators). */
+AVX512 static INLINE void tile_avx512(int rows, const float *const *a, ptrdiff_t k, const float *panel, ptrdiff_t j,
+                                      __mmask16 m0, __mmask16 m1, const float *const *init, float *const *out) {
+    __m512 acc[6][2];
     for (int r = 0; r < rows; r++) {
         acc[r][0] = init[r] ? _mm512_maskz_loadu_ps(m0, init[r] + j) : _mm512_setzero_ps();
         acc[r][1] = init[r] ? _mm512_maskz_loadu_ps(m1, init[r] + j + 16) : _mm512_setzero_ps();
     }
     for (ptrdiff_t p = 0; p < k; p++) {
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, rt + p * ldr + j), b1 = _mm512_maskz_loadu_ps(m1, rt + p * ldr + j + 16);
+        __m512 b0 = _mm512_loadu_ps(panel + p * 32), b1 = _mm512_loadu_ps(panel + p * 32 + 16);
         for (int r = 0; r < rows; r++) {
             __m512 x = _mm512_set1_ps(a[r][p]);
             acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
@@ -111,15 +135,20 @@ AVX512 static INLINE void block_avx512(int rows, const float *const *a, ptrdiff_
     }
 }
 
-AVX512 static void product_avx512(int rows, const float *const *a, ptrdiff_t k, const float *rt, ptrdiff_t ldr,
-                                  ptrdiff_t n, const float *const *init, float *const *out) {
+AVX512 static void product_avx512(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                                  const float *const *init, float *const *out) {
     for (ptrdiff_t j = 0; j < n; j += 32) {
         __mmask16 m0 = mask16(n - j), m1 = mask16(n - j - 16);
-        switch (rows) {
-        case 1: block_avx512(1, a, k, rt, ldr, j, m0, m1, init, out); break;
-        case 2: block_avx512(2, a, k, rt, ldr, j, m0, m1, init, out); break;
-        case 3: block_avx512(3, a, k, rt, ldr, j, m0, m1, init, out); break;
-        default: block_avx512(4, a, k, rt, ldr, j, m0, m1, init, out); break;
+        const float *panel = packed + j * k;
+        for (ptrdiff_t r = 0; r < rows; r += 6) {
+            switch (rows - r) {
+            case 1: tile_avx512(1, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            case 2: tile_avx512(2, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            case 3: tile_avx512(3, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            case 4: tile_avx512(4, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            case 5: tile_avx512(5, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            default: tile_avx512(6, a + r, k, panel, j, m0, m1, init + r, out + r); break;
+            }
         }
     }
 }
@@ -174,7 +203,7 @@ static void lstm_gates(int isa, const ckiln_recurrence *p, float *g, float *h, f
 /* Floats rounded up to whole 64-byte lines, so every scratch array starts aligned. */
 static ptrdiff_t lines(ptrdiff_t floats) { return (floats + 15) & ~(ptrdiff_t)15; }
 
-/* The shared driver: projection, transposed R, then the steps. */
+/* The shared driver: projection, packed Rᵀ, then the steps. */
 static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end) {
     ptrdiff_t steps = p->steps, hidden = p->hidden, input = p->input;
     ptrdiff_t rows = batch_end - batch_begin;
@@ -187,22 +216,30 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
     if (level >= CKILN_ISA_AVX512) product = product_avx512;
     else if (level >= CKILN_ISA_AVX2) product = product_avx2;
 #endif
+    ptrdiff_t panel = panel_width(level);
+    /* GRU's candidate columns are a product of their own (after the reset gate): packed
+     * apart so that their panels start at column 2·hidden. */
+    ptrdiff_t first = gru ? 2 * hidden : width;
+    ptrdiff_t padded_first = (first + panel - 1) / panel * panel;
+    ptrdiff_t padded = padded_first + (gru ? (hidden + panel - 1) / panel * panel : 0);
 
-    /* Scratch: projection, Rᵀ, folded bias, reset-gate bias (GRU with linear_before_reset),
-     * h, c, gates and a hidden-sized temporary per row. */
-    ptrdiff_t n_proj = lines(rows * steps * width), n_rt = lines(hidden * width), n_bias = lines(width);
+    /* Scratch: projection, packed Rᵀ, folded bias, the candidate's recurrent bias (GRU with
+     * linear_before_reset), h, c, a hidden-sized temporary and the gates per row, then the
+     * per-step row pointers. */
+    ptrdiff_t n_proj = lines(rows * steps * width), n_packed = lines(hidden * padded), n_bias = lines(width);
     ptrdiff_t n_state = lines(rows * hidden), n_gates = lines(rows * width);
-    float *proj = ckiln_scratch(3, sizeof(float) * (size_t)(n_proj + n_rt + 2 * n_bias + 3 * n_state + n_gates + 16));
+    size_t floats = (size_t)(n_proj + n_packed + 2 * n_bias + 3 * n_state + n_gates);
+    size_t pointers = (size_t)(8 * rows);
+    float *proj = ckiln_scratch(3, sizeof(float) * floats + sizeof(void *) * pointers + 64);
     if (!proj) return -1;
-    float *rt = proj + n_proj, *bias = rt + n_rt, *reset_bias = bias + n_bias;
+    float *packed = proj + n_proj, *bias = packed + n_packed, *reset_bias = bias + n_bias;
     float *h = reset_bias + n_bias, *c = h + n_state, *tmp = c + n_state, *gates = tmp + n_state;
+    const float **a = (const float **)(gates + n_gates), **init = a + rows, **a_h = init + rows, **init_h = a_h + rows;
+    float **out = (float **)(init_h + rows), **out_h = out + rows, **ys = out_h + rows;
+    ptrdiff_t *index = (ptrdiff_t *)(ys + rows);
 
-    /* Rᵀ (hidden × width), in 16-column blocks so both sides stay in cache. */
-    for (ptrdiff_t j0 = 0; j0 < width; j0 += 16) {
-        ptrdiff_t j1 = j0 + 16 < width ? j0 + 16 : width;
-        for (ptrdiff_t q = 0; q < hidden; q++)
-            for (ptrdiff_t j = j0; j < j1; j++) rt[q * width + j] = p->r[j * hidden + q];
-    }
+    pack_panels(p->r, hidden, 0, first, panel, packed);
+    if (gru) pack_panels(p->r, hidden, first, hidden, panel, packed + hidden * padded_first);
     /* Wb + Rb fold into the projection, except the recurrent bias of GRU's candidate gate
      * with linear_before_reset, which the reset gate scales. */
     for (ptrdiff_t j = 0; j < width; j++) {
@@ -249,61 +286,54 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
     }
 
     for (ptrdiff_t s = 0; s < steps; s++) {
-        /* Blocks of up to ROWS rows still inside their sequence. */
-        for (ptrdiff_t next = 0; next < rows;) {
-            int count = 0;
-            ptrdiff_t block[ROWS], time[ROWS];
-            for (; next < rows && count < ROWS; next++) {
-                ptrdiff_t length = p->lengths ? p->lengths[batch_begin + next] : steps;
-                if (s >= length) continue;
-                block[count] = next;
-                time[count] = p->reverse ? length - 1 - s : s;
-                count++;
+        /* The rows still inside their sequence, as pointers for the products: state (a),
+         * the step's projection (init), gates (out) and Y row (ys). */
+        ptrdiff_t count = 0;
+        for (ptrdiff_t r = 0; r < rows; r++) {
+            ptrdiff_t length = p->lengths ? p->lengths[batch_begin + r] : steps;
+            if (s >= length) continue;
+            ptrdiff_t t = p->reverse ? length - 1 - s : s;
+            index[count] = r;
+            a[count] = h + r * hidden;
+            init[count] = proj + t * ps + r * pb;
+            out[count] = gates + r * width;
+            ys[count] = p->y ? p->y + t * p->y_step + (batch_begin + r) * p->y_batch : NULL;
+            count++;
+        }
+        if (count == 0) continue;
+        if (!gru) {
+            product(count, a, hidden, packed, width, init, out);
+            for (ptrdiff_t i = 0; i < count; i++) {
+                ptrdiff_t r = index[i];
+                lstm_gates(isa, p, out[i], h + r * hidden, c + r * hidden, tmp + r * hidden);
             }
-            if (count == 0) continue;
-            const float *a[ROWS], *init[ROWS];
-            float *out[ROWS];
-            for (int i = 0; i < count; i++) {
-                a[i] = h + block[i] * hidden;
-                init[i] = proj + time[i] * ps + block[i] * pb;
-                out[i] = gates + block[i] * width;
+        } else {
+            /* z and r first; the candidate's product needs r (before or after R). */
+            product(count, a, hidden, packed, 2 * hidden, init, out);
+            for (ptrdiff_t i = 0; i < count; i++) {
+                ptrdiff_t r = index[i];
+                float *g = out[i], *hr = h + r * hidden, *t = tmp + r * hidden;
+                clip_values(g, 2 * hidden, p->clip);
+                ckiln_vector_math(isa, CKILN_SIGMOID, g, g, 2 * hidden);
+                for (ptrdiff_t j = 0; j < hidden; j++) t[j] = g[hidden + j] * hr[j];
+                a_h[i] = lbr ? hr : t;
+                init_h[i] = lbr ? (p->bias ? reset_bias + 2 * hidden : NULL) : init[i] + 2 * hidden;
+                out_h[i] = g + 2 * hidden;
             }
-            if (!gru) {
-                product(count, a, hidden, rt, width, width, init, out);
-                for (int i = 0; i < count; i++)
-                    lstm_gates(isa, p, out[i], h + block[i] * hidden, c + block[i] * hidden, tmp + block[i] * hidden);
-            } else {
-                /* z and r first; the candidate's product needs r (before or after R). */
-                product(count, a, hidden, rt, width, 2 * hidden, init, out);
-                const float *init_h[ROWS], *a_h[ROWS];
-                float *out_h[ROWS];
-                for (int i = 0; i < count; i++) {
-                    float *g = out[i], *hr = h + block[i] * hidden, *t = tmp + block[i] * hidden;
-                    clip_values(g, 2 * hidden, p->clip);
-                    ckiln_vector_math(isa, CKILN_SIGMOID, g, g, 2 * hidden);
-                    for (ptrdiff_t j = 0; j < hidden; j++) t[j] = g[hidden + j] * hr[j];
-                    init_h[i] = lbr ? (p->bias ? reset_bias + 2 * hidden : NULL) : init[i] + 2 * hidden;
-                    a_h[i] = lbr ? a[i] : t;
-                    out_h[i] = g + 2 * hidden;
+            product(count, a_h, hidden, packed + hidden * padded_first, hidden, init_h, out_h);
+            for (ptrdiff_t i = 0; i < count; i++) {
+                float *g = out[i], *hr = h + index[i] * hidden, *gh = g + 2 * hidden;
+                if (lbr) {
+                    const float *xh = init[i] + 2 * hidden;
+                    for (ptrdiff_t j = 0; j < hidden; j++) gh[j] = xh[j] + g[hidden + j] * gh[j];
                 }
-                product(count, a_h, hidden, rt + 2 * hidden, width, hidden, init_h, out_h);
-                for (int i = 0; i < count; i++) {
-                    float *g = out[i], *hr = h + block[i] * hidden, *gh = g + 2 * hidden;
-                    if (lbr) {
-                        const float *xh = init[i] + 2 * hidden;
-                        for (ptrdiff_t j = 0; j < hidden; j++) gh[j] = xh[j] + g[hidden + j] * gh[j];
-                    }
-                    clip_values(gh, hidden, p->clip);
-                    ckiln_vector_math(isa, CKILN_TANH, gh, gh, hidden);
-                    for (ptrdiff_t j = 0; j < hidden; j++) hr[j] = (1 - g[j]) * gh[j] + g[j] * hr[j];
-                }
-            }
-            if (p->y) {
-                for (int i = 0; i < count; i++)
-                    memcpy(p->y + time[i] * p->y_step + (batch_begin + block[i]) * p->y_batch, h + block[i] * hidden,
-                           sizeof(float) * (size_t)hidden);
+                clip_values(gh, hidden, p->clip);
+                ckiln_vector_math(isa, CKILN_TANH, gh, gh, hidden);
+                for (ptrdiff_t j = 0; j < hidden; j++) hr[j] = (1 - g[j]) * gh[j] + g[j] * hr[j];
             }
         }
+        for (ptrdiff_t i = 0; i < count; i++)
+            if (ys[i]) memcpy(ys[i], h + index[i] * hidden, sizeof(float) * (size_t)hidden);
     }
 
     for (ptrdiff_t r = 0; r < rows; r++) {
