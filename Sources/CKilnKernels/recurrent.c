@@ -203,6 +203,32 @@ static void lstm_gates(int isa, const ckiln_recurrence *p, float *g, float *h, f
 /* Floats rounded up to whole 64-byte lines, so every scratch array starts aligned. */
 static ptrdiff_t lines(ptrdiff_t floats) { return (floats + 15) & ~(ptrdiff_t)15; }
 
+/* The layout of packed Rᵀ for an instruction set level: panel width, the padded width of
+ * the first product's columns (all of LSTM's, GRU's z and r) and the total padded width
+ * (GRU's candidate columns packed apart, so that their panels start at column 2·hidden). */
+typedef struct {
+    ptrdiff_t panel, first, padded_first, padded;
+} packed_layout;
+
+static packed_layout layout_for(int level, int gru, ptrdiff_t hidden) {
+    packed_layout layout;
+    layout.panel = panel_width(level);
+    layout.first = (gru ? 2 : 4) * hidden;
+    layout.padded_first = (layout.first + layout.panel - 1) / layout.panel * layout.panel;
+    layout.padded = layout.padded_first + (gru ? (hidden + layout.panel - 1) / layout.panel * layout.panel : 0);
+    return layout;
+}
+
+size_t ckiln_recurrent_packed_r_count(int isa, int gru, ptrdiff_t hidden) {
+    return (size_t)(hidden * layout_for(ckiln_clamp_isa(isa), gru, hidden).padded);
+}
+
+void ckiln_recurrent_pack_r(int isa, int gru, ptrdiff_t hidden, const float *r, float *packed) {
+    packed_layout layout = layout_for(ckiln_clamp_isa(isa), gru, hidden);
+    pack_panels(r, hidden, 0, layout.first, layout.panel, packed);
+    if (gru) pack_panels(r, hidden, layout.first, hidden, layout.panel, packed + hidden * layout.padded_first);
+}
+
 /* The shared driver: projection, packed Rᵀ, then the steps. */
 static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end) {
     ptrdiff_t steps = p->steps, hidden = p->hidden, input = p->input;
@@ -216,30 +242,29 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
     if (level >= CKILN_ISA_AVX512) product = product_avx512;
     else if (level >= CKILN_ISA_AVX2) product = product_avx2;
 #endif
-    ptrdiff_t panel = panel_width(level);
-    /* GRU's candidate columns are a product of their own (after the reset gate): packed
-     * apart so that their panels start at column 2·hidden. */
-    ptrdiff_t first = gru ? 2 * hidden : width;
-    ptrdiff_t padded_first = (first + panel - 1) / panel * panel;
-    ptrdiff_t padded = padded_first + (gru ? (hidden + panel - 1) / panel * panel : 0);
+    packed_layout layout = layout_for(level, gru, hidden);
 
-    /* Scratch: projection, packed Rᵀ, folded bias, the candidate's recurrent bias (GRU with
+    /* Scratch: projection, packed Rᵀ (unless given), folded bias, the candidate's recurrent bias (GRU with
      * linear_before_reset), h, c, a hidden-sized temporary and the gates per row, then the
      * per-step row pointers. */
-    ptrdiff_t n_proj = lines(rows * steps * width), n_packed = lines(hidden * padded), n_bias = lines(width);
+    ptrdiff_t n_proj = lines(rows * steps * width), n_bias = lines(width);
+    ptrdiff_t n_packed = p->packed_r ? 0 : lines(hidden * layout.padded);
     ptrdiff_t n_state = lines(rows * hidden), n_gates = lines(rows * width);
     size_t floats = (size_t)(n_proj + n_packed + 2 * n_bias + 3 * n_state + n_gates);
     size_t pointers = (size_t)(8 * rows);
     float *proj = ckiln_scratch(3, sizeof(float) * floats + sizeof(void *) * pointers + 64);
     if (!proj) return -1;
-    float *packed = proj + n_proj, *bias = packed + n_packed, *reset_bias = bias + n_bias;
+    float *packing = proj + n_proj, *bias = packing + n_packed, *reset_bias = bias + n_bias;
     float *h = reset_bias + n_bias, *c = h + n_state, *tmp = c + n_state, *gates = tmp + n_state;
     const float **a = (const float **)(gates + n_gates), **init = a + rows, **a_h = init + rows, **init_h = a_h + rows;
     float **out = (float **)(init_h + rows), **out_h = out + rows, **ys = out_h + rows;
     ptrdiff_t *index = (ptrdiff_t *)(ys + rows);
 
-    pack_panels(p->r, hidden, 0, first, panel, packed);
-    if (gru) pack_panels(p->r, hidden, first, hidden, panel, packed + hidden * padded_first);
+    const float *packed = p->packed_r;
+    if (!packed) {
+        ckiln_recurrent_pack_r(level, gru, hidden, p->r, packing);
+        packed = packing;
+    }
     /* Wb + Rb fold into the projection, except the recurrent bias of GRU's candidate gate
      * with linear_before_reset, which the reset gate scales. */
     for (ptrdiff_t j = 0; j < width; j++) {
@@ -257,22 +282,20 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
      * per batch row (its steps are rows x_step apart). Row (t, r) at proj + t·ps + r·pb. */
     ckiln_epilogue epilogue = {CKILN_BIAS_COLUMN, bias, -INFINITY, INFINITY};
     const float *x0 = p->x + batch_begin * p->x_batch;
-    ptrdiff_t ps, pb;
+    ptrdiff_t ps = width, pb = steps * width, lda = p->x_step, gemms = rows, m = steps;
     if (p->x_step == input && p->x_batch == steps * input) {
-        ps = width, pb = steps * width;
-        if (ckiln_sgemm(isa, 0, 1, rows * steps, width, input, 1, x0, input, p->w, input, 0, proj, width, &epilogue))
-            return -1;
+        lda = input, gemms = 1, m = rows * steps;
     } else if (p->x_batch == input && p->x_step == rows * input) {
-        ps = rows * width, pb = width;
-        if (ckiln_sgemm(isa, 0, 1, steps * rows, width, input, 1, x0, input, p->w, input, 0, proj, width, &epilogue))
-            return -1;
-    } else {
-        ps = width, pb = steps * width;
-        for (ptrdiff_t r = 0; r < rows; r++) {
-            if (ckiln_sgemm(isa, 0, 1, steps, width, input, 1, x0 + r * p->x_batch, p->x_step, p->w, input, 0,
-                            proj + r * pb, width, &epilogue))
-                return -1;
-        }
+        ps = rows * width, pb = width, lda = input, gemms = 1, m = steps * rows;
+    }
+    for (ptrdiff_t r = 0; r < gemms; r++) {
+        const float *xr = x0 + r * p->x_batch;
+        int status = p->packed_w
+                         ? ckiln_sgemm_packed(isa, 0, m, width, input, 1, xr, lda, p->packed_w, width, 0, 0,
+                                              proj + r * pb, width, &epilogue)
+                         : ckiln_sgemm(isa, 0, 1, m, width, input, 1, xr, lda, p->w, input, 0, proj + r * pb, width,
+                                       &epilogue);
+        if (status) return -1;
     }
 
     for (ptrdiff_t r = 0; r < rows; r++) {
@@ -320,7 +343,7 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
                 init_h[i] = lbr ? (p->bias ? reset_bias + 2 * hidden : NULL) : init[i] + 2 * hidden;
                 out_h[i] = g + 2 * hidden;
             }
-            product(count, a_h, hidden, packed + hidden * padded_first, hidden, init_h, out_h);
+            product(count, a_h, hidden, packed + hidden * layout.padded_first, hidden, init_h, out_h);
             for (ptrdiff_t i = 0; i < count; i++) {
                 float *g = out[i], *hr = h + index[i] * hidden, *gh = g + 2 * hidden;
                 if (lbr) {

@@ -146,9 +146,12 @@ struct RecurrentTests {
             activations: Array(Array(repeating: activations, count: directions).joined()), clip: config.clip,
             inputForget: config.inputForget, linearBeforeReset: config.linearBeforeReset, isBatchMajor: config.batchMajor)
         let reference = try Recurrent.run(inputs, parameters, threads: 1, native: false)
+        // Weights viewing memory they do not own are packed per call, not kept.
+        var viewed = inputs
+        (viewed.w, viewed.r) = (Self.view(inputs.w), Self.view(inputs.r))
         for isa in [NativeKernels.ISA.portable, .avx2, .avx512] where isa <= NativeKernels.cpuISA {
-            for threads in [1, 2] {
-                let native = try NativeKernels.withISA(isa) { try Recurrent.run(inputs, parameters, threads: threads) }
+            for (threads, operands) in [(1, inputs), (2, inputs), (1, viewed)] {
+                let native = try NativeKernels.withISA(isa) { try Recurrent.run(operands, parameters, threads: threads) }
                 let pairs = [("Y", native.y, reference.y), ("Y_h", native.lastH, reference.lastH)]
                     + (config.cell == .lstm ? [("Y_c", native.lastC!, reference.lastC!)] : [])
                 for (name, actual, expected) in pairs {
@@ -159,5 +162,42 @@ struct RecurrentTests {
                 }
             }
         }
+    }
+
+    /// Holds the tensor a view reads.
+    private final class Owner {
+        let tensor: Tensor
+        init(_ tensor: Tensor) { self.tensor = tensor }
+    }
+
+    /// `tensor`'s values in a tensor that views memory it does not own.
+    private static func view(_ tensor: Tensor) -> Tensor {
+        let owner = Owner(tensor.ownedCopy())
+        return Tensor(
+            shape: tensor.shape, dtype: tensor.dtype, viewing: UnsafeMutableRawPointer(mutating: owner.tensor.baseAddress),
+            byteCount: tensor.byteCount, owner: owner)
+    }
+
+    /// Weights packed on a first run are not reused once the tensor has been written (the
+    /// write copies the storage the cache keeps).
+    @Test func nativeLoopSeesRewrittenWeights() throws {
+        var random = TestRandom(seed: 5)
+        var inputs = Recurrent.Inputs(
+            x: Tensor(shape: [3, 2, 4], scalars: random.floats(24)), w: Tensor(shape: [1, 12, 4], scalars: random.floats(48)),
+            r: Tensor(shape: [1, 12, 4], scalars: random.floats(48)), bias: nil, sequenceLengths: nil, initialH: nil,
+            initialC: nil, peepholes: nil)
+        let parameters = Recurrent.Parameters(
+            cell: .gru, hiddenSize: 4, directions: 1, isReverse: false, activations: [.sigmoid, .tanh], clip: nil,
+            inputForget: false, linearBeforeReset: false, isBatchMajor: false)
+        _ = try Recurrent.run(inputs, parameters, threads: 1)
+        inputs.w.withUnsafeMutableBufferPointer(as: Float.self) { values in
+            for index in values.indices { values[index] *= -2 }
+        }
+        inputs.r.withUnsafeMutableBufferPointer(as: Float.self) { values in
+            for index in values.indices { values[index] += 0.5 }
+        }
+        let native = try Recurrent.run(inputs, parameters, threads: 1).lastH.scalars(as: Float.self)
+        let reference = try Recurrent.run(inputs, parameters, threads: 1, native: false).lastH.scalars(as: Float.self)
+        #expect(zip(native, reference).allSatisfy { abs($0 - $1) <= 1e-5 })
     }
 }

@@ -249,6 +249,9 @@ typedef struct {
     ptrdiff_t x_step, x_batch;
     const float *w;          /* gates·hidden × input */
     const float *r;          /* gates·hidden × hidden */
+    /* Optional pre-packed weights, NULL to read w and r: W as ckiln_sgemm_pack_b(1, input,
+     * gates·hidden, w, input, ·) packs it, R as ckiln_recurrent_pack_r (same isa) does. */
+    const float *packed_w, *packed_r;
     const float *bias;       /* Wb then Rb (2·gates·hidden), or NULL */
     const float *peepholes;  /* LSTM: i, o, f (3·hidden), or NULL */
     const ptrdiff_t *lengths; /* per batch row, each in 0...steps, or NULL: all steps */
@@ -269,6 +272,10 @@ typedef struct {
  * the batch over threads). Returns -1 when the per-thread scratch could not be allocated. */
 int ckiln_lstm(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end);
 int ckiln_gru(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end);
+/* Floats of R (one direction) packed for ckiln_lstm (gru 0) or ckiln_gru (gru 1) on `isa`,
+ * and the packing, for callers that keep the weights across calls. */
+size_t ckiln_recurrent_packed_r_count(int isa, int gru, ptrdiff_t hidden);
+void ckiln_recurrent_pack_r(int isa, int gru, ptrdiff_t hidden, const float *r, float *packed);
 
 /* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
  * raises the mmap and trim thresholds), so steady-state inference stops paying page faults

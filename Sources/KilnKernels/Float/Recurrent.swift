@@ -323,6 +323,11 @@ package enum Recurrent {
         let chunks = threads > 1 && work >= 1 << 16 ? max(1, min(batch, (threads + directions - 1) / directions)) : 1
         let isa = NativeKernels.activeISA.rawValue
         let cell = parameters.cell
+        // Weights packed on the first call (per storage): each direction's share.
+        let packedW = RecurrentWeights.shared.packed(inputs.w, .inputWeights, isa: isa)
+        let packedR = RecurrentWeights.shared.packed(inputs.r, .recurrentWeights(gru: cell == .gru), isa: isa)
+        let packedWCount = Int(ckiln_sgemm_packed_b_count(inputSize, width))
+        let packedRCount = Int(ckiln_recurrent_packed_r_count(isa, cell == .gru ? 1 : 0, hidden))
         withPointer(x) { xBase in
         withPointer(inputs.w) { w in
         withPointer(inputs.r) { r in
@@ -343,6 +348,8 @@ package enum Recurrent {
                     (problem.x, problem.x_step, problem.x_batch) = (xBase, xStep, xBatch)
                     problem.w = w.map { $0 + d * width * inputSize }
                     problem.r = r.map { $0 + d * width * hidden }
+                    problem.packed_w = packedW.map { UnsafePointer($0.pointer + d * packedWCount) }
+                    problem.packed_r = packedR.map { UnsafePointer($0.pointer + d * packedRCount) }
                     problem.bias = bias.map { $0 + d * 2 * width }
                     problem.peepholes = peepholes.map { $0 + d * 3 * hidden }
                     problem.lengths = lengthBase
@@ -363,6 +370,7 @@ package enum Recurrent {
             }
         }
         }}}}}}}}}}
+        withExtendedLifetime((packedW, packedR)) {}
         return Outputs(y: y, lastH: lastH, lastC: lastC)
     }
 
