@@ -7,7 +7,8 @@
  * registers, the panel read front to back and reused from cache by every row block. A step
  * is too small for the packing GEMM at the hidden sizes of sequence models, and large R
  * (megabytes, read once per step) streams from a sequential layout. The gate arithmetic is
- * plain C around ckiln_vector_math's sigmoid and tanh. Batch rows are independent chains,
+ * one fused pass of 16 hidden units at a time with AVX-512 (its own exp, sigmoid and tanh),
+ * plain C around ckiln_vector_math's otherwise. Batch rows are independent chains,
  * so a call covers a range of them and callers may split the batch (or the directions)
  * over threads. */
 #include <math.h>
@@ -152,6 +153,110 @@ AVX512 static void product_avx512(ptrdiff_t rows, const float *const *a, ptrdiff
         }
     }
 }
+
+/* e^x, 16 lanes: x = n·ln2 + r (|r| ≤ ln2/2, ln2 in two parts), e^r by its Taylor polynomial
+ * through r⁷, scaled by 2^n with scalef (which overflows to infinity and underflows through
+ * the subnormals as expf does). NaN propagates through the clamp. */
+AVX512 static inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 q = _mm512_set1_ps(1.0f / 5040);
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 720));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 120));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 24));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 6));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(q, n);
+}
+
+AVX512 static inline __m512 sigmoid16(__m512 x) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+/* tanh: an odd polynomial below |x| = 0.625 (no cancellation near 0), 1 − 2/(e^{2|x|} + 1)
+ * above, the sign restored; the coefficients are vmath.c's. */
+AVX512 static inline __m512 tanh16(__m512 x) {
+    __m512 a = _mm512_abs_ps(x);
+    __m512 z = _mm512_mul_ps(a, a);
+    __m512 q = _mm512_set1_ps(-5.70498872745e-3f);
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(2.06390887954e-2f));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(-5.37397155531e-2f));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(1.33314422036e-1f));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(-3.33332819422e-1f));
+    __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(q, z), a, a);
+    __m512 one = _mm512_set1_ps(1.0f);
+    __m512 large = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(exp16(_mm512_add_ps(a, a)), one)));
+    __mmask16 is_small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
+    __m512 result = _mm512_mask_blend_ps(is_small, large, small);
+    /* The sign bit of x on |tanh x|. */
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(result),
+                                               _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
+}
+
+/* x clamped to [−clip, clip] (clip infinite: unchanged). */
+AVX512 static inline __m512 clip16(__m512 x, __m512 clip) {
+    return _mm512_min_ps(clip, _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), clip), x));
+}
+
+/* lstm_gates in one pass of 16 hidden units at a time, everything in registers. */
+AVX512 static void lstm_gates_avx512(const ckiln_recurrence *p, float *g, float *h, float *c) {
+    ptrdiff_t n = p->hidden;
+    const float *peep = p->peepholes;
+    __m512 clip = _mm512_set1_ps(p->clip), one = _mm512_set1_ps(1.0f);
+    for (ptrdiff_t j = 0; j < n; j += 16) {
+        __mmask16 m = mask16(n - j);
+        __m512 gi = _mm512_maskz_loadu_ps(m, g + j), go = _mm512_maskz_loadu_ps(m, g + n + j);
+        __m512 gf = _mm512_maskz_loadu_ps(m, g + 2 * n + j), gc = _mm512_maskz_loadu_ps(m, g + 3 * n + j);
+        __m512 cv = _mm512_maskz_loadu_ps(m, c + j);
+        if (peep) {
+            gi = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, peep + j), cv, gi);
+            gf = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, peep + 2 * n + j), cv, gf);
+        }
+        __m512 i = sigmoid16(clip16(gi, clip));
+        __m512 f = p->input_forget ? _mm512_sub_ps(one, i) : sigmoid16(clip16(gf, clip));
+        cv = _mm512_fmadd_ps(f, cv, _mm512_mul_ps(i, tanh16(clip16(gc, clip))));
+        _mm512_mask_storeu_ps(c + j, m, cv);
+        if (peep) go = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, peep + n + j), cv, go);
+        __m512 o = sigmoid16(clip16(go, clip));
+        _mm512_mask_storeu_ps(h + j, m, _mm512_mul_ps(o, tanh16(cv)));
+    }
+}
+
+/* GRU's z and r from their pre-activations (in place), and t = r ⊙ h. */
+AVX512 static void gru_reset_avx512(const ckiln_recurrence *p, float *g, const float *h, float *t) {
+    ptrdiff_t n = p->hidden;
+    __m512 clip = _mm512_set1_ps(p->clip);
+    for (ptrdiff_t j = 0; j < n; j += 16) {
+        __mmask16 m = mask16(n - j);
+        __m512 z = sigmoid16(clip16(_mm512_maskz_loadu_ps(m, g + j), clip));
+        __m512 r = sigmoid16(clip16(_mm512_maskz_loadu_ps(m, g + n + j), clip));
+        _mm512_mask_storeu_ps(g + j, m, z);
+        _mm512_mask_storeu_ps(g + n + j, m, r);
+        _mm512_mask_storeu_ps(t + j, m, _mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, h + j)));
+    }
+}
+
+/* GRU's candidate from its pre-activation (xh + r ⊙ gh when xh, linear_before_reset), then
+ * h = (1 − z) ⊙ candidate + z ⊙ h. */
+AVX512 static void gru_update_avx512(const ckiln_recurrence *p, const float *g, const float *xh, float *h) {
+    ptrdiff_t n = p->hidden;
+    __m512 clip = _mm512_set1_ps(p->clip);
+    for (ptrdiff_t j = 0; j < n; j += 16) {
+        __mmask16 m = mask16(n - j);
+        __m512 gh = _mm512_maskz_loadu_ps(m, g + 2 * n + j);
+        if (xh) gh = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g + n + j), gh, _mm512_maskz_loadu_ps(m, xh + j));
+        __m512 candidate = tanh16(clip16(gh, clip));
+        __m512 z = _mm512_maskz_loadu_ps(m, g + j), hv = _mm512_maskz_loadu_ps(m, h + j);
+        /* (1 − z)·candidate + z·h = candidate + z·(h − candidate). */
+        _mm512_mask_storeu_ps(h + j, m, _mm512_fmadd_ps(z, _mm512_sub_ps(hv, candidate), candidate));
+    }
+}
 #endif
 
 /* x[j] clamped to [−clip, clip] for j < n; nothing when clip is infinite. */
@@ -198,6 +303,27 @@ static void lstm_gates(int isa, const ckiln_recurrence *p, float *g, float *h, f
     }
     ckiln_vector_math(isa, CKILN_TANH, c, tmp, n);
     for (ptrdiff_t j = 0; j < n; j++) h[j] = go[j] * tmp[j];
+}
+
+/* GRU's z and r from their pre-activations g[0 ..< 2·hidden] (in place), and t = r ⊙ h. */
+static void gru_reset(int isa, const ckiln_recurrence *p, float *g, const float *h, float *t) {
+    ptrdiff_t n = p->hidden;
+    clip_values(g, 2 * n, p->clip);
+    ckiln_vector_math(isa, CKILN_SIGMOID, g, g, 2 * n);
+    for (ptrdiff_t j = 0; j < n; j++) t[j] = g[n + j] * h[j];
+}
+
+/* GRU's candidate from its pre-activation g[2·hidden ...] (xh + r ⊙ that when xh is given:
+ * linear_before_reset), then h = (1 − z) ⊙ candidate + z ⊙ h. */
+static void gru_update(int isa, const ckiln_recurrence *p, float *g, const float *xh, float *h) {
+    ptrdiff_t n = p->hidden;
+    float *gh = g + 2 * n;
+    if (xh) {
+        for (ptrdiff_t j = 0; j < n; j++) gh[j] = xh[j] + g[n + j] * gh[j];
+    }
+    clip_values(gh, n, p->clip);
+    ckiln_vector_math(isa, CKILN_TANH, gh, gh, n);
+    for (ptrdiff_t j = 0; j < n; j++) h[j] = (1 - g[j]) * gh[j] + g[j] * h[j];
 }
 
 /* Floats rounded up to whole 64-byte lines, so every scratch array starts aligned. */
@@ -328,6 +454,12 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
             product(count, a, hidden, packed, width, init, out);
             for (ptrdiff_t i = 0; i < count; i++) {
                 ptrdiff_t r = index[i];
+#if defined(__x86_64__) || defined(__i386__)
+                if (level >= CKILN_ISA_AVX512) {
+                    lstm_gates_avx512(p, out[i], h + r * hidden, c + r * hidden);
+                    continue;
+                }
+#endif
                 lstm_gates(isa, p, out[i], h + r * hidden, c + r * hidden, tmp + r * hidden);
             }
         } else {
@@ -335,24 +467,25 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
             product(count, a, hidden, packed, 2 * hidden, init, out);
             for (ptrdiff_t i = 0; i < count; i++) {
                 ptrdiff_t r = index[i];
-                float *g = out[i], *hr = h + r * hidden, *t = tmp + r * hidden;
-                clip_values(g, 2 * hidden, p->clip);
-                ckiln_vector_math(isa, CKILN_SIGMOID, g, g, 2 * hidden);
-                for (ptrdiff_t j = 0; j < hidden; j++) t[j] = g[hidden + j] * hr[j];
+                float *hr = h + r * hidden, *t = tmp + r * hidden;
+#if defined(__x86_64__) || defined(__i386__)
+                if (level >= CKILN_ISA_AVX512) gru_reset_avx512(p, out[i], hr, t);
+                else
+#endif
+                    gru_reset(isa, p, out[i], hr, t);
                 a_h[i] = lbr ? hr : t;
                 init_h[i] = lbr ? (p->bias ? reset_bias + 2 * hidden : NULL) : init[i] + 2 * hidden;
-                out_h[i] = g + 2 * hidden;
+                out_h[i] = out[i] + 2 * hidden;
             }
             product(count, a_h, hidden, packed + hidden * layout.padded_first, hidden, init_h, out_h);
             for (ptrdiff_t i = 0; i < count; i++) {
-                float *g = out[i], *hr = h + index[i] * hidden, *gh = g + 2 * hidden;
-                if (lbr) {
-                    const float *xh = init[i] + 2 * hidden;
-                    for (ptrdiff_t j = 0; j < hidden; j++) gh[j] = xh[j] + g[hidden + j] * gh[j];
-                }
-                clip_values(gh, hidden, p->clip);
-                ckiln_vector_math(isa, CKILN_TANH, gh, gh, hidden);
-                for (ptrdiff_t j = 0; j < hidden; j++) hr[j] = (1 - g[j]) * gh[j] + g[j] * hr[j];
+                float *hr = h + index[i] * hidden;
+                const float *xh = lbr ? init[i] + 2 * hidden : NULL;
+#if defined(__x86_64__) || defined(__i386__)
+                if (level >= CKILN_ISA_AVX512) gru_update_avx512(p, out[i], xh, hr);
+                else
+#endif
+                    gru_update(isa, p, out[i], xh, hr);
             }
         }
         for (ptrdiff_t i = 0; i < count; i++)

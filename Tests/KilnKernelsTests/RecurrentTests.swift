@@ -94,12 +94,14 @@ struct RecurrentTests {
         var linearBeforeReset = false
         var batchMajor = false
         var bias = true
+        /// Spread of X: large values saturate the gates.
+        var scale: Float = 2
 
         var testDescription: String {
             "\(cell) S\(steps) B\(batch) I\(input) H\(hidden) \(direction) lens \(lengths.map { "\($0)" } ?? "-")"
                 + (initialState ? " init" : "") + (peepholes ? " peep" : "") + (clip.map { " clip \($0)" } ?? "")
                 + (inputForget ? " coupled" : "") + (linearBeforeReset ? " lbr" : "") + (batchMajor ? " layout1" : "")
-                + (bias ? "" : " nobias")
+                + (bias ? "" : " nobias") + (scale == 2 ? "" : " x\(scale)")
         }
     }
 
@@ -112,7 +114,9 @@ struct RecurrentTests {
         Case(cell: .lstm, batch: 3, hidden: 11, initialState: true, peepholes: true, inputForget: true, batchMajor: true),
         Case(cell: .lstm, steps: 4, batch: 5, input: 3, hidden: 33, direction: "reverse", lengths: [4, 1, 3, 4, 2], clip: 0.5, batchMajor: true, bias: false),
         Case(cell: .lstm, steps: 3, batch: 8, input: 4, hidden: 24, direction: "bidirectional", lengths: [3, 3, 1, 2, 3, 0, 3, 2]),
+        Case(cell: .lstm, steps: 4, batch: 2, input: 5, hidden: 19, direction: "bidirectional", peepholes: true, scale: 60),
         Case(cell: .gru),
+        Case(cell: .gru, steps: 4, batch: 2, input: 5, hidden: 19, direction: "bidirectional", linearBeforeReset: true, scale: 60),
         Case(cell: .gru, steps: 3, batch: 8, input: 4, hidden: 24, direction: "bidirectional", lengths: [3, 3, 1, 2, 3, 0, 3, 2], linearBeforeReset: true),
         Case(cell: .gru, steps: 10, batch: 2, input: 8, hidden: 16, direction: "bidirectional"),
         Case(cell: .gru, batch: 1, hidden: 5, direction: "reverse", initialState: true, linearBeforeReset: true),
@@ -132,7 +136,7 @@ struct RecurrentTests {
         let (s, b, i, h) = (config.steps, config.batch, config.input, config.hidden)
         let stateShape = config.batchMajor ? [b, directions, h] : [directions, b, h]
         let inputs = Recurrent.Inputs(
-            x: Tensor(shape: config.batchMajor ? [b, s, i] : [s, b, i], scalars: random.floats(s * b * i).map { $0 * 2 }),
+            x: Tensor(shape: config.batchMajor ? [b, s, i] : [s, b, i], scalars: random.floats(s * b * i).map { $0 * config.scale }),
             w: Tensor(shape: [directions, gates * h, i], scalars: random.floats(directions * gates * h * i)),
             r: Tensor(shape: [directions, gates * h, h], scalars: random.floats(directions * gates * h * h).map { $0 * 0.5 }),
             bias: config.bias ? Tensor(shape: [directions, 2 * gates * h], scalars: random.floats(directions * 2 * gates * h)) : nil,
