@@ -328,66 +328,72 @@ package enum Recurrent {
         let packedR = RecurrentWeights.shared.packed(inputs.r, .recurrentWeights(gru: cell == .gru), isa: isa)
         let packedWCount = Int(ckiln_sgemm_packed_b_count(inputSize, width))
         let packedRCount = Int(ckiln_recurrent_packed_r_count(isa, cell == .gru ? 1 : 0, hidden))
-        withPointer(x) { xBase in
-        withPointer(inputs.w) { w in
-        withPointer(inputs.r) { r in
-        withPointer(inputs.bias) { bias in
-        withPointer(inputs.peepholes) { peepholes in
-        withPointer(inputs.initialH) { initialH in
-        withPointer(inputs.initialC) { initialC in
-        withMutablePointer(&y) { yBase in
-        withMutablePointer(&lastH) { lastHBase in
-        withMutablePointer(&lastC) { lastCBase in
-        (lengths ?? []).withUnsafeBufferPointer { lengthBuffer in
-            let lengthBase = lengths == nil ? nil : lengthBuffer.baseAddress
-            Parallel.forEach(directions * chunks, threads: threads) { tasks in
-                for task in tasks {
-                    let (d, chunk) = (task / chunks, task % chunks)
-                    var problem = ckiln_recurrence()
-                    (problem.steps, problem.batch, problem.input, problem.hidden) = (steps, batch, inputSize, hidden)
-                    (problem.x, problem.x_step, problem.x_batch) = (xBase, xStep, xBatch)
-                    problem.w = w.map { $0 + d * width * inputSize }
-                    problem.r = r.map { $0 + d * width * hidden }
-                    problem.packed_w = packedW.map { UnsafePointer($0.pointer + d * packedWCount) }
-                    problem.packed_r = packedR.map { UnsafePointer($0.pointer + d * packedRCount) }
-                    problem.bias = bias.map { $0 + d * 2 * width }
-                    problem.peepholes = peepholes.map { $0 + d * 3 * hidden }
-                    problem.lengths = lengthBase
-                    problem.initial_h = initialH.map { $0 + d * stateDirection }
-                    problem.initial_c = initialC.map { $0 + d * stateDirection }
-                    problem.last_h = lastHBase.map { $0 + d * stateDirection }
-                    problem.last_c = lastCBase.map { $0 + d * stateDirection }
-                    problem.state_batch = stateBatch
-                    (problem.y, problem.y_step, problem.y_batch) = (yBase.map { $0 + d * (batchMajor ? hidden : batch * hidden) }, yStep, yBatch)
-                    problem.reverse = d == 1 || parameters.isReverse ? 1 : 0
-                    problem.clip = parameters.clip ?? .infinity
-                    problem.input_forget = parameters.inputForget ? 1 : 0
-                    problem.linear_before_reset = parameters.linearBeforeReset ? 1 : 0
-                    let (begin, end) = (batch * chunk / chunks, batch * (chunk + 1) / chunks)
-                    let status = cell == .lstm ? ckiln_lstm(isa, &problem, begin, end) : ckiln_gru(isa, &problem, begin, end)
-                    precondition(status == 0, "out of memory for the recurrence scratch")
+        let lengthBuffer = lengths.map { values in
+            let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: values.count)
+            _ = buffer.initialize(from: values)
+            return buffer
+        }
+        defer { lengthBuffer?.deallocate() }
+        // Direction 0's problem; direction d reads and writes at fixed offsets from it.
+        var problem = ckiln_recurrence()
+        (problem.steps, problem.batch, problem.input, problem.hidden) = (steps, batch, inputSize, hidden)
+        (problem.x, problem.x_step, problem.x_batch) = (floats(x), xStep, xBatch)
+        (problem.w, problem.r, problem.bias, problem.peepholes) = (floats(inputs.w), floats(inputs.r), floats(inputs.bias), floats(inputs.peepholes))
+        problem.packed_w = packedW.map { UnsafePointer($0.pointer) }
+        problem.packed_r = packedR.map { UnsafePointer($0.pointer) }
+        problem.lengths = lengthBuffer.flatMap { UnsafePointer($0.baseAddress) }
+        (problem.initial_h, problem.initial_c, problem.state_batch) = (floats(inputs.initialH), floats(inputs.initialC), stateBatch)
+        (problem.y_step, problem.y_batch) = (yStep, yBatch)
+        problem.reverse = parameters.isReverse ? 1 : 0
+        problem.clip = parameters.clip ?? .infinity
+        problem.input_forget = parameters.inputForget ? 1 : 0
+        problem.linear_before_reset = parameters.linearBeforeReset ? 1 : 0
+        let yDirection = batchMajor ? hidden : batch * hidden
+        withExtendedLifetime((inputs, packedW, packedR)) {
+            y.withUnsafeMutableBufferPointer(as: Float.self) { yValues in
+                lastH.withUnsafeMutableBufferPointer(as: Float.self) { lastHValues in
+                    withMutablePointer(&lastC) { lastCBase in
+                        (problem.y, problem.last_h, problem.last_c) = (yValues.baseAddress, lastHValues.baseAddress, lastCBase)
+                        let first = problem
+                        Parallel.forEach(directions * chunks, threads: threads) { tasks in
+                            for task in tasks {
+                                let (d, chunk) = (task / chunks, task % chunks)
+                                var problem = first
+                                if d > 0 {
+                                    problem.w = problem.w.map { $0 + d * width * inputSize }
+                                    problem.r = problem.r.map { $0 + d * width * hidden }
+                                    problem.packed_w = problem.packed_w.map { $0 + d * packedWCount }
+                                    problem.packed_r = problem.packed_r.map { $0 + d * packedRCount }
+                                    problem.bias = problem.bias.map { $0 + d * 2 * width }
+                                    problem.peepholes = problem.peepholes.map { $0 + d * 3 * hidden }
+                                    problem.initial_h = problem.initial_h.map { $0 + d * stateDirection }
+                                    problem.initial_c = problem.initial_c.map { $0 + d * stateDirection }
+                                    problem.last_h = problem.last_h.map { $0 + d * stateDirection }
+                                    problem.last_c = problem.last_c.map { $0 + d * stateDirection }
+                                    problem.y = problem.y.map { $0 + d * yDirection }
+                                    problem.reverse = 1
+                                }
+                                let (begin, end) = (batch * chunk / chunks, batch * (chunk + 1) / chunks)
+                                let status = cell == .lstm ? ckiln_lstm(isa, &problem, begin, end) : ckiln_gru(isa, &problem, begin, end)
+                                precondition(status == 0, "out of memory for the recurrence scratch")
+                            }
+                        }
+                    }
                 }
             }
         }
-        }}}}}}}}}}
-        withExtendedLifetime((packedW, packedR)) {}
         return Outputs(y: y, lastH: lastH, lastC: lastC)
     }
 
-    /// The float32 elements of an optional tensor (`nil` when absent or empty).
-    private static func withPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-        guard let tensor else { return body(nil) }
-        return tensor.withUnsafeBufferPointer(as: Float.self) { body($0.baseAddress) }
+    /// The float32 elements of an optional tensor, read in place (the caller keeps it alive).
+    private static func floats(_ tensor: Tensor?) -> UnsafePointer<Float>? {
+        tensor.map { UnsafePointer<Float>(OpaquePointer($0.baseAddress)) }
     }
 
     /// The float32 elements of an optional output tensor, for writing.
     private static func withMutablePointer<R>(_ tensor: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
         guard tensor != nil else { return body(nil) }
         return tensor!.withUnsafeMutableBufferPointer(as: Float.self) { body($0.baseAddress) }
-    }
-
-    private static func withMutablePointer<R>(_ tensor: inout Tensor, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
-        tensor.withUnsafeMutableBufferPointer(as: Float.self) { body($0.baseAddress) }
     }
 
     /// `[B, D, H]` state in batch-major layout → `[D, B, H]`.
