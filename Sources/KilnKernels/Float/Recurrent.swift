@@ -318,9 +318,11 @@ package enum Recurrent {
         let (xStep, xBatch) = batchMajor ? (inputSize, steps * inputSize) : (batch * inputSize, inputSize)
         let (yStep, yBatch) = batchMajor ? (directions * hidden, steps * directions * hidden) : (directions * batch * hidden, hidden)
         let (stateBatch, stateDirection) = batchMajor ? (directions * hidden, hidden) : (hidden, batch * hidden)
-        // Split only work that outlasts waking the pool: multiply-adds per direction.
+        // Split only work that outlasts waking the pool (multiply-adds per direction): the
+        // directions first, then the batch in chunks of at least 4 rows (each chunk streams
+        // all of R every step, which fewer rows do not amortize).
         let work = steps * batch * width * (inputSize + hidden)
-        let chunks = threads > 1 && work >= 1 << 16 ? max(1, min(batch, (threads + directions - 1) / directions)) : 1
+        let chunks = threads > 1 && work >= 1 << 16 ? max(1, min(batch / 4, threads / directions)) : 1
         let isa = NativeKernels.activeISA.rawValue
         let cell = parameters.cell
         // Weights packed on the first call (per storage): each direction's share.
