@@ -12,6 +12,7 @@
  * so a call covers a range of them and callers may split the batch (or the directions)
  * over threads. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -326,6 +327,10 @@ static void gru_update(int isa, const ckiln_recurrence *p, float *g, const float
     for (ptrdiff_t j = 0; j < n; j++) h[j] = (1 - g[j]) * gh[j] + g[j] * h[j];
 }
 
+/* Bytes of working memory above which a call allocates its own instead of growing the
+ * kept per-thread scratch. */
+#define SCRATCH_LIMIT ((size_t)16 << 20)
+
 /* Floats rounded up to whole 64-byte lines, so every scratch array starts aligned. */
 static ptrdiff_t lines(ptrdiff_t floats) { return (floats + 15) & ~(ptrdiff_t)15; }
 
@@ -378,7 +383,11 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
     ptrdiff_t n_state = lines(rows * hidden), n_gates = lines(rows * width);
     size_t floats = (size_t)(n_proj + n_packed + 2 * n_bias + 3 * n_state + n_gates);
     size_t pointers = (size_t)(8 * rows);
-    float *proj = ckiln_scratch(3, sizeof(float) * floats + sizeof(void *) * pointers + 64);
+    /* The per-thread scratch is kept for later calls: a long sequence's projection gets
+     * memory of its own instead, freed on return. */
+    size_t bytes = (sizeof(float) * floats + sizeof(void *) * pointers + 64 + 63) & ~(size_t)63;
+    float *owned = bytes > SCRATCH_LIMIT ? aligned_alloc(64, bytes) : NULL;
+    float *proj = bytes > SCRATCH_LIMIT ? owned : ckiln_scratch(3, bytes);
     if (!proj) return -1;
     float *packing = proj + n_proj, *bias = packing + n_packed, *reset_bias = bias + n_bias;
     float *h = reset_bias + n_bias, *c = h + n_state, *tmp = c + n_state, *gates = tmp + n_state;
@@ -421,7 +430,10 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
                                               proj + r * pb, width, &epilogue)
                          : ckiln_sgemm(isa, 0, 1, m, width, input, 1, xr, lda, p->w, input, 0, proj + r * pb, width,
                                        &epilogue);
-        if (status) return -1;
+        if (status) {
+            free(owned);
+            return -1;
+        }
     }
 
     for (ptrdiff_t r = 0; r < rows; r++) {
@@ -502,6 +514,7 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
         if (p->last_h) memcpy(p->last_h + b * p->state_batch, h + r * hidden, sizeof(float) * (size_t)hidden);
         if (p->last_c) memcpy(p->last_c + b * p->state_batch, c + r * hidden, sizeof(float) * (size_t)hidden);
     }
+    free(owned);
     return 0;
 }
 

@@ -269,7 +269,9 @@ typedef struct {
     int linear_before_reset; /* GRU: the reset gate scales h·Rhᵀ + Rbh */
 } ckiln_recurrence;
 /* The batch rows batch_begin ..< batch_end of `p` (rows are independent: callers may split
- * the batch over threads). Returns -1 when the per-thread scratch could not be allocated. */
+ * the batch over threads). Working memory comes from the per-thread scratch, or, beyond
+ * 16 MiB (long sequences), is allocated and freed per call. Returns -1 when it could not be
+ * allocated. */
 int ckiln_lstm(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end);
 int ckiln_gru(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end);
 /* Floats of R (one direction) packed for ckiln_lstm (gru 0) or ckiln_gru (gru 1) on `isa`,
