@@ -17,12 +17,12 @@
 
 #include "internal.h"
 
-/* out_r[j] = (init_r ? init_r[j] : 0) + Σ_p a_r[p]·Rᵀ[p][j] for column0 ≤ j < n and r < rows
- * (out_r may be init_r; column0 a multiple of the panel width). Rᵀ's n columns come packed
- * in panels of `panel` columns (the last one zero-padded), each k × panel contiguous, so a
- * panel is read front to back and stays in cache while every row block passes over it. */
-typedef void (*product_fn)(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t column0,
-                           ptrdiff_t n, const float *const *init, float *const *out);
+/* out_r[j] = (init_r ? init_r[j] : 0) + Σ_p a_r[p]·Rᵀ[p][j] for j < n and r < rows (out_r
+ * may be init_r). Rᵀ's n columns come packed in panels of `panel` columns (the last one
+ * zero-padded), each k × panel contiguous, so a panel is read front to back and stays in
+ * cache while every row block passes over it. */
+typedef void (*product_fn)(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                           const float *const *init, float *const *out);
 
 /* Columns per panel for an instruction set: what one tile row holds. */
 static ptrdiff_t panel_width(int level) { return level >= CKILN_ISA_AVX512 ? 32 : 16; }
@@ -42,12 +42,12 @@ static void pack_panels(const float *r, ptrdiff_t k, ptrdiff_t column0, ptrdiff_
     }
 }
 
-static void product_portable(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed,
-                             ptrdiff_t column0, ptrdiff_t n, const float *const *init, float *const *out) {
+static void product_portable(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                             const float *const *init, float *const *out) {
     for (ptrdiff_t r = 0; r < rows; r++) {
         float *o = out[r];
-        for (ptrdiff_t j = column0; j < n; j++) o[j] = init[r] ? init[r][j] : 0;
-        for (ptrdiff_t j0 = column0; j0 < n; j0 += 16) {
+        for (ptrdiff_t j = 0; j < n; j++) o[j] = init[r] ? init[r][j] : 0;
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
             const float *panel = packed + j0 * k;
             ptrdiff_t width = n - j0 < 16 ? n - j0 : 16;
             for (ptrdiff_t p = 0; p < k; p++) {
@@ -94,9 +94,9 @@ AVX2 static INLINE void tile_avx2(int rows, const float *const *a, ptrdiff_t k, 
     }
 }
 
-AVX2 static void product_avx2(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed,
-                              ptrdiff_t column0, ptrdiff_t n, const float *const *init, float *const *out) {
-    for (ptrdiff_t j = column0; j < n; j += 16) {
+AVX2 static void product_avx2(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                              const float *const *init, float *const *out) {
+    for (ptrdiff_t j = 0; j < n; j += 16) {
         __m256i m0 = mask8(n - j), m1 = mask8(n - j - 8);
         const float *panel = packed + j * k;
         for (ptrdiff_t r = 0; r < rows; r += 4) {
@@ -137,9 +137,9 @@ AVX512 static INLINE void tile_avx512(int rows, const float *const *a, ptrdiff_t
     }
 }
 
-AVX512 static void product_avx512(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed,
-                                  ptrdiff_t column0, ptrdiff_t n, const float *const *init, float *const *out) {
-    for (ptrdiff_t j = column0; j < n; j += 32) {
+AVX512 static void product_avx512(ptrdiff_t rows, const float *const *a, ptrdiff_t k, const float *packed, ptrdiff_t n,
+                                  const float *const *init, float *const *out) {
+    for (ptrdiff_t j = 0; j < n; j += 32) {
         __mmask16 m0 = mask16(n - j), m1 = mask16(n - j - 16);
         const float *panel = packed + j * k;
         for (ptrdiff_t r = 0; r < rows; r += 6) {
@@ -327,9 +327,6 @@ static void gru_update(int isa, const ckiln_recurrence *p, float *g, const float
     for (ptrdiff_t j = 0; j < n; j++) h[j] = (1 - g[j]) * gh[j] + g[j] * h[j];
 }
 
-/* Multiply-adds of a step's product from which it is split over threads. */
-#define PARALLEL_PRODUCT ((ptrdiff_t)1 << 17)
-
 /* Bytes of working memory above which a call allocates its own instead of growing the
  * kept per-thread scratch. */
 #define SCRATCH_LIMIT ((size_t)16 << 20)
@@ -363,39 +360,6 @@ void ckiln_recurrent_pack_r(int isa, int gru, ptrdiff_t hidden, const float *r, 
     if (gru) pack_panels(r, hidden, layout.first, hidden, layout.panel, packed + hidden * layout.padded_first);
 }
 
-/* A step's product of `rows` rows over n columns (see product_fn), split by panels over
- * up to `threads` threads when it is large enough to outlast handing it to the pool
- * (whose workers spin between a step's jobs). */
-typedef struct {
-    product_fn product;
-    ptrdiff_t k, panel;
-    int threads;
-    /* The current call, for the tasks. */
-    ptrdiff_t rows, n;
-    const float *const *a, *const *init;
-    const float *packed;
-    float *const *out;
-} product_plan;
-
-static void product_task(void *context, ptrdiff_t index) {
-    const product_plan *plan = context;
-    ptrdiff_t panels = (plan->n + plan->panel - 1) / plan->panel;
-    ptrdiff_t begin = panels * index / plan->threads * plan->panel;
-    ptrdiff_t end = panels * (index + 1) / plan->threads * plan->panel;
-    if (end > plan->n) end = plan->n;
-    if (begin < end) plan->product(plan->rows, plan->a, plan->k, plan->packed, begin, end, plan->init, plan->out);
-}
-
-static void multiply(product_plan *plan, ptrdiff_t rows, const float *const *a, const float *packed, ptrdiff_t n,
-                     const float *const *init, float *const *out) {
-    if (plan->threads <= 1 || rows * n * plan->k < PARALLEL_PRODUCT || n <= plan->panel) {
-        plan->product(rows, a, plan->k, packed, 0, n, init, out);
-        return;
-    }
-    plan->rows = rows, plan->n = n, plan->a = a, plan->init = init, plan->packed = packed, plan->out = out;
-    ckiln_parallel_for(plan->threads, plan->threads, product_task, plan);
-}
-
 /* The shared driver: projection, packed Rᵀ, then the steps. */
 static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end) {
     ptrdiff_t steps = p->steps, hidden = p->hidden, input = p->input;
@@ -410,7 +374,6 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
     else if (level >= CKILN_ISA_AVX2) product = product_avx2;
 #endif
     packed_layout layout = layout_for(level, gru, hidden);
-    product_plan plan = {.product = product, .k = hidden, .panel = layout.panel, .threads = p->threads};
 
     /* Scratch: projection, packed Rᵀ (unless given), folded bias, the candidate's recurrent bias (GRU with
      * linear_before_reset), h, c, a hidden-sized temporary and the gates per row, then the
@@ -500,7 +463,7 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
         }
         if (count == 0) continue;
         if (!gru) {
-            multiply(&plan, count, a, packed, width, init, out);
+            product(count, a, hidden, packed, width, init, out);
             for (ptrdiff_t i = 0; i < count; i++) {
                 ptrdiff_t r = index[i];
 #if defined(__x86_64__) || defined(__i386__)
@@ -513,7 +476,7 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
             }
         } else {
             /* z and r first; the candidate's product needs r (before or after R). */
-            multiply(&plan, count, a, packed, 2 * hidden, init, out);
+            product(count, a, hidden, packed, 2 * hidden, init, out);
             for (ptrdiff_t i = 0; i < count; i++) {
                 ptrdiff_t r = index[i];
                 float *hr = h + r * hidden, *t = tmp + r * hidden;
@@ -526,7 +489,7 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
                 init_h[i] = lbr ? (p->bias ? reset_bias + 2 * hidden : NULL) : init[i] + 2 * hidden;
                 out_h[i] = out[i] + 2 * hidden;
             }
-            multiply(&plan, count, a_h, packed + hidden * layout.padded_first, hidden, init_h, out_h);
+            product(count, a_h, hidden, packed + hidden * layout.padded_first, hidden, init_h, out_h);
             for (ptrdiff_t i = 0; i < count; i++) {
                 float *hr = h + index[i] * hidden;
                 const float *xh = lbr ? init[i] + 2 * hidden : NULL;

@@ -267,7 +267,6 @@ typedef struct {
     float clip;              /* pre-activations clamped to [−clip, clip]; INFINITY: none */
     int input_forget;        /* LSTM: f = 1 − i */
     int linear_before_reset; /* GRU: the reset gate scales h·Rhᵀ + Rbh */
-    int threads;             /* threads each step's recurrent product may use (pool) */
 } ckiln_recurrence;
 /* The batch rows batch_begin ..< batch_end of `p` (rows are independent: callers may split
  * the batch over threads). Working memory comes from the per-thread scratch, or, beyond

@@ -320,8 +320,7 @@ package enum Recurrent {
         let (stateBatch, stateDirection) = batchMajor ? (directions * hidden, hidden) : (hidden, batch * hidden)
         // Split only work that outlasts waking the pool (multiply-adds per direction): the
         // directions first, then the batch in chunks of at least 4 rows (each chunk streams
-        // all of R every step, which fewer rows do not amortize); threads left over split
-        // each step's recurrent product by columns.
+        // all of R every step, which fewer rows do not amortize).
         let work = steps * batch * width * (inputSize + hidden)
         let chunks = threads > 1 && work >= 1 << 16 ? max(1, min(batch / 4, threads / directions)) : 1
         let isa = NativeKernels.activeISA.rawValue
@@ -351,8 +350,6 @@ package enum Recurrent {
         problem.clip = parameters.clip ?? .infinity
         problem.input_forget = parameters.inputForget ? 1 : 0
         problem.linear_before_reset = parameters.linearBeforeReset ? 1 : 0
-        // Threads left over by the split share each step's product (a long single sequence).
-        problem.threads = Int32(max(1, threads / (directions * chunks)))
         let yDirection = batchMajor ? hidden : batch * hidden
         withExtendedLifetime((inputs, packedW, packedR)) {
             y.withUnsafeMutableBufferPointer(as: Float.self) { yValues in
