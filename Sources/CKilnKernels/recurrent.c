@@ -375,9 +375,9 @@ static int recurrence(int isa, int gru, const ckiln_recurrence *p, ptrdiff_t bat
 #endif
     packed_layout layout = layout_for(level, gru, hidden);
 
-    /* Scratch: projection, packed Rᵀ (unless given), folded bias, the candidate's recurrent bias (GRU with
-     * linear_before_reset), h, c, a hidden-sized temporary and the gates per row, then the
-     * per-step row pointers. */
+    /* Working memory: projection, packed Rᵀ (unless given), folded bias, the candidate's
+     * recurrent bias (GRU with linear_before_reset), h, c, a hidden-sized temporary and the
+     * gates per row, then the per-step row pointers and indices. */
     ptrdiff_t n_proj = lines(rows * steps * width), n_bias = lines(width);
     ptrdiff_t n_packed = p->packed_r ? 0 : lines(hidden * layout.padded);
     ptrdiff_t n_state = lines(rows * hidden), n_gates = lines(rows * width);

@@ -117,7 +117,10 @@ struct RecurrentTests {
         Case(cell: .lstm, steps: 4, batch: 2, input: 5, hidden: 19, direction: "bidirectional", peepholes: true, scale: 60),
         // Unidirectional with 8+ rows: two threads split the batch (time-major: a GEMM per row).
         Case(cell: .lstm, steps: 4, batch: 9, input: 6, hidden: 30, lengths: [4, 1, 3, 4, 2, 4, 0, 4, 3]),
+        // Large hidden sizes: many panels, tails in each gate block.
+        Case(cell: .lstm, steps: 3, batch: 2, input: 4, hidden: 197, lengths: [3, 2], peepholes: true),
         Case(cell: .gru),
+        Case(cell: .gru, steps: 3, batch: 2, input: 4, hidden: 201, direction: "reverse", lengths: [2, 3]),
         Case(cell: .gru, steps: 4, batch: 9, input: 6, hidden: 30, direction: "reverse", lengths: [4, 1, 3, 4, 2, 4, 0, 4, 3], batchMajor: true),
         Case(cell: .gru, steps: 4, batch: 2, input: 5, hidden: 19, direction: "bidirectional", linearBeforeReset: true, scale: 60),
         Case(cell: .gru, steps: 3, batch: 8, input: 4, hidden: 24, direction: "bidirectional", lengths: [3, 3, 1, 2, 3, 0, 3, 2], linearBeforeReset: true),

@@ -46,9 +46,11 @@ package enum RecurrentActivation: Sendable, Equatable {
 }
 
 /// ONNX LSTM and GRU over a whole sequence, every direction, with the optional inputs and
-/// outputs. The input projection of all time steps is one matrix product; each step then
-/// multiplies the hidden state by the recurrence weights (``MatrixProducts/multiply``, the
-/// blocked GEMM for float32).
+/// outputs. float32 with the default activations runs the native loop (`ckiln_lstm`,
+/// `ckiln_gru`: the whole time-step loop in C, weights packed once per weight tensor by
+/// ``RecurrentWeights``); everything else the generic loop here, which is also the
+/// reference: the input projection of all time steps is one matrix product, and each step
+/// multiplies the hidden state by the recurrence weights (``MatrixProducts/multiply``).
 package enum Recurrent {
     /// Which cell.
     package enum Cell: Sendable {
