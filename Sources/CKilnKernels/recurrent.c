@@ -1,16 +1,16 @@
 /* LSTM and GRU over a whole sequence for one direction, the time-step loop in C.
  *
- * The input projection X·Wᵀ of every step is one GEMM up front (W read in place through
- * trans_b, the foldable biases in its epilogue). Each step then adds h·Rᵀ for all rows still
- * in their sequence: Rᵀ is packed once per call into column panels (32 columns for AVX-512,
- * 16 otherwise), and a small kernel keeps up to 6 (AVX-512) or 4 rows × one panel in
- * registers, the panel read front to back and reused from cache by every row block. A step
- * is too small for the packing GEMM at the hidden sizes of sequence models, and large R
- * (megabytes, read once per step) streams from a sequential layout. The gate arithmetic is
- * one fused pass of 16 hidden units at a time with AVX-512 (its own exp, sigmoid and tanh),
- * plain C around ckiln_vector_math's otherwise. Batch rows are independent chains,
- * so a call covers a range of them and callers may split the batch (or the directions)
- * over threads. */
+ * The input projection X·Wᵀ of every step is one GEMM up front (W packed by the caller, or
+ * read in place through trans_b; the foldable biases in its epilogue). Each step then adds
+ * h·Rᵀ for all rows still in their sequence: Rᵀ is packed (by the caller once, or per call)
+ * into column panels (32 columns for AVX-512, 16 otherwise), and a small kernel keeps up to
+ * 6 (AVX-512) or 4 rows × one panel in registers, the panel read front to back and reused
+ * from cache by every row block. A step is too small for the packing GEMM at the hidden
+ * sizes of sequence models, and a large R (megabytes, read once per step) streams from a
+ * sequential layout. The gate arithmetic is one fused pass of 16 hidden units at a time
+ * with AVX-512 (its own exp, sigmoid and tanh), plain C around ckiln_vector_math's
+ * otherwise. Batch rows are independent chains, so a call covers a range of them and
+ * callers may split the batch (or the directions) over threads. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +67,8 @@ static void product_portable(ptrdiff_t rows, const float *const *a, ptrdiff_t k,
 
 /* Lane i set when i < count (8 lanes, for maskload/maskstore). */
 AVX2 static inline __m256i mask8(ptrdiff_t count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count < 8 ? count : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count < 8 ? count : 8)), lanes);
 }
 
 /* One 16-column panel (columns j ..< j + 16, masks m0 and m1 for the two halves of init
@@ -192,7 +193,8 @@ AVX512 static inline __m512 tanh16(__m512 x) {
     q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(-3.33332819422e-1f));
     __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(q, z), a, a);
     __m512 one = _mm512_set1_ps(1.0f);
-    __m512 large = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(exp16(_mm512_add_ps(a, a)), one)));
+    __m512 e = exp16(_mm512_add_ps(a, a));
+    __m512 large = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
     __mmask16 is_small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
     __m512 result = _mm512_mask_blend_ps(is_small, large, small);
     /* The sign bit of x on |tanh x|. */
