@@ -256,6 +256,47 @@ enum {
  * quantization of float inputs (FixedPoint.quantize). */
 void ckiln_i8_quantize(int isa, ptrdiff_t count, const float *in, int fix_position, int mode, int8_t *out);
 
+/* One direction of an ONNX LSTM or GRU over a whole sequence, with the default activations
+ * (sigmoid, tanh, tanh; GRU sigmoid, tanh). Steps are in time order (reverse: row b's step s
+ * is time lengths[b] − 1 − s); rows past their length keep their state and get zeros in Y.
+ * Gate blocks of W, R and B are in ONNX order (LSTM i, o, f, c; GRU z, r, h). */
+typedef struct {
+    ptrdiff_t steps, batch, input, hidden;
+    /* X's row (time t, batch b) of `input` floats at x + t·x_step + b·x_batch. */
+    const float *x;
+    ptrdiff_t x_step, x_batch;
+    const float *w;          /* gates·hidden × input */
+    const float *r;          /* gates·hidden × hidden */
+    /* Optional pre-packed weights, NULL to read w and r: W as ckiln_sgemm_pack_b(1, input,
+     * gates·hidden, w, input, ·) packs it, R as ckiln_recurrent_pack_r (same isa) does. */
+    const float *packed_w, *packed_r;
+    const float *bias;       /* Wb then Rb (2·gates·hidden), or NULL */
+    const float *peepholes;  /* LSTM: i, o, f (3·hidden), or NULL */
+    const ptrdiff_t *lengths; /* per batch row, each in 0...steps, or NULL: all steps */
+    /* State rows: b at initial_h + b·state_batch etc.; NULL initial states are zeros, NULL
+     * last states are not written (last_c: LSTM only). */
+    const float *initial_h, *initial_c;
+    float *last_h, *last_c;
+    ptrdiff_t state_batch;
+    /* Y's row (t, b) at y + t·y_step + b·y_batch; NULL: not written. */
+    float *y;
+    ptrdiff_t y_step, y_batch;
+    int reverse;
+    float clip;              /* pre-activations clamped to [−clip, clip]; INFINITY: none */
+    int input_forget;        /* LSTM: f = 1 − i */
+    int linear_before_reset; /* GRU: the reset gate scales h·Rhᵀ + Rbh */
+} ckiln_recurrence;
+/* The batch rows batch_begin ..< batch_end of `p` (rows are independent: callers may split
+ * the batch over threads). Working memory comes from the per-thread scratch, or, beyond
+ * 16 MiB (long sequences), is allocated and freed per call. Returns -1 when it could not be
+ * allocated. */
+int ckiln_lstm(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end);
+int ckiln_gru(int isa, const ckiln_recurrence *p, ptrdiff_t batch_begin, ptrdiff_t batch_end);
+/* Floats of R (one direction) packed for ckiln_lstm (gru 0) or ckiln_gru (gru 1) on `isa`,
+ * and the packing, for callers that keep the weights across calls. */
+size_t ckiln_recurrent_packed_r_count(int isa, int gru, ptrdiff_t hidden);
+void ckiln_recurrent_pack_r(int isa, int gru, ptrdiff_t hidden, const float *r, float *packed);
+
 /* Keeps freed heap memory for reuse instead of returning it to the system (glibc:
  * raises the mmap and trim thresholds), so steady-state inference stops paying page faults
  * and page zeroing for every large tensor. Returns 1 when applied, 0 where unsupported. */

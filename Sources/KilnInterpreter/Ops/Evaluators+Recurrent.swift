@@ -30,8 +30,12 @@ extension Evaluators {
             throw KilnError(.shapeMismatch, "R \(r.shape) must have rank 3")
         }
         let hiddenSize = try attributes.int("hidden_size") ?? r.shape[2]
-        let defaults = cell == .lstm ? ["Sigmoid", "Tanh", "Tanh"] : ["Sigmoid", "Tanh"]
-        let names = try attributes.strings("activations") ?? Array(Array(repeating: defaults, count: directions).joined())
+        let defaults: [RecurrentActivation] = cell == .lstm ? [.sigmoid, .tanh, .tanh] : [.sigmoid, .tanh]
+        // Without the attribute: the defaults, skipping the parsing of names (run per call).
+        guard let names = try attributes.strings("activations") else {
+            return try recurrentParameters(attributes, cell: cell, hiddenSize: hiddenSize, directions: directions, direction: direction,
+                activations: Array(Array(repeating: defaults, count: directions).joined()))
+        }
         guard names.count == defaults.count * directions else {
             throw KilnError(.invalidModel, "activations lists \(names.count) functions, expected \(defaults.count * directions)")
         }
@@ -54,7 +58,14 @@ extension Evaluators {
             default: throw KilnError(.unsupportedAttribute, "activation '\(name)' is not supported")
             }
         }
-        return Recurrent.Parameters(
+        return try recurrentParameters(attributes, cell: cell, hiddenSize: hiddenSize, directions: directions, direction: direction, activations: activations)
+    }
+
+    private static func recurrentParameters(
+        _ attributes: Attributes, cell: Recurrent.Cell, hiddenSize: Int, directions: Int, direction: String,
+        activations: [RecurrentActivation]
+    ) throws -> Recurrent.Parameters {
+        Recurrent.Parameters(
             cell: cell, hiddenSize: hiddenSize, directions: directions, isReverse: direction == "reverse",
             activations: activations, clip: attributes.has("clip") ? try attributes.float("clip", default: 0) : nil,
             inputForget: try attributes.int("input_forget", default: 0) != 0,

@@ -46,9 +46,11 @@ package enum RecurrentActivation: Sendable, Equatable {
 }
 
 /// ONNX LSTM and GRU over a whole sequence, every direction, with the optional inputs and
-/// outputs. The input projection of all time steps is one matrix product; each step then
-/// multiplies the hidden state by the recurrence weights (``MatrixProducts/multiply``, the
-/// blocked GEMM for float32).
+/// outputs. float32 with the default activations runs the native loop (`ckiln_lstm`,
+/// `ckiln_gru`: the whole time-step loop in C, weights packed once per weight tensor by
+/// ``RecurrentWeights``); everything else the generic loop here, which is also the
+/// reference: the input projection of all time steps is one matrix product, and each step
+/// multiplies the hidden state by the recurrence weights (``MatrixProducts/multiply``).
 package enum Recurrent {
     /// Which cell.
     package enum Cell: Sendable {
@@ -142,14 +144,20 @@ package enum Recurrent {
 
     /// Runs the recurrence.
     ///
+    /// float32 with the default activations takes the native time-step loop (`ckiln_lstm`,
+    /// `ckiln_gru`) unless `native` is false; everything else, and that reference, the
+    /// generic Swift loop.
+    ///
     /// - Throws: `shapeMismatch` for inconsistent operand shapes, `invalidArgument` for a
     ///   sequence length outside `0...S`, `kernelMissing` for a non-float dtype.
-    package static func run(_ inputs: Inputs, _ parameters: Parameters, threads: Int) throws -> Outputs {
+    package static func run(_ inputs: Inputs, _ parameters: Parameters, threads: Int, native: Bool = true) throws -> Outputs {
         switch inputs.x.dtype {
-        case .float32: try run(inputs, parameters, threads, as: Float.self)
-        case .float64: try run(inputs, parameters, threads, as: Double.self)
+        case .float32:
+            if native, let outputs = try runNative(inputs, parameters, threads) { return outputs }
+            return try run(inputs, parameters, threads, as: Float.self)
+        case .float64: return try run(inputs, parameters, threads, as: Double.self)
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-        case .float16: try run(inputs, parameters, threads, as: Float16.self)
+        case .float16: return try run(inputs, parameters, threads, as: Float16.self)
         #endif
         default: throw KilnError(.kernelMissing, "[\(parameters.cell)] no \(inputs.x.dtype) kernel")
         }
@@ -262,6 +270,134 @@ package enum Recurrent {
         return Outputs(
             y: Tensor(shape: yShape, scalars: y), lastH: Tensor(shape: stateShape, scalars: lastH),
             lastC: parameters.cell == .lstm ? Tensor(shape: stateShape, scalars: lastC) : nil)
+    }
+
+    /// Whether the native loop covers `parameters`: the default activations in every direction.
+    private static func hasNativeLoop(_ parameters: Parameters) -> Bool {
+        let defaults: [RecurrentActivation] = parameters.cell == .lstm ? [.sigmoid, .tanh, .tanh] : [.sigmoid, .tanh]
+        return parameters.hiddenSize > 0
+            && parameters.activations == Array(Array(repeating: defaults, count: parameters.directions).joined())
+    }
+
+    /// The float32 recurrence through the native loop, reading the operands and writing the
+    /// outputs in their own layouts (strides, no copies); `nil` when ``hasNativeLoop(_:)``
+    /// does not hold. Directions and batch rows are independent chains: large problems split
+    /// them over threads.
+    private static func runNative(_ inputs: Inputs, _ parameters: Parameters, _ threads: Int) throws -> Outputs? {
+        guard hasNativeLoop(parameters) else { return nil }
+        let batchMajor = parameters.isBatchMajor
+        let x = inputs.x
+        guard x.rank == 3 else { throw KilnError(.shapeMismatch, "X \(x.shape) must have rank 3") }
+        let (steps, batch) = batchMajor ? (x.shape[1], x.shape[0]) : (x.shape[0], x.shape[1])
+        let (inputSize, hidden, directions) = (x.shape[2], parameters.hiddenSize, parameters.directions)
+        let width = parameters.gates * hidden
+        let stateShape = batchMajor ? [batch, directions, hidden] : [directions, batch, hidden]
+        func check(_ tensor: Tensor?, _ shape: [Int], _ name: String) throws {
+            guard let tensor else { return }
+            guard tensor.shape == shape, tensor.dtype == .float32 else {
+                throw KilnError(.shapeMismatch, "\(name) is \(tensor.dtype)\(tensor.shape), expected float32\(shape)")
+            }
+        }
+        try check(inputs.w, [directions, width, inputSize], "W")
+        try check(inputs.r, [directions, width, hidden], "R")
+        try check(inputs.bias, [directions, 2 * width], "B")
+        try check(inputs.initialH, stateShape, "initial_h")
+        try check(inputs.initialC, stateShape, "initial_c")
+        try check(inputs.peepholes, [directions, 3 * hidden], "P")
+        var lengths: [Int]?
+        if let tensor = inputs.sequenceLengths {
+            guard tensor.shape == [batch], let values = tensor.integerScalars(), values.allSatisfy({ (0...steps).contains($0) }) else {
+                throw KilnError(.invalidArgument, "sequence_lens must be \(batch) integers in 0...\(steps), got \(tensor)")
+            }
+            lengths = values
+        }
+        let yShape = batchMajor ? [batch, steps, directions, hidden] : [steps, directions, batch, hidden]
+        var y = Tensor(zeros: yShape, dtype: .float32)
+        var lastH = Tensor(zeros: stateShape, dtype: .float32)
+        var lastC = parameters.cell == .lstm ? Tensor(zeros: stateShape, dtype: .float32) : nil
+        // Element strides: time and batch of X and Y, batch of the states, and the offset of
+        // direction d in Y and the states.
+        let (xStep, xBatch) = batchMajor ? (inputSize, steps * inputSize) : (batch * inputSize, inputSize)
+        let (yStep, yBatch) = batchMajor ? (directions * hidden, steps * directions * hidden) : (directions * batch * hidden, hidden)
+        let (stateBatch, stateDirection) = batchMajor ? (directions * hidden, hidden) : (hidden, batch * hidden)
+        // Split only work that outlasts waking the pool (multiply-adds per direction): the
+        // directions first, then the batch in chunks of at least 4 rows (each chunk streams
+        // all of R every step, which fewer rows do not amortize).
+        let work = steps * batch * width * (inputSize + hidden)
+        let chunks = threads > 1 && work >= 1 << 16 ? max(1, min(batch / 4, threads / directions)) : 1
+        let isa = NativeKernels.activeISA.rawValue
+        let cell = parameters.cell
+        // Weights packed on the first call (per storage): each direction's share.
+        let packedW = RecurrentWeights.shared.packed(inputs.w, .inputWeights, isa: isa)
+        let packedR = RecurrentWeights.shared.packed(inputs.r, .recurrentWeights(gru: cell == .gru), isa: isa)
+        let packedWCount = Int(ckiln_sgemm_packed_b_count(inputSize, width))
+        let packedRCount = Int(ckiln_recurrent_packed_r_count(isa, cell == .gru ? 1 : 0, hidden))
+        let lengthBuffer = lengths.map { values in
+            let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: values.count)
+            _ = buffer.initialize(from: values)
+            return buffer
+        }
+        defer { lengthBuffer?.deallocate() }
+        // Direction 0's problem; direction d reads and writes at fixed offsets from it.
+        var problem = ckiln_recurrence()
+        (problem.steps, problem.batch, problem.input, problem.hidden) = (steps, batch, inputSize, hidden)
+        (problem.x, problem.x_step, problem.x_batch) = (floats(x), xStep, xBatch)
+        (problem.w, problem.r, problem.bias, problem.peepholes) = (floats(inputs.w), floats(inputs.r), floats(inputs.bias), floats(inputs.peepholes))
+        problem.packed_w = packedW.map { UnsafePointer($0.pointer) }
+        problem.packed_r = packedR.map { UnsafePointer($0.pointer) }
+        problem.lengths = lengthBuffer.flatMap { UnsafePointer($0.baseAddress) }
+        (problem.initial_h, problem.initial_c, problem.state_batch) = (floats(inputs.initialH), floats(inputs.initialC), stateBatch)
+        (problem.y_step, problem.y_batch) = (yStep, yBatch)
+        problem.reverse = parameters.isReverse ? 1 : 0
+        problem.clip = parameters.clip ?? .infinity
+        problem.input_forget = parameters.inputForget ? 1 : 0
+        problem.linear_before_reset = parameters.linearBeforeReset ? 1 : 0
+        let yDirection = batchMajor ? hidden : batch * hidden
+        withExtendedLifetime((inputs, packedW, packedR)) {
+            y.withUnsafeMutableBufferPointer(as: Float.self) { yValues in
+                lastH.withUnsafeMutableBufferPointer(as: Float.self) { lastHValues in
+                    withMutablePointer(&lastC) { lastCBase in
+                        (problem.y, problem.last_h, problem.last_c) = (yValues.baseAddress, lastHValues.baseAddress, lastCBase)
+                        let first = problem
+                        Parallel.forEach(directions * chunks, threads: threads) { tasks in
+                            for task in tasks {
+                                let (d, chunk) = (task / chunks, task % chunks)
+                                var problem = first
+                                if d > 0 {
+                                    problem.w = problem.w.map { $0 + d * width * inputSize }
+                                    problem.r = problem.r.map { $0 + d * width * hidden }
+                                    problem.packed_w = problem.packed_w.map { $0 + d * packedWCount }
+                                    problem.packed_r = problem.packed_r.map { $0 + d * packedRCount }
+                                    problem.bias = problem.bias.map { $0 + d * 2 * width }
+                                    problem.peepholes = problem.peepholes.map { $0 + d * 3 * hidden }
+                                    problem.initial_h = problem.initial_h.map { $0 + d * stateDirection }
+                                    problem.initial_c = problem.initial_c.map { $0 + d * stateDirection }
+                                    problem.last_h = problem.last_h.map { $0 + d * stateDirection }
+                                    problem.last_c = problem.last_c.map { $0 + d * stateDirection }
+                                    problem.y = problem.y.map { $0 + d * yDirection }
+                                    problem.reverse = 1
+                                }
+                                let (begin, end) = (batch * chunk / chunks, batch * (chunk + 1) / chunks)
+                                let status = cell == .lstm ? ckiln_lstm(isa, &problem, begin, end) : ckiln_gru(isa, &problem, begin, end)
+                                precondition(status == 0, "out of memory for the recurrence scratch")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Outputs(y: y, lastH: lastH, lastC: lastC)
+    }
+
+    /// The float32 elements of an optional tensor, read in place (the caller keeps it alive).
+    private static func floats(_ tensor: Tensor?) -> UnsafePointer<Float>? {
+        tensor.map { UnsafePointer<Float>(OpaquePointer($0.baseAddress)) }
+    }
+
+    /// The float32 elements of an optional output tensor, for writing.
+    private static func withMutablePointer<R>(_ tensor: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+        guard tensor != nil else { return body(nil) }
+        return tensor!.withUnsafeMutableBufferPointer(as: Float.self) { body($0.baseAddress) }
     }
 
     /// `[B, D, H]` state in batch-major layout → `[D, B, H]`.
