@@ -217,44 +217,62 @@ enum { DIRECT_TAPS = 16 };
 
 /* The output rows of one block of `vectors` (a constant after inlining, so the
  * accumulators stay in registers) 16-output vectors. */
+/* Output rows in groups of `rows_per_step` (so that rows × vectors ≥ 8 independent
+ * accumulators keep both FMA pipes busy through their latency: one row of one or two vectors
+ * alone waits on each FMA), each row `vectors` 16-output vectors from column ow0. */
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"), always_inline)) static inline void direct_rows(
     const float *in, ptrdiff_t in_h, ptrdiff_t in_w, const float *w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
     ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t pad_h, float bias, __m512 lo, __m512 hi, float *out,
     ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t ow0, ptrdiff_t offset[DIRECT_TAPS][4],
-    __mmask16 low_mask[DIRECT_TAPS][4], __mmask16 high_mask[DIRECT_TAPS][4], const int vectors) {
+    __mmask16 low_mask[DIRECT_TAPS][4], __mmask16 high_mask[DIRECT_TAPS][4], const float *zeros, const int vectors,
+    const int rows_per_step, const int stride2) {
     const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    (void)in_w;
-    for (ptrdiff_t oh = 0; oh < out_h; oh++) {
-        __m512 acc[4];
-        for (int v = 0; v < vectors; v++) acc[v] = _mm512_set1_ps(bias);
+    for (ptrdiff_t oh0 = 0; oh0 < out_h; oh0 += rows_per_step) {
+        ptrdiff_t rows = out_h - oh0 < rows_per_step ? out_h - oh0 : rows_per_step;
+        __m512 acc[8][4];
+        for (int r = 0; r < rows_per_step; r++)
+            for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_set1_ps(bias);
         for (ptrdiff_t kh = 0; kh < k_h; kh++) {
-            ptrdiff_t ih = oh * stride_h + kh * dilation_h - pad_h;
-            if (ih < 0 || ih >= in_h) continue;
-            const float *line = in + ih * in_w;
+            /* Each row's input line for this kh; a zero line in the padding (or past the last
+             * row), so the tap loop has no branch. */
+            const float *lines[8];
+            for (int r = 0; r < rows_per_step; r++) {
+                ptrdiff_t ih = (oh0 + r) * stride_h + kh * dilation_h - pad_h;
+                lines[r] = r < rows && ih >= 0 && ih < in_h ? in + ih * in_w : zeros;
+            }
             for (ptrdiff_t kw = 0; kw < k_w; kw++) {
                 __m512 tap = _mm512_set1_ps(w[kh * k_w + kw]);
-                for (int v = 0; v < vectors; v++) {
-                    const float *source = line + offset[kw][v];
-                    __m512 x = _mm512_maskz_loadu_ps(low_mask[kw][v], source);
-                    if (stride_w == 2)
-                        x = _mm512_permutex2var_ps(x, evens, _mm512_maskz_loadu_ps(high_mask[kw][v], source + 16));
-                    acc[v] = _mm512_fmadd_ps(tap, x, acc[v]);
+                for (int r = 0; r < rows_per_step; r++) {
+                    for (int v = 0; v < vectors; v++) {
+                        const float *source = lines[r] + offset[kw][v];
+                        __m512 x = _mm512_maskz_loadu_ps(low_mask[kw][v], source);
+                        if (stride2)
+                            x = _mm512_permutex2var_ps(x, evens, _mm512_maskz_loadu_ps(high_mask[kw][v], source + 16));
+                        acc[r][v] = _mm512_fmadd_ps(tap, x, acc[r][v]);
+                    }
                 }
             }
         }
-        float *target = out + oh * out_w;
-        for (int v = 0; v < vectors; v++) {
-            ptrdiff_t first = ow0 + 16 * v;
-            __mmask16 mask = (__mmask16)ckiln_lane_range(0, out_w - first, 16);
-            _mm512_mask_storeu_ps(target + first, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[v])));
+        for (int r = 0; r < rows; r++) {
+            float *target = out + (oh0 + r) * out_w;
+            for (int v = 0; v < vectors; v++) {
+                ptrdiff_t first = ow0 + 16 * v;
+                __mmask16 mask = (__mmask16)ckiln_lane_range(0, out_w - first, 16);
+                _mm512_mask_storeu_ps(target + first, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][v])));
+            }
         }
     }
 }
-__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static void direct_avx512(
+/* 0 when the zero line could not be allocated (the caller takes another path). */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static int direct_avx512(
     const float *in, ptrdiff_t in_h, ptrdiff_t in_w, const float *w, ptrdiff_t k_h, ptrdiff_t k_w,
     ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
     ptrdiff_t pad_w, float bias, float lower, float upper, float *out, ptrdiff_t out_h, ptrdiff_t out_w) {
     __m512 lo = _mm512_set1_ps(lower), hi = _mm512_set1_ps(upper);
+    /* A zero input line (the masked loads read only columns inside [0, in_w)). */
+    float *zeros = ckiln_scratch(3, sizeof(float) * (size_t)in_w);
+    if (!zeros) return 0;
+    memset(zeros, 0, sizeof(float) * (size_t)in_w);
     ptrdiff_t offset[DIRECT_TAPS][4];
     __mmask16 low_mask[DIRECT_TAPS][4], high_mask[DIRECT_TAPS][4];
     for (ptrdiff_t ow0 = 0; ow0 < out_w; ow0 += 64) {
@@ -278,13 +296,24 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))) static vo
                 }
             }
         }
-        switch (vectors) {
-        case 4: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 4); break;
-        case 3: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 3); break;
-        case 2: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 2); break;
-        default: direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, ow0, offset, low_mask, high_mask, 1); break;
+/* direct_rows with the vector count, rows per step and stride as constants. */
+#define DIRECT_ROWS(vectors, rows_per_step, stride2)                                                              \
+    direct_rows(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, pad_h, bias, lo, hi, out, out_h, out_w, \
+                ow0, offset, low_mask, high_mask, zeros, vectors, rows_per_step, stride2)
+        int stride2 = stride_w == 2;
+        switch (vectors * 2 + stride2) {
+        case 8: DIRECT_ROWS(4, 2, 0); break;
+        case 9: DIRECT_ROWS(4, 2, 1); break;
+        case 6: DIRECT_ROWS(3, 2, 0); break;
+        case 7: DIRECT_ROWS(3, 2, 1); break;
+        case 4: DIRECT_ROWS(2, 4, 0); break;
+        case 5: DIRECT_ROWS(2, 4, 1); break;
+        case 2: DIRECT_ROWS(1, 8, 0); break;
+        default: DIRECT_ROWS(1, 8, 1); break;
         }
+#undef DIRECT_ROWS
     }
+    return 1;
 }
 
 /* The general path: bias, then each tap's contribution row by row, then the clamp. */
@@ -322,9 +351,9 @@ void ckiln_depthwise_plane(int isa, const float *in, ptrdiff_t in_h, ptrdiff_t i
 #if defined(__x86_64__) || defined(__i386__)
     int level = ckiln_clamp_isa(isa);
     if (level >= CKILN_ISA_AVX512 && (stride_w == 1 || stride_w == 2) && k_w <= DIRECT_TAPS) {
-        direct_avx512(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w, bias,
-                      lower, upper, out, out_h, out_w);
-        return;
+        if (direct_avx512(in, in_h, in_w, w, k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w,
+                          bias, lower, upper, out, out_h, out_w))
+            return;
     }
     if (level >= CKILN_ISA_AVX2) {
         /* Rows the taps reach, and floats per phase: outputs rounded up to whole 16-lane
