@@ -27,6 +27,17 @@ extension Evaluators {
         table.merge(dataMovementResize) { _, new in new }
         return table
     }()
+
+    /// The `perm` of a Transpose `node` with an input of `rank` (reversed axes by default).
+    ///
+    /// - Throws: `invalidArgument` unless it is a permutation of `0..<rank`.
+    package static func transposePermutation(_ node: Node, rank: Int) throws -> [Int] {
+        let permutation = try node.attributes.ints("perm") ?? Array((0..<rank).reversed())
+        guard permutation.count == rank, Set(permutation) == Set(0..<rank) else {
+            throw KilnError(.invalidArgument, "perm \(permutation) is not a permutation of \(rank) axes")
+        }
+        return permutation
+    }
 }
 
 private typealias Operands = DataMovementOperands
@@ -110,10 +121,7 @@ private enum Layout {
 
     static func transpose(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let data = try context.required(inputs, 0, node)
-        let permutation = try node.attributes.ints("perm") ?? Array((0..<data.rank).reversed())
-        guard permutation.count == data.rank, Set(permutation) == Set(0..<data.rank) else {
-            throw KilnError(.invalidArgument, "perm \(permutation) is not a permutation of \(data.rank) axes")
-        }
+        let permutation = try Evaluators.transposePermutation(node, rank: data.rank)
         var output = context.makeOutput(0, zeros: permutation.map { data.shape[$0] }, dtype: data.dtype)
         try Operands.fill(&output) { out in
             try Operands.read(data) { source in

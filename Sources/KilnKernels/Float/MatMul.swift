@@ -47,39 +47,14 @@ package enum MatrixProducts {
     private static func matMul<T: ProductElement>(
         _ a: Tensor, _ b: Tensor, _ output: inout Tensor, threads: Int, as type: T.Type
     ) throws {
-        let left = a.rank == 1 ? [1] + a.shape : a.shape
-        let right = b.rank == 1 ? b.shape + [1] : b.shape
-        let m = left[left.count - 2]
-        let k = left[left.count - 1]
-        let n = right[right.count - 1]
-        let leftBatch = Array(left.dropLast(2))
-        let rightBatch = Array(right.dropLast(2))
-        let batch = try Broadcast.checkedShape([leftBatch, rightBatch])
-        let batchCount = Tensor.elementCount(batch)
+        let plan = try MatMulPlan(a.shape, b.shape)
         a.withUnsafeBufferPointer(as: T.self) { aBuffer in
             b.withUnsafeBufferPointer(as: T.self) { bBuffer in
                 output.withUnsafeMutableBufferPointer(as: T.self) { cBuffer in
                     guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
-                        let cBase = cBuffer.baseAddress, m > 0, n > 0
+                        let cBase = cBuffer.baseAddress
                     else { return }
-                    if Tensor.elementCount(rightBatch) == 1 {
-                        // B is one matrix: all of A's batches form one tall product.
-                        multiply(
-                            m: batchCount * m, n: n, k: k, a: aBase, lda: k, b: bBase, ldb: n,
-                            c: cBase, ldc: n, threads: threads)
-                        return
-                    }
-                    let aOffsets = Broadcast.indices(of: leftBatch, to: batch)
-                    let bOffsets = Broadcast.indices(of: rightBatch, to: batch)
-                    let perBatch = batchCount >= threads && m * n * k < 1 << 20
-                    Parallel.forEach(batchCount, threads: perBatch ? threads : 1) { range in
-                        for index in range {
-                            multiply(
-                                m: m, n: n, k: k, a: aBase + aOffsets[index] * m * k, lda: k,
-                                b: bBase + bOffsets[index] * k * n, ldb: n,
-                                c: cBase + index * m * n, ldc: n, threads: perBatch ? 1 : threads)
-                        }
-                    }
+                    plan.run(a: aBase, b: bBase, c: cBase, threads: threads)
                 }
             }
         }
@@ -258,6 +233,64 @@ package enum MatrixProducts {
         source.withUnsafeBufferPointer(as: T.self) { input in
             output.withUnsafeMutableBufferPointer(as: T.self) { out in
                 for (position, index) in indices.enumerated() { out[position] = input[index] }
+            }
+        }
+    }
+}
+
+/// The loop of `MatMul` over fixed operand shapes: dimensions, batch count and the batch
+/// offsets into each operand, computed once. ``MatrixProducts/matMul(a:b:output:threads:)``
+/// builds one per call; an executor that knows the shapes in advance builds it once.
+package struct MatMulPlan: Sendable {
+    /// The output shape (``MatrixProducts/matMulShape(_:_:)``).
+    package let outputShape: [Int]
+    /// Rows of each product.
+    package let m: Int
+    /// Columns of each product.
+    package let n: Int
+    /// The inner dimension.
+    package let k: Int
+    private let batchCount: Int
+    /// Per batch, the matrix index read from A and from B; `nil` when B is one matrix (all
+    /// of A's batches then form one tall product).
+    private let batchOffsets: (a: [Int], b: [Int])?
+
+    /// Plans `MatMul` of operands of shapes `a` and `b`.
+    ///
+    /// - Throws: `shapeMismatch` for mismatched inner dimensions or batch axes.
+    package init(_ a: [Int], _ b: [Int]) throws {
+        outputShape = try MatrixProducts.matMulShape(a, b)
+        let left = a.count == 1 ? [1] + a : a
+        let right = b.count == 1 ? b + [1] : b
+        m = left[left.count - 2]
+        k = left[left.count - 1]
+        n = right[right.count - 1]
+        let leftBatch = Array(left.dropLast(2))
+        let rightBatch = Array(right.dropLast(2))
+        let batch = try Broadcast.checkedShape([leftBatch, rightBatch])
+        batchCount = Tensor.elementCount(batch)
+        batchOffsets =
+            Tensor.elementCount(rightBatch) == 1
+            ? nil : (Broadcast.indices(of: leftBatch, to: batch), Broadcast.indices(of: rightBatch, to: batch))
+    }
+
+    /// `c = MatMul(a, b)` over row-major buffers of the planned shapes.
+    package func run<T: ProductElement>(
+        a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>, threads: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        let (m, n, k) = (self.m, self.n, self.k)
+        guard let (aOffsets, bOffsets) = batchOffsets else {
+            MatrixProducts.multiply(
+                m: batchCount * m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, threads: threads)
+            return
+        }
+        let perBatch = batchCount >= threads && m * n * k < 1 << 20
+        Parallel.forEach(batchCount, threads: perBatch ? threads : 1) { range in
+            for index in range {
+                MatrixProducts.multiply(
+                    m: m, n: n, k: k, a: a + aOffsets[index] * m * k, lda: k, b: b + bOffsets[index] * k * n, ldb: n,
+                    c: c + index * m * n, ldc: n, threads: perBatch ? 1 : threads)
             }
         }
     }

@@ -105,10 +105,16 @@ package enum Normalization {
         if input.dtype == .float32 {
             // float32: statistics accumulated in Double, the row mapped in Float with the
             // per-column scale and bias as plain arrays (vectorizable, no closure per element).
-            layerNormFloat(
-                input, rows: outer, length: inner, epsilon: epsilon, scales: scales.map { Float($0) },
-                biases: (biases ?? [Double](repeating: 0, count: inner)).map { Float($0) }, output: &output,
-                statistics: &statistics, threads: threads)
+            let gamma = scales.map { Float($0) }
+            let beta = (biases ?? [Double](repeating: 0, count: inner)).map { Float($0) }
+            input.withUnsafeBufferPointer(as: Float.self) { x in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                    guard let xBase = x.baseAddress, let yBase = y.baseAddress else { return }
+                    layerNormFloat(
+                        xBase, yBase, rows: outer, length: inner, epsilon: epsilon, scales: gamma, biases: beta,
+                        statistics: &statistics, threads: threads)
+                }
+            }
         } else {
             try normalizeRows(
                 input: input, rows: outer, length: inner, epsilon: epsilon, output: &output, threads: threads,
@@ -146,32 +152,25 @@ package enum Normalization {
         return (mean, 1 / (squares / Double(length) + Double(epsilon)).squareRoot())
     }
 
-    /// float32 layer normalization of `rows` rows of `length`: mean and variance summed in
-    /// Double, then `y = (x − mean) · invStd · scales[i] + biases[i]` in Float.
-    private static func layerNormFloat(
-        _ input: Tensor, rows: Int, length: Int, epsilon: Float, scales: [Float], biases: [Float],
-        output: inout Tensor, statistics: UnsafeMutablePointer<Double>, threads: Int
+    /// float32 layer normalization of `rows` rows of `length` from `x` into `y` (which may
+    /// be `x`): mean and variance summed in Double, then
+    /// `y = (x − mean) · invStd · scales[i] + biases[i]` in Float (`length` scales and biases).
+    /// `statistics`, when given, receives `[mean, invStd]` per row.
+    package static func layerNormFloat(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, length: Int, epsilon: Float,
+        scales: UnsafePointer<Float>, biases: UnsafePointer<Float>, statistics: UnsafeMutablePointer<Double>?,
+        threads: Int
     ) {
-        input.withUnsafeBufferPointer(as: Float.self) { x in
-            output.withUnsafeMutableBufferPointer(as: Float.self) { y in
-                scales.withUnsafeBufferPointer { gamma in
-                    biases.withUnsafeBufferPointer { beta in
-                        guard let xBase = x.baseAddress, let yBase = y.baseAddress, let g = gamma.baseAddress,
-                            let b = beta.baseAddress, length > 0
-                        else { return }
-                        Parallel.forEach(rows, threads: threads, grain: max(1, 4096 / length)) { range in
-                            for row in range {
-                                let source = xBase + row * length
-                                let target = yBase + row * length
-                                let (mean, inverse) = rowStatistics(source, length, epsilon)
-                                let (m, s) = (Float(mean), Float(inverse))
-                                for index in 0..<length { target[index] = (source[index] - m) * s * g[index] + b[index] }
-                                statistics[2 * row] = mean
-                                statistics[2 * row + 1] = inverse
-                            }
-                        }
-                    }
-                }
+        guard length > 0 else { return }
+        Parallel.forEach(rows, threads: threads, grain: max(1, 4096 / length)) { range in
+            for row in range {
+                let source = x + row * length
+                let target = y + row * length
+                let (mean, inverse) = rowStatistics(source, length, epsilon)
+                let (m, s) = (Float(mean), Float(inverse))
+                for index in 0..<length { target[index] = (source[index] - m) * s * scales[index] + biases[index] }
+                statistics?[2 * row] = mean
+                statistics?[2 * row + 1] = inverse
             }
         }
     }

@@ -38,17 +38,57 @@ package enum Softmax {
         _ kind: Kind, _ input: Tensor, _ outer: Int, _ length: Int, _ inner: Int, _ output: inout Tensor,
         _ threads: Int, as type: T.Type
     ) {
-        guard length > 0 else { return }
         input.withUnsafeBufferPointer(as: T.self) { x in
             output.withUnsafeMutableBufferPointer(as: T.self) { y in
                 guard let xBase = x.baseAddress, let yBase = y.baseAddress else { return }
-                Parallel.forEach(outer * inner, threads: threads, grain: max(1, 2048 / length)) { range in
-                    for line in range {
-                        let start = (line / inner) * length * inner + line % inner
-                        normalize(kind, source: xBase + start, target: yBase + start, length: length, stride: inner)
-                    }
-                }
+                run(kind, xBase, yBase, outer: outer, length: length, inner: inner, threads: threads)
             }
+        }
+    }
+
+    /// Normalizes every line of the `[outer, length, inner]` buffer `x` into `y` (which may
+    /// be `x`).
+    package static func run<T: NNScalar>(
+        _ kind: Kind, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, outer: Int, length: Int, inner: Int,
+        threads: Int
+    ) {
+        guard length > 0 else { return }
+        let contiguous = kind == .softmax && T.self == Float.self && inner == 1 && NativeKernels.activeISA >= .avx2
+        Parallel.forEach(outer * inner, threads: threads, grain: max(1, 2048 / length)) { range in
+            if contiguous {
+                softmaxLines(
+                    UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
+                    UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), lines: range, length: length)
+                return
+            }
+            for line in range {
+                let start = (line / inner) * length * inner + line % inner
+                normalize(kind, source: x + start, target: y + start, length: length, stride: inner)
+            }
+        }
+    }
+
+    /// Softmax of contiguous float32 lines `lines` (stride 1): each line minus its maximum,
+    /// one native vector exp over all of them, then each line divided by its sum (summed in
+    /// Double). The exp is elementwise, so one call over many lines equals one per line.
+    private static func softmaxLines(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, lines: Range<Int>, length: Int
+    ) {
+        let first = lines.lowerBound * length
+        for line in lines {
+            let source = x + line * length
+            let target = y + line * length
+            var peak = source[0]
+            for index in 1..<length where source[index] > peak { peak = source[index] }
+            for index in 0..<length { target[index] = source[index] - peak }
+        }
+        ckiln_vector_math(NativeKernels.activeISA.rawValue, Int32(CKILN_EXP), y + first, y + first, lines.count * length)
+        for line in lines {
+            let target = y + line * length
+            var sum: Double = 0
+            for index in 0..<length { sum += Double(target[index]) }
+            let total = Float(sum)
+            for index in 0..<length { target[index] /= total }
         }
     }
 
@@ -65,17 +105,6 @@ package enum Softmax {
         switch kind {
         case .hardmax:
             for index in 0..<length { target[index * stride] = index == maximumIndex ? 1 : 0 }
-        case .softmax where T.self == Float.self && stride == 1 && NativeKernels.activeISA >= .avx2:
-            // Contiguous float lines: the native vector exp over x − max.
-            let x = UnsafeRawPointer(source).assumingMemoryBound(to: Float.self)
-            let y = UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self)
-            let peak = x[maximumIndex]
-            for index in 0..<length { y[index] = x[index] - peak }
-            ckiln_vector_math(NativeKernels.activeISA.rawValue, Int32(CKILN_EXP), y, y, length)
-            var sum: Double = 0
-            for index in 0..<length { sum += Double(y[index]) }
-            let total = Float(sum)
-            for index in 0..<length { y[index] /= total }
         case .softmax:
             var sum: T.Accumulator = 0
             for index in 0..<length {

@@ -54,6 +54,13 @@ public final class ExecutionContext {
     private var values: [Tensor?]
     private var results: [Tensor?]
     private let contexts: [EvalContext]
+    /// Per step with a prepared kernel that computes into the arena: its output tensor over
+    /// the arena slot, made once (runs write the slot's memory through it).
+    private let preparedOutputs: [Tensor?]
+    /// The input buffers handed to a prepared kernel (as many as the widest step has inputs).
+    private let operandPointers: UnsafeMutablePointer<UnsafeRawPointer>
+    /// The inputs handed to an evaluator, reused from step to step.
+    private var operands: [Tensor?] = []
 
     init(plan: ExecutionPlan) {
         self.plan = plan
@@ -77,6 +84,19 @@ public final class ExecutionContext {
                     return arena.tensor(offset: offset, shape: shape, dtype: dtype, keepContents: inPlace || overwritten)
                 })
         }
+        preparedOutputs = plan.steps.map { step in
+            guard let prepared = step.prepared, case .compute = prepared.body,
+                case .arena(let offset, let bytes, _)? = step.placements.first, prepared.outputBytes <= bytes
+            else { return nil }
+            return arena.tensor(offset: offset, shape: prepared.shape, dtype: prepared.dtype, keepContents: true)
+        }
+        let width = plan.steps.map(\.inputs.count).max() ?? 0
+        operandPointers = .allocate(capacity: max(width, 1))
+        operandPointers.initialize(repeating: UnsafeRawPointer(arena.base), count: max(width, 1))
+    }
+
+    deinit {
+        operandPointers.deallocate()
     }
 
     /// Binds graph input `name`.
@@ -112,7 +132,11 @@ public final class ExecutionContext {
         }
         for (index, step) in plan.steps.enumerated() {
             let start = trace == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            try execute(step, context: contexts[index])
+            if let prepared = step.prepared {
+                try execute(step, prepared, output: preparedOutputs[index])
+            } else {
+                try execute(step, context: contexts[index])
+            }
             if let trace {
                 trace.record(
                     name: step.node.name, op: step.subgraph.map { "dpu_subgraph \($0.symbol)" } ?? step.node.op.rawValue,
@@ -129,8 +153,39 @@ public final class ExecutionContext {
         values = plan.initialValues
     }
 
+    /// Runs a prepared step: its output goes into `output` (its arena slot) or, without
+    /// one, a fresh tensor; a view step's output is its input under the new shape.
+    private func execute(_ step: ExecutionPlan.Step, _ prepared: PreparedKernel, output: Tensor?) throws {
+        let slots = step.inputs
+        var first: Tensor?
+        for index in slots.indices {
+            guard let slot = slots[index] else { continue }
+            guard let tensor = values[slot], tensor.storage.byteCount >= prepared.inputBytes[index] else {
+                throw KilnError(
+                    .invalidModel,
+                    "[\(step.node.op)] node '\(step.node.name)': input \(index) is missing or smaller than its inferred shape")
+            }
+            operandPointers[index] = tensor.baseAddress
+            if index == 0 { first = tensor }
+        }
+        let result: Tensor
+        switch prepared.body {
+        case .view:
+            guard let first else {
+                throw KilnError(.invalidModel, "[\(step.node.op)] node '\(step.node.name)': required input 0 is missing")
+            }
+            result = first.reshaped(prepared.shape)
+        case .compute(let compute):
+            result = output ?? Tensor(zeros: prepared.shape, dtype: prepared.dtype)
+            compute(UnsafePointer(operandPointers), UnsafeMutableRawPointer(mutating: result.baseAddress), plan.threads)
+        }
+        if let slot = step.outputs[0] { values[slot] = result }
+        for slot in step.release { values[slot] = nil }
+    }
+
     private func execute(_ step: ExecutionPlan.Step, context: EvalContext) throws {
-        let operands = step.inputs.map { $0.flatMap { values[$0] } }
+        for slot in step.inputs { operands.append(slot.flatMap { values[$0] }) }
+        defer { operands.removeAll(keepingCapacity: true) }
         let produced: [Tensor?]
         do {
             produced = try step.evaluator(step.node, operands, context)

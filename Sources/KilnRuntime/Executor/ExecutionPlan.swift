@@ -27,12 +27,15 @@ public final class ExecutionPlan: Sendable {
         let signature: String
         /// The accelerator call of a `dpuSubgraph` node.
         let subgraph: SubgraphCall?
+        /// The node's prepared kernel, which runs instead of the evaluator when present.
+        let prepared: PreparedKernel?
 
         // A class, not a struct: the run loop then retains one reference per step instead of
         // copying (and retaining) every field.
         init(
             node: Node, evaluator: @escaping Evaluator, inputs: [Int?], outputs: [Int?],
-            placements: [MemoryPlan.Placement?], release: [Int], signature: String, subgraph: SubgraphCall?
+            placements: [MemoryPlan.Placement?], release: [Int], signature: String, subgraph: SubgraphCall?,
+            prepared: PreparedKernel?
         ) {
             self.node = node
             self.evaluator = evaluator
@@ -42,6 +45,7 @@ public final class ExecutionPlan: Sendable {
             self.release = release
             self.signature = signature
             self.subgraph = subgraph
+            self.prepared = prepared
         }
     }
 
@@ -123,6 +127,7 @@ public final class ExecutionPlan: Sendable {
         for (index, node) in graph.nodes.enumerated() {
             let evaluator: Evaluator
             var call: SubgraphCall?
+            var prepared: PreparedKernel?
             if node.op == .dpuSubgraph {
                 let subgraph = try SubgraphCall(node: node)
                 call = subgraph
@@ -131,13 +136,17 @@ public final class ExecutionPlan: Sendable {
                 evaluator = Evaluators.fusedConv(packed: packed)
             } else if let resolved = Evaluators.table[node.op] {
                 evaluator = resolved
+                // A node whose attributes do not decode runs its evaluator, which reports the
+                // error at run time with the node's name, as without preparation.
+                prepared = (try? PreparedKernels.make(node, graph)) ?? nil
             } else {
                 throw KilnError(.kernelMissing, "[\(node.op)] node '\(node.name)': no CPU implementation yet")
             }
             steps.append(Step(
                 node: node, evaluator: evaluator, inputs: node.inputs.map { $0?.index },
                 outputs: node.outputs.map { $0?.index }, placements: node.outputs.map { $0.flatMap { layout.placements[$0.index] } },
-                release: layout.release[index], signature: Self.signature(node, graph), subgraph: call))
+                release: layout.release[index], signature: Self.signature(node, graph), subgraph: call,
+                prepared: prepared))
         }
         self.steps = steps
     }
