@@ -71,6 +71,10 @@ public final class ExecutionPlan: Sendable {
     let initialValues: [Tensor?]
     let inputs: [Input]
     let outputs: [(name: String, slot: Int)]
+    /// Per value slot, whether a run needs the value as a ``Tensor``: an evaluator step
+    /// reads it, it is a graph output, or a view of it is needed as a tensor. Prepared steps
+    /// hand the other values on by address only.
+    let needsTensor: [Bool]
 
     /// Ops whose output is a view of input 0.
     static let aliasOps: Set<OpKind> = [.reshape, .flatten, .squeeze, .unsqueeze, .identity]
@@ -149,6 +153,38 @@ public final class ExecutionPlan: Sendable {
                 prepared: prepared))
         }
         self.steps = steps
+        needsTensor = Self.tensorUses(steps, valueCount: valueCount, outputs: outputs.map(\.slot))
+    }
+
+    /// ``needsTensor``: the inputs of evaluator steps, the graph outputs and the views of
+    /// memory outside the arena (a view's address is only valid while its source tensor
+    /// lives, and the plan releases the source after its last direct reader); then, from the
+    /// last step back, the source of every prepared view whose output is needed.
+    static func tensorUses(_ steps: [Step], valueCount: Int, outputs: [Int]) -> [Bool] {
+        var needed = [Bool](repeating: false, count: valueCount)
+        var inArena = [Bool](repeating: false, count: valueCount)
+        for slot in outputs { needed[slot] = true }
+        for step in steps {
+            guard let prepared = step.prepared else {
+                for case let slot? in step.inputs { needed[slot] = true }
+                continue
+            }
+            guard let output = step.outputs[0] else { continue }
+            switch prepared.body {
+            case .view:
+                inArena[output] = step.inputs[0].map { inArena[$0] } ?? false
+                if !inArena[output] { needed[output] = true }
+            case .compute:
+                if case .arena(_, let bytes, _)? = step.placements[0], prepared.outputBytes <= bytes { inArena[output] = true }
+            }
+        }
+        for step in steps.reversed() {
+            guard let prepared = step.prepared, case .view = prepared.body, let output = step.outputs[0],
+                needed[output], let source = step.inputs[0]
+            else { continue }
+            needed[source] = true
+        }
+        return needed
     }
 
     /// The weights of a float32 `Conv` or `fusedConv` with a constant weight, packed once for

@@ -10,7 +10,7 @@ import KilnIR
 /// functions on the same operands, so its output is bit for bit the evaluator's. Steps
 /// without a prepared form (dynamic shapes, other ops, dtypes or extra outputs) run their
 /// evaluator.
-struct PreparedKernel: Sendable {
+final class PreparedKernel: Sendable {
     /// Writes output 0 from the input buffers (one per node input, in order; an omitted
     /// optional input has no entry the body reads). The output may be an input's buffer
     /// (an in-place elementwise op).
@@ -39,7 +39,16 @@ struct PreparedKernel: Sendable {
     let inputBytes: [Int]
 
     /// Output 0's byte count.
-    var outputBytes: Int { Tensor.elementCount(shape) * dtype.byteSize }
+    let outputBytes: Int
+
+    // A class: the run loop then retains one reference per step instead of each field.
+    init(shape: [Int], dtype: DType, body: Body, inputBytes: [Int]) {
+        self.shape = shape
+        self.dtype = dtype
+        self.body = body
+        self.inputBytes = inputBytes
+        outputBytes = Tensor.elementCount(shape) * dtype.byteSize
+    }
 }
 
 /// The prepared forms of the ops, one family per file (`PreparedKernels+<Family>.swift`).
