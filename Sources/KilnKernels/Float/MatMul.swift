@@ -286,7 +286,10 @@ package struct MatMulPlan: Sendable {
             return
         }
         let perBatch = batchCount >= threads && m * n * k < 1 << 20
-        Parallel.forEach(batchCount, threads: perBatch ? threads : 1) { range in
+        // Below ~200k multiply-adds in all, waking a second thread costs more than it saves
+        // (as in `Gemm.forEachBlock`); the products do not depend on the split.
+        let batchThreads = perBatch && batchCount * m * n * k >= 200_000 ? threads : 1
+        Parallel.forEach(batchCount, threads: batchThreads) { range in
             for index in range {
                 MatrixProducts.multiply(
                     m: m, n: n, k: k, a: a + aOffsets[index] * m * k, lda: k, b: b + bOffsets[index] * k * n, ldb: n,

@@ -162,17 +162,65 @@ package enum Normalization {
         threads: Int
     ) {
         guard length > 0 else { return }
+        @inline(__always)
+        func finish(_ row: Int, _ mean: Double, _ inverse: Double) {
+            let source = x + row * length
+            let target = y + row * length
+            let (m, s) = (Float(mean), Float(inverse))
+            for index in 0..<length { target[index] = (source[index] - m) * s * scales[index] + biases[index] }
+            statistics?[2 * row] = mean
+            statistics?[2 * row + 1] = inverse
+        }
         Parallel.forEach(rows, threads: threads, grain: max(1, 4096 / length)) { range in
-            for row in range {
-                let source = x + row * length
-                let target = y + row * length
-                let (mean, inverse) = rowStatistics(source, length, epsilon)
-                let (m, s) = (Float(mean), Float(inverse))
-                for index in 0..<length { target[index] = (source[index] - m) * s * scales[index] + biases[index] }
-                statistics?[2 * row] = mean
-                statistics?[2 * row + 1] = inverse
+            var row = range.lowerBound
+            // Four rows' statistics at once: their Double sums are serial chains that overlap.
+            while row + 4 <= range.upperBound {
+                let statistics = rowStatistics4(x + row * length, length, epsilon)
+                finish(row, statistics.0.mean, statistics.0.inverse)
+                finish(row + 1, statistics.1.mean, statistics.1.inverse)
+                finish(row + 2, statistics.2.mean, statistics.2.inverse)
+                finish(row + 3, statistics.3.mean, statistics.3.inverse)
+                row += 4
+            }
+            while row < range.upperBound {
+                let (mean, inverse) = rowStatistics(x + row * length, length, epsilon)
+                finish(row, mean, inverse)
+                row += 1
             }
         }
+    }
+
+    /// ``rowStatistics(_:_:_:)`` of the four consecutive rows at `source`, interleaved
+    /// (each row summed in its own order, so the values are the same).
+    @inline(__always)
+    private static func rowStatistics4(_ source: UnsafePointer<Float>, _ length: Int, _ epsilon: Float) -> (
+        (mean: Double, inverse: Double), (mean: Double, inverse: Double), (mean: Double, inverse: Double),
+        (mean: Double, inverse: Double)
+    ) {
+        let (r0, r1, r2, r3) = (source, source + length, source + 2 * length, source + 3 * length)
+        var (sum0, sum1, sum2, sum3) = (0.0, 0.0, 0.0, 0.0)
+        for index in 0..<length {
+            sum0 += Double(r0[index])
+            sum1 += Double(r1[index])
+            sum2 += Double(r2[index])
+            sum3 += Double(r3[index])
+        }
+        let count = Double(length)
+        let (mean0, mean1, mean2, mean3) = (sum0 / count, sum1 / count, sum2 / count, sum3 / count)
+        var (squares0, squares1, squares2, squares3) = (0.0, 0.0, 0.0, 0.0)
+        for index in 0..<length {
+            let (d0, d1) = (Double(r0[index]) - mean0, Double(r1[index]) - mean1)
+            let (d2, d3) = (Double(r2[index]) - mean2, Double(r3[index]) - mean3)
+            squares0 += d0 * d0
+            squares1 += d1 * d1
+            squares2 += d2 * d2
+            squares3 += d3 * d3
+        }
+        func inverse(_ squares: Double) -> Double { 1 / (squares / count + Double(epsilon)).squareRoot() }
+        return (
+            (mean0, inverse(squares0)), (mean1, inverse(squares1)), (mean2, inverse(squares2)),
+            (mean3, inverse(squares3))
+        )
     }
 
     /// Normalizes `rows` contiguous rows of `length` elements:

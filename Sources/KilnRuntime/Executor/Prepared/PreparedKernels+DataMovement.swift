@@ -5,8 +5,8 @@ import KilnKernels
 
 extension PreparedKernels {
     /// Prepared views (`Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Identity`: input 0
-    /// under the inferred output shape) and `Transpose` (``StridedCopy`` with the permuted
-    /// strides computed once), for any dtype.
+    /// under the inferred output shape) and `Transpose` (a ``StridedCopyPlan`` of the permuted
+    /// strides: the address arithmetic done once), for any dtype.
     static func dataMovement(_ request: Request) throws -> PreparedKernel.Body? {
         guard let x = request.input(0), x.dtype == request.dtype else { return nil }
         switch request.node.op {
@@ -18,12 +18,10 @@ extension PreparedKernels {
             let strides = Tensor.strides(x.shape)
             let shape = permutation.map { x.shape[$0] }
             guard shape == request.shape else { return nil }
-            let permuted = permutation.map { strides[$0] }
-            let elementSize = x.dtype.byteSize
+            let copy = StridedCopyPlan(
+                offset: 0, strides: permutation.map { strides[$0] }, shape: shape, elementSize: x.dtype.byteSize)
             return .compute { inputs, output, threads in
-                StridedCopy.copy(
-                    from: inputs[0], offset: 0, strides: permuted, shape: shape, elementSize: elementSize, to: output,
-                    threads: threads)
+                copy.run(from: inputs[0], to: output, threads: threads)
             }
         default:
             return nil
