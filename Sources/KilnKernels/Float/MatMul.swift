@@ -23,31 +23,32 @@ package enum MatrixProducts {
         return shape
     }
 
-    /// `output = MatMul(a, b)`; `output` has ``matMulShape(_:_:)`` and `a`'s dtype.
+    /// `output = MatMul(a, b)`; `output` has ``matMulShape(_:_:)`` and `a`'s dtype. `plan`,
+    /// when the caller has it, is the ``MatMulPlan`` of the operands' shapes.
     ///
     /// - Throws: `shapeMismatch`, `kernelMissing` for a dtype without a kernel.
-    package static func matMul(a: Tensor, b: Tensor, output: inout Tensor, threads: Int) throws {
+    package static func matMul(a: Tensor, b: Tensor, output: inout Tensor, threads: Int, plan: MatMulPlan? = nil) throws {
         guard a.dtype == b.dtype else {
             throw KilnError(.shapeMismatch, "MatMul operands have different dtypes \(a.dtype) and \(b.dtype)")
         }
+        let plan = try plan ?? MatMulPlan(a.shape, b.shape)
         switch a.dtype {
-        case .float32: try matMul(a, b, &output, threads: threads, as: Float.self)
-        case .float64: try matMul(a, b, &output, threads: threads, as: Double.self)
+        case .float32: matMul(a, b, &output, plan, threads: threads, as: Float.self)
+        case .float64: matMul(a, b, &output, plan, threads: threads, as: Double.self)
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-        case .float16: try matMul(a, b, &output, threads: threads, as: Float16.self)
+        case .float16: matMul(a, b, &output, plan, threads: threads, as: Float16.self)
         #endif
-        case .int32: try matMul(a, b, &output, threads: threads, as: Int32.self)
-        case .int64: try matMul(a, b, &output, threads: threads, as: Int64.self)
-        case .uint32: try matMul(a, b, &output, threads: threads, as: UInt32.self)
-        case .uint64: try matMul(a, b, &output, threads: threads, as: UInt64.self)
+        case .int32: matMul(a, b, &output, plan, threads: threads, as: Int32.self)
+        case .int64: matMul(a, b, &output, plan, threads: threads, as: Int64.self)
+        case .uint32: matMul(a, b, &output, plan, threads: threads, as: UInt32.self)
+        case .uint64: matMul(a, b, &output, plan, threads: threads, as: UInt64.self)
         default: throw KilnError(.kernelMissing, "[MatMul] no \(a.dtype) kernel")
         }
     }
 
     private static func matMul<T: ProductElement>(
-        _ a: Tensor, _ b: Tensor, _ output: inout Tensor, threads: Int, as type: T.Type
-    ) throws {
-        let plan = try MatMulPlan(a.shape, b.shape)
+        _ a: Tensor, _ b: Tensor, _ output: inout Tensor, _ plan: MatMulPlan, threads: Int, as type: T.Type
+    ) {
         a.withUnsafeBufferPointer(as: T.self) { aBuffer in
             b.withUnsafeBufferPointer(as: T.self) { bBuffer in
                 output.withUnsafeMutableBufferPointer(as: T.self) { cBuffer in
