@@ -144,30 +144,23 @@ private enum Layout {
                 throw KilnError(.shapeMismatch, "cannot concatenate \(parts.map(\.description)) along axis \(axis)")
             }
         }
+        var axisDims: [Int] = []
+        axisDims.reserveCapacity(parts.count)
+        for part in parts { axisDims.append(part.shape[axis]) }
         var shape = first.shape
-        shape[axis] = parts.map { $0.shape[axis] }.reduce(0, +)
+        shape[axis] = axisDims.reduce(0, +)
         let outer = Tensor.elementCount(Array(first.shape.prefix(axis)))
         let inner = Tensor.elementCount(Array(first.shape.dropFirst(axis + 1)))
         var output = context.makeOutput(0, zeros: shape, dtype: first.dtype)
-        try Operands.fill(&output) { out in
-            try withBaseAddresses(parts) { pointers in
+        Operands.fill(&output) { out in
+            // `parts` holds every input's storage for the copy, so their addresses stay valid.
+            withExtendedLifetime(parts) {
                 Concat.concat(
-                    pointers, axisDims: parts.map { $0.shape[axis] }, outer: outer, inner: inner,
+                    parts.map { $0.baseAddress }, axisDims: axisDims, outer: outer, inner: inner,
                     elementSize: first.dtype.byteSize, into: out)
             }
         }
         return [output]
-    }
-
-    /// Calls `body` with the base addresses of `tensors`.
-    private static func withBaseAddresses<R>(
-        _ tensors: [Tensor], _ body: ([UnsafeRawPointer]) throws -> R
-    ) throws -> R {
-        func recurse(_ index: Int, _ collected: [UnsafeRawPointer]) throws -> R {
-            guard index < tensors.count else { return try body(collected) }
-            return try Operands.read(tensors[index]) { try recurse(index + 1, collected + [$0]) }
-        }
-        return try recurse(0, [])
     }
 
     static func split(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
