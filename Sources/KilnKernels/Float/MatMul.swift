@@ -169,24 +169,20 @@ package enum MatrixProducts {
         let shape = try gemmShape(a.shape, b.shape, c: c?.shape, parameters)
         switch a.dtype {
         case .float32:
-            let k = parameters.transA ? a.shape[0] : a.shape[1]
-            var beta = parameters.beta
-            if let c {
-                broadcastInto(c, shape: shape, output: &output, as: Float.self)
-            } else {
-                beta = 0
-            }
+            let plan = try GemmPlan(a.shape, b.shape, c: c?.shape, parameters)
             a.withUnsafeBufferPointer(as: Float.self) { aBuffer in
                 b.withUnsafeBufferPointer(as: Float.self) { bBuffer in
                     output.withUnsafeMutableBufferPointer(as: Float.self) { cBuffer in
                         guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
                             let cBase = cBuffer.baseAddress
                         else { return }
-                        Gemm.multiply(
-                            m: shape[0], n: shape[1], k: k, alpha: parameters.alpha,
-                            a: aBase, lda: a.shape[1], transA: parameters.transA,
-                            b: bBase, ldb: b.shape[1], transB: parameters.transB,
-                            beta: beta, c: cBase, ldc: shape[1], threads: threads)
+                        if let c {
+                            c.withUnsafeBufferPointer(as: Float.self) { bias in
+                                plan.run(a: aBase, b: bBase, c: bias.baseAddress, output: cBase, threads: threads)
+                            }
+                        } else {
+                            plan.run(a: aBase, b: bBase, c: nil, output: cBase, threads: threads)
+                        }
                     }
                 }
             }
@@ -222,18 +218,6 @@ package enum MatrixProducts {
                     let scaled = Double(parameters.alpha) * accumulator
                     out[i * n + j] = T(scaled + (bias.map { Double(parameters.beta) * Double($0[i * n + j]) } ?? 0))
                 }
-            }
-        }
-    }
-
-    /// Writes `source` broadcast to `shape` into `output` (which has `shape`).
-    private static func broadcastInto<T: TensorElement>(
-        _ source: Tensor, shape: [Int], output: inout Tensor, as type: T.Type
-    ) {
-        let indices = Broadcast.indices(of: source.shape, to: shape)
-        source.withUnsafeBufferPointer(as: T.self) { input in
-            output.withUnsafeMutableBufferPointer(as: T.self) { out in
-                for (position, index) in indices.enumerated() { out[position] = input[index] }
             }
         }
     }
@@ -297,5 +281,49 @@ package struct MatMulPlan: Sendable {
                     c: c + index * m * n, ldc: n, threads: perBatch ? 1 : threads)
             }
         }
+    }
+}
+
+/// float32 `Gemm` over fixed operand shapes: dimensions, leading dimensions and where each
+/// output element reads `C` from, computed once. ``MatrixProducts/gemm(a:b:c:_:output:threads:)``
+/// builds one per call; an executor that knows the shapes in advance builds it once.
+package struct GemmPlan: Sendable {
+    /// The `[m, n]` output shape.
+    package let outputShape: [Int]
+    private let parameters: MatrixProducts.GemmParameters
+    private let k: Int
+    private let lda: Int
+    private let ldb: Int
+    /// Per output element, the element of `C` it starts from; `nil` without `C`.
+    private let cIndices: [Int]?
+
+    /// Plans `Gemm` of `a`, `b` and optional `c` shapes.
+    ///
+    /// - Throws: `shapeMismatch` as ``MatrixProducts/gemmShape(_:_:c:_:)``.
+    package init(_ a: [Int], _ b: [Int], c: [Int]?, _ parameters: MatrixProducts.GemmParameters) throws {
+        let shape = try MatrixProducts.gemmShape(a, b, c: c, parameters)
+        outputShape = shape
+        self.parameters = parameters
+        k = parameters.transA ? a[0] : a[1]
+        lda = a[1]
+        ldb = b[1]
+        cIndices = c.map { Broadcast.indices(of: $0, to: shape) }
+    }
+
+    /// `output = alpha * op(a) * op(b) + beta * c` over row-major buffers of the planned
+    /// shapes (`c` present exactly when the plan has one).
+    package func run(
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        threads: Int
+    ) {
+        var beta: Float = 0
+        if let c, let cIndices {
+            for (position, index) in cIndices.enumerated() { output[position] = c[index] }
+            beta = parameters.beta
+        }
+        Gemm.multiply(
+            m: outputShape[0], n: outputShape[1], k: k, alpha: parameters.alpha, a: a, lda: lda,
+            transA: parameters.transA, b: b, ldb: ldb, transB: parameters.transB, beta: beta, c: output,
+            ldc: outputShape[1], threads: threads)
     }
 }

@@ -4,12 +4,13 @@ import KilnInterpreter
 import KilnKernels
 
 extension PreparedKernels {
-    /// Prepared float32 `MatMul` (a ``MatMulPlan``), `Softmax`, `LogSoftmax`, `Hardmax` and
+    /// Prepared float32 `MatMul` (a ``MatMulPlan``), `Gemm` (a ``GemmPlan``), `Softmax`, `LogSoftmax`, `Hardmax` and
     /// `LayerNormalization` (output 0 only, scale and bias of the normalized shape).
     static func nn(_ request: Request) throws -> PreparedKernel.Body? {
         guard request.isFloat32 else { return nil }
         switch request.node.op {
         case .matMul: return try matMul(request)
+        case .gemm: return try gemm(request)
         case .softmax: return try softmax(request, .softmax)
         case .logSoftmax: return try softmax(request, .logSoftmax)
         case .hardmax: return try softmax(request, .hardmax)
@@ -25,6 +26,24 @@ extension PreparedKernels {
         guard plan.outputShape == request.shape, plan.k > 0 else { return nil }
         return .compute { inputs, output, threads in
             plan.run(a: inputs.typed(0, Float.self), b: inputs.typed(1, Float.self), c: output.typed(Float.self), threads: threads)
+        }
+    }
+
+    private static func gemm(_ request: Request) throws -> PreparedKernel.Body? {
+        guard let a = request.input(0), let b = request.input(1), a.shape.count == 2, b.shape.count == 2 else { return nil }
+        let attributes = request.node.attributes
+        let parameters = MatrixProducts.GemmParameters(
+            alpha: try attributes.float("alpha", default: 1), beta: try attributes.float("beta", default: 1),
+            transA: try attributes.int("transA", default: 0) != 0, transB: try attributes.int("transB", default: 0) != 0)
+        let c = request.input(2)
+        let plan = try GemmPlan(a.shape, b.shape, c: c?.shape, parameters)
+        // An empty inner dimension leaves the zeros the evaluator's output starts with.
+        guard plan.outputShape == request.shape, (parameters.transA ? a.shape[0] : a.shape[1]) > 0 else { return nil }
+        let hasC = c != nil
+        return .compute { inputs, output, threads in
+            plan.run(
+                a: inputs.typed(0, Float.self), b: inputs.typed(1, Float.self), c: hasC ? inputs.typed(2, Float.self) : nil,
+                output: output.typed(Float.self), threads: threads)
         }
     }
 
