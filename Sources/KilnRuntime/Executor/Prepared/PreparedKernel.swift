@@ -72,7 +72,7 @@ enum PreparedKernels {
             guard let inputShape = graph[input].type.staticShape, let inputDType = graph[input].type.dtype else {
                 return nil
             }
-            inputs.append(Operand(shape: inputShape, dtype: inputDType, constant: graph.initializers[input]))
+            inputs.append(Operand(shape: inputShape, dtype: inputDType))
         }
         let request = Request(node: node, inputs: inputs, shape: shape, dtype: dtype)
         guard let body = try elementwise(request) ?? nn(request) ?? dataMovement(request) else { return nil }
@@ -85,8 +85,6 @@ enum PreparedKernels {
     struct Operand {
         let shape: [Int]
         let dtype: DType
-        /// Its initializer, when it has one.
-        let constant: Tensor?
     }
 
     /// What a family's factory sees: the node, its inputs and output 0.
