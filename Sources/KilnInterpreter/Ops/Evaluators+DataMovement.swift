@@ -27,6 +27,17 @@ extension Evaluators {
         table.merge(dataMovementResize) { _, new in new }
         return table
     }()
+
+    /// The `perm` of a Transpose `node` with an input of `rank` (reversed axes by default).
+    ///
+    /// - Throws: `invalidArgument` unless it is a permutation of `0..<rank`.
+    package static func transposePermutation(_ node: Node, rank: Int) throws -> [Int] {
+        let permutation = try node.attributes.ints("perm") ?? Array((0..<rank).reversed())
+        guard permutation.count == rank, Set(permutation) == Set(0..<rank) else {
+            throw KilnError(.invalidArgument, "perm \(permutation) is not a permutation of \(rank) axes")
+        }
+        return permutation
+    }
 }
 
 private typealias Operands = DataMovementOperands
@@ -110,10 +121,7 @@ private enum Layout {
 
     static func transpose(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let data = try context.required(inputs, 0, node)
-        let permutation = try node.attributes.ints("perm") ?? Array((0..<data.rank).reversed())
-        guard permutation.count == data.rank, Set(permutation) == Set(0..<data.rank) else {
-            throw KilnError(.invalidArgument, "perm \(permutation) is not a permutation of \(data.rank) axes")
-        }
+        let permutation = try Evaluators.transposePermutation(node, rank: data.rank)
         var output = context.makeOutput(0, zeros: permutation.map { data.shape[$0] }, dtype: data.dtype)
         try Operands.fill(&output) { out in
             try Operands.read(data) { source in
@@ -136,30 +144,23 @@ private enum Layout {
                 throw KilnError(.shapeMismatch, "cannot concatenate \(parts.map(\.description)) along axis \(axis)")
             }
         }
+        var axisDims: [Int] = []
+        axisDims.reserveCapacity(parts.count)
+        for part in parts { axisDims.append(part.shape[axis]) }
         var shape = first.shape
-        shape[axis] = parts.map { $0.shape[axis] }.reduce(0, +)
+        shape[axis] = axisDims.reduce(0, +)
         let outer = Tensor.elementCount(Array(first.shape.prefix(axis)))
         let inner = Tensor.elementCount(Array(first.shape.dropFirst(axis + 1)))
         var output = context.makeOutput(0, zeros: shape, dtype: first.dtype)
-        try Operands.fill(&output) { out in
-            try withBaseAddresses(parts) { pointers in
+        Operands.fill(&output) { out in
+            // `parts` holds every input's storage for the copy, so their addresses stay valid.
+            withExtendedLifetime(parts) {
                 Concat.concat(
-                    pointers, axisDims: parts.map { $0.shape[axis] }, outer: outer, inner: inner,
+                    parts.map { $0.baseAddress }, axisDims: axisDims, outer: outer, inner: inner,
                     elementSize: first.dtype.byteSize, into: out)
             }
         }
         return [output]
-    }
-
-    /// Calls `body` with the base addresses of `tensors`.
-    private static func withBaseAddresses<R>(
-        _ tensors: [Tensor], _ body: ([UnsafeRawPointer]) throws -> R
-    ) throws -> R {
-        func recurse(_ index: Int, _ collected: [UnsafeRawPointer]) throws -> R {
-            guard index < tensors.count else { return try body(collected) }
-            return try Operands.read(tensors[index]) { try recurse(index + 1, collected + [$0]) }
-        }
-        return try recurse(0, [])
     }
 
     static func split(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {

@@ -162,6 +162,20 @@ extension Evaluators {
         .clip: { _, inputs in .clip(min: try scalarBound(inputs, 1), max: try scalarBound(inputs, 2)) },
     ]
 
+    /// The op of a unary `node` whose parameters are all attributes (every op of the unary
+    /// family but `Clip`, whose bounds are inputs); `nil` for other nodes.
+    ///
+    /// - Throws: what decoding the node's attributes throws.
+    package static func unaryOp(of node: Node) throws -> UnaryOp? {
+        guard node.op != .clip, let makeOp = unaryOps[node.op] else { return nil }
+        return try makeOp(node, [])
+    }
+
+    /// The op of an `Add`, `Sub`, `Mul` or `Div` node; `nil` for other nodes.
+    package static func arithmeticOp(of node: Node) -> BinaryOp? {
+        arithmeticOps[node.op]
+    }
+
     /// A Clip bound: the single element of an optional input, as `Double`.
     private static func scalarBound(_ inputs: [Tensor?], _ index: Int) throws -> Double? {
         guard index < inputs.count, let tensor = inputs[index] else { return nil }

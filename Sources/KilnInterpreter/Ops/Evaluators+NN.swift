@@ -21,8 +21,9 @@ extension Evaluators {
     @Sendable static func evaluateMatMul(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext) throws -> [Tensor?] {
         let a = try context.required(inputs, 0, node)
         let b = try context.required(inputs, 1, node)
-        var output = context.makeOutput(0, zeros: try MatrixProducts.matMulShape(a.shape, b.shape), dtype: a.dtype)
-        try MatrixProducts.matMul(a: a, b: b, output: &output, threads: context.threads)
+        let plan = try MatMulPlan(a.shape, b.shape)
+        var output = context.makeOutput(0, zeros: plan.outputShape, dtype: a.dtype)
+        try MatrixProducts.matMul(a: a, b: b, output: &output, threads: context.threads, plan: plan)
         return [output]
     }
 

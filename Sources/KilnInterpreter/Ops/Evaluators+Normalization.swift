@@ -14,7 +14,7 @@ extension Evaluators {
     ]
 
     /// `axis` in `-rank..<rank` (or `...rank` when `allowingRank`) as a non-negative axis.
-    static func normalizedAxis(_ axis: Int, rank: Int, allowingRank: Bool = false) throws -> Int {
+    package static func normalizedAxis(_ axis: Int, rank: Int, allowingRank: Bool = false) throws -> Int {
         let resolved = axis < 0 ? axis + rank : axis
         guard resolved >= 0, allowingRank ? resolved <= rank : resolved < rank else {
             throw KilnError(.invalidArgument, "axis \(axis) is out of range for rank \(rank)")
@@ -70,17 +70,26 @@ extension Evaluators {
 
     static func evaluateSoftmax(_ node: Node, _ inputs: [Tensor?], _ context: EvalContext, _ kind: Softmax.Kind) throws -> [Tensor?] {
         let x = try context.required(inputs, 0, node)
-        let coerce = try node.attributes.int(NNAttributes.coerceTo2D, default: 0) != 0
         var output = context.makeOutput(0, zeros: x.shape, dtype: x.dtype)
         guard x.count > 0 else { return [output] }
-        let rank = max(x.rank, 1)
-        let shape = x.rank == 0 ? [1] : x.shape
+        let (outer, length, inner) = try softmaxView(node, x.shape)
+        if length == 0 { return [output] }
+        try Softmax.run(kind, input: x, outer: outer, length: length, inner: inner, output: &output, threads: context.threads)
+        return [output]
+    }
+
+    /// The `[outer, length, inner]` view a Softmax, LogSoftmax or Hardmax `node` normalizes
+    /// an input of `shape` in (its lines: `length` elements of stride `inner`).
+    ///
+    /// - Throws: `invalidArgument` for an axis out of range.
+    package static func softmaxView(_ node: Node, _ shape: [Int]) throws -> (outer: Int, length: Int, inner: Int) {
+        let coerce = try node.attributes.int(NNAttributes.coerceTo2D, default: 0) != 0
+        let rank = max(shape.count, 1)
+        let shape = shape.isEmpty ? [1] : shape
         let axis = try normalizedAxis(try node.attributes.int("axis", default: coerce ? 1 : -1), rank: rank, allowingRank: coerce)
         let outer = Tensor.elementCount(Array(shape[..<axis]))
         let length = coerce ? Tensor.elementCount(Array(shape[axis...])) : shape[axis]
         let inner = coerce ? 1 : Tensor.elementCount(Array(shape[(axis + 1)...]))
-        if length == 0 { return [output] }
-        try Softmax.run(kind, input: x, outer: outer, length: length, inner: inner, output: &output, threads: context.threads)
-        return [output]
+        return (outer, length, inner)
     }
 }

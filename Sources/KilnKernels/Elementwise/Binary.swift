@@ -130,11 +130,16 @@ public enum BinaryKernels {
     /// broadcasts only by repetition: its shape, left-padded with ones, is ones and then the
     /// output's trailing extents (same shape, a scalar, a bias over the last axes).
     private static func period(_ shape: [Int], of output: [Int]) -> Int? {
-        guard shape.count <= output.count else { return nil }
-        let padded = [Int](repeating: 1, count: output.count - shape.count) + shape
-        guard let first = padded.firstIndex(where: { $0 != 1 }) else { return 1 }
-        guard padded[first...] == output[first...] else { return nil }
-        return Tensor.elementCount(Array(output[first...]))
+        let padding = output.count - shape.count
+        guard padding >= 0 else { return nil }
+        // Index arithmetic on the padded shape, no padded copy: this runs on every call.
+        guard let firstOwn = shape.firstIndex(where: { $0 != 1 }) else { return 1 }
+        var product = 1
+        for axis in (padding + firstOwn)..<output.count {
+            guard shape[axis - padding] == output[axis] else { return nil }
+            product *= output[axis]
+        }
+        return product
     }
 
     /// The run of output elements over which an operand of `shape` is constant, and the

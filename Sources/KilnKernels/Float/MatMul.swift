@@ -23,63 +23,39 @@ package enum MatrixProducts {
         return shape
     }
 
-    /// `output = MatMul(a, b)`; `output` has ``matMulShape(_:_:)`` and `a`'s dtype.
+    /// `output = MatMul(a, b)`; `output` has ``matMulShape(_:_:)`` and `a`'s dtype. `plan`,
+    /// when the caller has it, is the ``MatMulPlan`` of the operands' shapes.
     ///
     /// - Throws: `shapeMismatch`, `kernelMissing` for a dtype without a kernel.
-    package static func matMul(a: Tensor, b: Tensor, output: inout Tensor, threads: Int) throws {
+    package static func matMul(a: Tensor, b: Tensor, output: inout Tensor, threads: Int, plan: MatMulPlan? = nil) throws {
         guard a.dtype == b.dtype else {
             throw KilnError(.shapeMismatch, "MatMul operands have different dtypes \(a.dtype) and \(b.dtype)")
         }
+        let plan = try plan ?? MatMulPlan(a.shape, b.shape)
         switch a.dtype {
-        case .float32: try matMul(a, b, &output, threads: threads, as: Float.self)
-        case .float64: try matMul(a, b, &output, threads: threads, as: Double.self)
+        case .float32: matMul(a, b, &output, plan, threads: threads, as: Float.self)
+        case .float64: matMul(a, b, &output, plan, threads: threads, as: Double.self)
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-        case .float16: try matMul(a, b, &output, threads: threads, as: Float16.self)
+        case .float16: matMul(a, b, &output, plan, threads: threads, as: Float16.self)
         #endif
-        case .int32: try matMul(a, b, &output, threads: threads, as: Int32.self)
-        case .int64: try matMul(a, b, &output, threads: threads, as: Int64.self)
-        case .uint32: try matMul(a, b, &output, threads: threads, as: UInt32.self)
-        case .uint64: try matMul(a, b, &output, threads: threads, as: UInt64.self)
+        case .int32: matMul(a, b, &output, plan, threads: threads, as: Int32.self)
+        case .int64: matMul(a, b, &output, plan, threads: threads, as: Int64.self)
+        case .uint32: matMul(a, b, &output, plan, threads: threads, as: UInt32.self)
+        case .uint64: matMul(a, b, &output, plan, threads: threads, as: UInt64.self)
         default: throw KilnError(.kernelMissing, "[MatMul] no \(a.dtype) kernel")
         }
     }
 
     private static func matMul<T: ProductElement>(
-        _ a: Tensor, _ b: Tensor, _ output: inout Tensor, threads: Int, as type: T.Type
-    ) throws {
-        let left = a.rank == 1 ? [1] + a.shape : a.shape
-        let right = b.rank == 1 ? b.shape + [1] : b.shape
-        let m = left[left.count - 2]
-        let k = left[left.count - 1]
-        let n = right[right.count - 1]
-        let leftBatch = Array(left.dropLast(2))
-        let rightBatch = Array(right.dropLast(2))
-        let batch = try Broadcast.checkedShape([leftBatch, rightBatch])
-        let batchCount = Tensor.elementCount(batch)
+        _ a: Tensor, _ b: Tensor, _ output: inout Tensor, _ plan: MatMulPlan, threads: Int, as type: T.Type
+    ) {
         a.withUnsafeBufferPointer(as: T.self) { aBuffer in
             b.withUnsafeBufferPointer(as: T.self) { bBuffer in
                 output.withUnsafeMutableBufferPointer(as: T.self) { cBuffer in
                     guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
-                        let cBase = cBuffer.baseAddress, m > 0, n > 0
+                        let cBase = cBuffer.baseAddress
                     else { return }
-                    if Tensor.elementCount(rightBatch) == 1 {
-                        // B is one matrix: all of A's batches form one tall product.
-                        multiply(
-                            m: batchCount * m, n: n, k: k, a: aBase, lda: k, b: bBase, ldb: n,
-                            c: cBase, ldc: n, threads: threads)
-                        return
-                    }
-                    let aOffsets = Broadcast.indices(of: leftBatch, to: batch)
-                    let bOffsets = Broadcast.indices(of: rightBatch, to: batch)
-                    let perBatch = batchCount >= threads && m * n * k < 1 << 20
-                    Parallel.forEach(batchCount, threads: perBatch ? threads : 1) { range in
-                        for index in range {
-                            multiply(
-                                m: m, n: n, k: k, a: aBase + aOffsets[index] * m * k, lda: k,
-                                b: bBase + bOffsets[index] * k * n, ldb: n,
-                                c: cBase + index * m * n, ldc: n, threads: perBatch ? 1 : threads)
-                        }
-                    }
+                    plan.run(a: aBase, b: bBase, c: cBase, threads: threads)
                 }
             }
         }
@@ -193,24 +169,20 @@ package enum MatrixProducts {
         let shape = try gemmShape(a.shape, b.shape, c: c?.shape, parameters)
         switch a.dtype {
         case .float32:
-            let k = parameters.transA ? a.shape[0] : a.shape[1]
-            var beta = parameters.beta
-            if let c {
-                broadcastInto(c, shape: shape, output: &output, as: Float.self)
-            } else {
-                beta = 0
-            }
+            let plan = try GemmPlan(a.shape, b.shape, c: c?.shape, parameters)
             a.withUnsafeBufferPointer(as: Float.self) { aBuffer in
                 b.withUnsafeBufferPointer(as: Float.self) { bBuffer in
                     output.withUnsafeMutableBufferPointer(as: Float.self) { cBuffer in
                         guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
                             let cBase = cBuffer.baseAddress
                         else { return }
-                        Gemm.multiply(
-                            m: shape[0], n: shape[1], k: k, alpha: parameters.alpha,
-                            a: aBase, lda: a.shape[1], transA: parameters.transA,
-                            b: bBase, ldb: b.shape[1], transB: parameters.transB,
-                            beta: beta, c: cBase, ldc: shape[1], threads: threads)
+                        if let c {
+                            c.withUnsafeBufferPointer(as: Float.self) { bias in
+                                plan.run(a: aBase, b: bBase, c: bias.baseAddress, output: cBase, threads: threads)
+                            }
+                        } else {
+                            plan.run(a: aBase, b: bBase, c: nil, output: cBase, threads: threads)
+                        }
                     }
                 }
             }
@@ -249,16 +221,109 @@ package enum MatrixProducts {
             }
         }
     }
+}
 
-    /// Writes `source` broadcast to `shape` into `output` (which has `shape`).
-    private static func broadcastInto<T: TensorElement>(
-        _ source: Tensor, shape: [Int], output: inout Tensor, as type: T.Type
+/// The loop of `MatMul` over fixed operand shapes: dimensions, batch count and the batch
+/// offsets into each operand, computed once. ``MatrixProducts/matMul(a:b:output:threads:)``
+/// builds one per call; an executor that knows the shapes in advance builds it once.
+package struct MatMulPlan: Sendable {
+    /// The output shape (``MatrixProducts/matMulShape(_:_:)``).
+    package let outputShape: [Int]
+    /// Rows of each product.
+    package let m: Int
+    /// Columns of each product.
+    package let n: Int
+    /// The inner dimension.
+    package let k: Int
+    private let batchCount: Int
+    /// Per batch, the matrix index read from A and from B; `nil` when B is one matrix (all
+    /// of A's batches then form one tall product).
+    private let batchOffsets: (a: [Int], b: [Int])?
+
+    /// Plans `MatMul` of operands of shapes `a` and `b`.
+    ///
+    /// - Throws: `shapeMismatch` for mismatched inner dimensions or batch axes.
+    package init(_ a: [Int], _ b: [Int]) throws {
+        outputShape = try MatrixProducts.matMulShape(a, b)
+        let left = a.count == 1 ? [1] + a : a
+        let right = b.count == 1 ? b + [1] : b
+        m = left[left.count - 2]
+        k = left[left.count - 1]
+        n = right[right.count - 1]
+        let leftBatch = Array(left.dropLast(2))
+        let rightBatch = Array(right.dropLast(2))
+        let batch = try Broadcast.checkedShape([leftBatch, rightBatch])
+        batchCount = Tensor.elementCount(batch)
+        batchOffsets =
+            Tensor.elementCount(rightBatch) == 1
+            ? nil : (Broadcast.indices(of: leftBatch, to: batch), Broadcast.indices(of: rightBatch, to: batch))
+    }
+
+    /// `c = MatMul(a, b)` over row-major buffers of the planned shapes.
+    package func run<T: ProductElement>(
+        a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>, threads: Int
     ) {
-        let indices = Broadcast.indices(of: source.shape, to: shape)
-        source.withUnsafeBufferPointer(as: T.self) { input in
-            output.withUnsafeMutableBufferPointer(as: T.self) { out in
-                for (position, index) in indices.enumerated() { out[position] = input[index] }
+        guard m > 0, n > 0 else { return }
+        let (m, n, k) = (self.m, self.n, self.k)
+        guard let (aOffsets, bOffsets) = batchOffsets else {
+            MatrixProducts.multiply(
+                m: batchCount * m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, threads: threads)
+            return
+        }
+        let perBatch = batchCount >= threads && m * n * k < 1 << 20
+        // Below ~200k multiply-adds in all, waking a second thread costs more than it saves
+        // (as in `Gemm.forEachBlock`); the products do not depend on the split.
+        let batchThreads = perBatch && batchCount * m * n * k >= 200_000 ? threads : 1
+        Parallel.forEach(batchCount, threads: batchThreads) { range in
+            for index in range {
+                MatrixProducts.multiply(
+                    m: m, n: n, k: k, a: a + aOffsets[index] * m * k, lda: k, b: b + bOffsets[index] * k * n, ldb: n,
+                    c: c + index * m * n, ldc: n, threads: perBatch ? 1 : threads)
             }
         }
+    }
+}
+
+/// float32 `Gemm` over fixed operand shapes: dimensions, leading dimensions and where each
+/// output element reads `C` from, computed once. ``MatrixProducts/gemm(a:b:c:_:output:threads:)``
+/// builds one per call; an executor that knows the shapes in advance builds it once.
+package struct GemmPlan: Sendable {
+    /// The `[m, n]` output shape.
+    package let outputShape: [Int]
+    private let parameters: MatrixProducts.GemmParameters
+    private let k: Int
+    private let lda: Int
+    private let ldb: Int
+    /// Per output element, the element of `C` it starts from; `nil` without `C`.
+    private let cIndices: [Int]?
+
+    /// Plans `Gemm` of `a`, `b` and optional `c` shapes.
+    ///
+    /// - Throws: `shapeMismatch` as ``MatrixProducts/gemmShape(_:_:c:_:)``.
+    package init(_ a: [Int], _ b: [Int], c: [Int]?, _ parameters: MatrixProducts.GemmParameters) throws {
+        let shape = try MatrixProducts.gemmShape(a, b, c: c, parameters)
+        outputShape = shape
+        self.parameters = parameters
+        k = parameters.transA ? a[0] : a[1]
+        lda = a[1]
+        ldb = b[1]
+        cIndices = c.map { Broadcast.indices(of: $0, to: shape) }
+    }
+
+    /// `output = alpha * op(a) * op(b) + beta * c` over row-major buffers of the planned
+    /// shapes (`c` present exactly when the plan has one).
+    package func run(
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        threads: Int
+    ) {
+        var beta: Float = 0
+        if let c, let cIndices {
+            for (position, index) in cIndices.enumerated() { output[position] = c[index] }
+            beta = parameters.beta
+        }
+        Gemm.multiply(
+            m: outputShape[0], n: outputShape[1], k: k, alpha: parameters.alpha, a: a, lda: lda,
+            transA: parameters.transA, b: b, ldb: ldb, transB: parameters.transB, beta: beta, c: output,
+            ldc: outputShape[1], threads: threads)
     }
 }

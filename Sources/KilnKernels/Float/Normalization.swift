@@ -105,10 +105,16 @@ package enum Normalization {
         if input.dtype == .float32 {
             // float32: statistics accumulated in Double, the row mapped in Float with the
             // per-column scale and bias as plain arrays (vectorizable, no closure per element).
-            layerNormFloat(
-                input, rows: outer, length: inner, epsilon: epsilon, scales: scales.map { Float($0) },
-                biases: (biases ?? [Double](repeating: 0, count: inner)).map { Float($0) }, output: &output,
-                statistics: &statistics, threads: threads)
+            let gamma = scales.map { Float($0) }
+            let beta = (biases ?? [Double](repeating: 0, count: inner)).map { Float($0) }
+            input.withUnsafeBufferPointer(as: Float.self) { x in
+                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
+                    guard let xBase = x.baseAddress, let yBase = y.baseAddress else { return }
+                    layerNormFloat(
+                        xBase, yBase, rows: outer, length: inner, epsilon: epsilon, scales: gamma, biases: beta,
+                        statistics: &statistics, threads: threads)
+                }
+            }
         } else {
             try normalizeRows(
                 input: input, rows: outer, length: inner, epsilon: epsilon, output: &output, threads: threads,
@@ -146,34 +152,75 @@ package enum Normalization {
         return (mean, 1 / (squares / Double(length) + Double(epsilon)).squareRoot())
     }
 
-    /// float32 layer normalization of `rows` rows of `length`: mean and variance summed in
-    /// Double, then `y = (x − mean) · invStd · scales[i] + biases[i]` in Float.
-    private static func layerNormFloat(
-        _ input: Tensor, rows: Int, length: Int, epsilon: Float, scales: [Float], biases: [Float],
-        output: inout Tensor, statistics: UnsafeMutablePointer<Double>, threads: Int
+    /// float32 layer normalization of `rows` rows of `length` from `x` into `y` (which may
+    /// be `x`): mean and variance summed in Double, then
+    /// `y = (x − mean) · invStd · scales[i] + biases[i]` in Float (`length` scales and biases).
+    /// `statistics`, when given, receives `[mean, invStd]` per row.
+    package static func layerNormFloat(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, length: Int, epsilon: Float,
+        scales: UnsafePointer<Float>, biases: UnsafePointer<Float>, statistics: UnsafeMutablePointer<Double>?,
+        threads: Int
     ) {
-        input.withUnsafeBufferPointer(as: Float.self) { x in
-            output.withUnsafeMutableBufferPointer(as: Float.self) { y in
-                scales.withUnsafeBufferPointer { gamma in
-                    biases.withUnsafeBufferPointer { beta in
-                        guard let xBase = x.baseAddress, let yBase = y.baseAddress, let g = gamma.baseAddress,
-                            let b = beta.baseAddress, length > 0
-                        else { return }
-                        Parallel.forEach(rows, threads: threads, grain: max(1, 4096 / length)) { range in
-                            for row in range {
-                                let source = xBase + row * length
-                                let target = yBase + row * length
-                                let (mean, inverse) = rowStatistics(source, length, epsilon)
-                                let (m, s) = (Float(mean), Float(inverse))
-                                for index in 0..<length { target[index] = (source[index] - m) * s * g[index] + b[index] }
-                                statistics[2 * row] = mean
-                                statistics[2 * row + 1] = inverse
-                            }
-                        }
-                    }
-                }
+        guard length > 0 else { return }
+        @inline(__always)
+        func finish(_ row: Int, _ mean: Double, _ inverse: Double) {
+            let source = x + row * length
+            let target = y + row * length
+            let (m, s) = (Float(mean), Float(inverse))
+            for index in 0..<length { target[index] = (source[index] - m) * s * scales[index] + biases[index] }
+            statistics?[2 * row] = mean
+            statistics?[2 * row + 1] = inverse
+        }
+        Parallel.forEach(rows, threads: threads, grain: max(1, 4096 / length)) { range in
+            var row = range.lowerBound
+            // Four rows' statistics at once: their Double sums are serial chains that overlap.
+            while row + 4 <= range.upperBound {
+                let statistics = rowStatistics4(x + row * length, length, epsilon)
+                finish(row, statistics.0.mean, statistics.0.inverse)
+                finish(row + 1, statistics.1.mean, statistics.1.inverse)
+                finish(row + 2, statistics.2.mean, statistics.2.inverse)
+                finish(row + 3, statistics.3.mean, statistics.3.inverse)
+                row += 4
+            }
+            while row < range.upperBound {
+                let (mean, inverse) = rowStatistics(x + row * length, length, epsilon)
+                finish(row, mean, inverse)
+                row += 1
             }
         }
+    }
+
+    /// ``rowStatistics(_:_:_:)`` of the four consecutive rows at `source`, interleaved
+    /// (each row summed in its own order, so the values are the same).
+    @inline(__always)
+    private static func rowStatistics4(_ source: UnsafePointer<Float>, _ length: Int, _ epsilon: Float) -> (
+        (mean: Double, inverse: Double), (mean: Double, inverse: Double), (mean: Double, inverse: Double),
+        (mean: Double, inverse: Double)
+    ) {
+        let (r0, r1, r2, r3) = (source, source + length, source + 2 * length, source + 3 * length)
+        var (sum0, sum1, sum2, sum3) = (0.0, 0.0, 0.0, 0.0)
+        for index in 0..<length {
+            sum0 += Double(r0[index])
+            sum1 += Double(r1[index])
+            sum2 += Double(r2[index])
+            sum3 += Double(r3[index])
+        }
+        let count = Double(length)
+        let (mean0, mean1, mean2, mean3) = (sum0 / count, sum1 / count, sum2 / count, sum3 / count)
+        var (squares0, squares1, squares2, squares3) = (0.0, 0.0, 0.0, 0.0)
+        for index in 0..<length {
+            let (d0, d1) = (Double(r0[index]) - mean0, Double(r1[index]) - mean1)
+            let (d2, d3) = (Double(r2[index]) - mean2, Double(r3[index]) - mean3)
+            squares0 += d0 * d0
+            squares1 += d1 * d1
+            squares2 += d2 * d2
+            squares3 += d3 * d3
+        }
+        func inverse(_ squares: Double) -> Double { 1 / (squares / count + Double(epsilon)).squareRoot() }
+        return (
+            (mean0, inverse(squares0)), (mean1, inverse(squares1)), (mean2, inverse(squares2)),
+            (mean3, inverse(squares3))
+        )
     }
 
     /// Normalizes `rows` contiguous rows of `length` elements:

@@ -4,7 +4,16 @@ import KilnCore
 public enum Broadcast {
     /// The broadcast shape of `shapes`, or `nil` when they are incompatible.
     public static func shape(_ shapes: [[Int]]) -> [Int]? {
-        let rank = shapes.map(\.count).max() ?? 0
+        // Equal shapes (the common case) broadcast to themselves. This runs once per
+        // elementwise node: plain loops, no key path or closure.
+        guard let first = shapes.first else { return [] }
+        var rank = first.count
+        var allEqual = true
+        for shape in shapes.dropFirst() {
+            rank = Swift.max(rank, shape.count)
+            if shape != first { allEqual = false }
+        }
+        if allEqual { return first }
         var result = [Int](repeating: 1, count: rank)
         for shape in shapes {
             let offset = rank - shape.count

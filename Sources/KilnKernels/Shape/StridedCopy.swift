@@ -237,3 +237,96 @@ extension StridedCopy {
             to: destination, threads: threads)
     }
 }
+
+/// A strided copy (``StridedCopy/copy(from:offset:strides:shape:elementSize:to:threads:)``)
+/// over a view fixed in advance, its address arithmetic done once: a table of where each
+/// contiguous source row starts or, for a small transposing copy, where each element comes
+/// from. A run is then one loop over the table (the bytes moved are the same; views too big
+/// for a table take the general copy).
+package struct StridedCopyPlan: Sendable {
+    private enum Walk: Sendable {
+        /// Rows of `length` elements contiguous in the source, starting at these offsets.
+        case rows(length: Int, starts: [Int])
+        /// Each destination element's source offset.
+        case elements([Int32])
+        /// Neither fits in the table budget: the general copy.
+        case general(strides: [Int], shape: [Int])
+    }
+
+    private let walk: Walk
+    private let elementSize: Int
+    private let offset: Int
+
+    /// Table entries a plan may hold.
+    private static let budget = 1 << 16
+
+    /// Plans copying the view of `shape` with `strides` (in elements) from element `offset`
+    /// of the source, `elementSize` bytes per element.
+    package init(offset: Int, strides: [Int], shape: [Int], elementSize: Int) {
+        precondition(strides.count == shape.count, "StridedCopyPlan: strides and shape ranks differ")
+        self.offset = offset
+        self.elementSize = elementSize
+        let total = Tensor.elementCount(shape)
+        let (dims, steps) = StridedCopy.collapse(shape: shape, strides: strides)
+        let general = Walk.general(strides: strides, shape: shape)
+        guard total > 0, let inner = dims.last, let innerStep = steps.last, [1, 2, 4, 8].contains(elementSize) else {
+            walk = general
+            return
+        }
+        // Short rows copy faster element by element through the table than row by row.
+        if innerStep == 1, inner >= 64 || total > Self.budget, total / inner <= Self.budget {
+            walk = .rows(length: inner, starts: Self.offsets(dims.dropLast(), steps.dropLast()))
+        } else if total <= Self.budget, total <= Int(Int32.max) {
+            walk = .elements(Self.offsets(dims[...], steps[...]).map { Int32($0) })
+        } else {
+            walk = general
+        }
+    }
+
+    /// The source offset of each point of the grid `dims` (row-major), `steps` per axis.
+    private static func offsets(_ dims: ArraySlice<Int>, _ steps: ArraySlice<Int>) -> [Int] {
+        var result = [0]
+        for (dim, step) in zip(dims, steps) {
+            result = result.flatMap { base in (0..<dim).map { base + $0 * step } }
+        }
+        return result
+    }
+
+    /// Copies the planned view of `source` into contiguous `destination`.
+    package func run(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, threads: Int) {
+        switch walk {
+        case .general(let strides, let shape):
+            StridedCopy.copy(
+                from: source, offset: offset, strides: strides, shape: shape, elementSize: elementSize, to: destination,
+                threads: threads)
+        case .rows(let length, let starts):
+            let base = source + offset * elementSize
+            let rowBytes = length * elementSize
+            starts.withUnsafeBufferPointer { starts in
+                Parallel.forEach(starts.count, threads: threads, grain: max(1, 16_384 / max(length, 1))) { range in
+                    for row in range {
+                        (destination + row * rowBytes).copyMemory(from: base + starts[row] * elementSize, byteCount: rowBytes)
+                    }
+                }
+            }
+        case .elements(let table):
+            switch elementSize {
+            case 1: gather(table, source, destination, as: UInt8.self)
+            case 2: gather(table, source, destination, as: UInt16.self)
+            case 4: gather(table, source, destination, as: UInt32.self)
+            default: gather(table, source, destination, as: UInt64.self)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func gather<Word: FixedWidthInteger>(
+        _ table: [Int32], _ source: UnsafeRawPointer, _ destination: UnsafeMutableRawPointer, as word: Word.Type
+    ) {
+        let from = (source + offset * elementSize).assumingMemoryBound(to: Word.self)
+        let to = destination.assumingMemoryBound(to: Word.self)
+        table.withUnsafeBufferPointer { table in
+            for index in table.indices { to[index] = from[Int(table[index])] }
+        }
+    }
+}

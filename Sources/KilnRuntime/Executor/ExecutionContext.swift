@@ -54,6 +54,19 @@ public final class ExecutionContext {
     private var values: [Tensor?]
     private var results: [Tensor?]
     private let contexts: [EvalContext]
+    /// Per step with a prepared kernel that computes into the arena: its output tensor over
+    /// the arena slot, made once (runs write the slot's memory through it).
+    private let preparedOutputs: [Tensor?]
+    /// The arena address of each of those slots.
+    private let preparedAddresses: [UnsafeMutableRawPointer?]
+    /// The input buffers handed to a prepared kernel (as many as the widest step has inputs).
+    private let operandPointers: UnsafeMutablePointer<UnsafeRawPointer>
+    /// Per value slot, where its elements are and how many bytes they span, set with the
+    /// value (prepared steps read these, not the tensors).
+    private let addresses: UnsafeMutablePointer<UnsafeRawPointer>
+    private let byteCounts: UnsafeMutablePointer<Int>
+    /// The inputs handed to an evaluator, reused from step to step.
+    private var operands: [Tensor?] = []
 
     init(plan: ExecutionPlan) {
         self.plan = plan
@@ -77,6 +90,34 @@ public final class ExecutionContext {
                     return arena.tensor(offset: offset, shape: shape, dtype: dtype, keepContents: inPlace || overwritten)
                 })
         }
+        preparedOutputs = plan.steps.map { step in
+            guard let prepared = step.prepared, case .compute = prepared.body,
+                case .arena(let offset, let bytes, _)? = step.placements.first, prepared.outputBytes <= bytes
+            else { return nil }
+            return arena.tensor(offset: offset, shape: prepared.shape, dtype: prepared.dtype, keepContents: true)
+        }
+        preparedAddresses = preparedOutputs.map { $0.map { UnsafeMutableRawPointer(mutating: $0.baseAddress) } }
+        let width = plan.steps.map(\.inputs.count).max() ?? 0
+        operandPointers = .allocate(capacity: max(width, 1))
+        operandPointers.initialize(repeating: UnsafeRawPointer(arena.base), count: max(width, 1))
+        addresses = .allocate(capacity: max(plan.valueCount, 1))
+        addresses.initialize(repeating: UnsafeRawPointer(arena.base), count: max(plan.valueCount, 1))
+        byteCounts = .allocate(capacity: max(plan.valueCount, 1))
+        byteCounts.initialize(repeating: 0, count: max(plan.valueCount, 1))
+        for case let (slot, tensor?) in plan.initialValues.enumerated() { record(slot, tensor) }
+    }
+
+    deinit {
+        operandPointers.deallocate()
+        addresses.deallocate()
+        byteCounts.deallocate()
+    }
+
+    /// Notes where value `slot` (now `tensor`) lives, for prepared steps.
+    @inline(__always)
+    private func record(_ slot: Int, _ tensor: Tensor) {
+        addresses[slot] = tensor.baseAddress
+        byteCounts[slot] = tensor.storage.byteCount
     }
 
     /// Binds graph input `name`.
@@ -104,15 +145,19 @@ public final class ExecutionContext {
     public func run() throws {
         values = plan.initialValues
         for input in plan.inputs {
-            if input.hasDefault && bound[input.slot] == nil { continue }
-            guard let tensor = bound[input.slot] else {
+            guard let tensor = bound[input.slot] ?? (input.hasDefault ? plan.initialValues[input.slot] : nil) else {
                 throw KilnError(.missingInput, "input '\(input.name)' was not set")
             }
             values[input.slot] = tensor
+            record(input.slot, tensor)
         }
         for (index, step) in plan.steps.enumerated() {
             let start = trace == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            try execute(step, context: contexts[index])
+            if let prepared = step.prepared {
+                try execute(step, prepared, index: index)
+            } else {
+                try execute(step, context: contexts[index])
+            }
             if let trace {
                 trace.record(
                     name: step.node.name, op: step.subgraph.map { "dpu_subgraph \($0.symbol)" } ?? step.node.op.rawValue,
@@ -129,8 +174,48 @@ public final class ExecutionContext {
         values = plan.initialValues
     }
 
+    /// Runs a prepared step on the recorded input addresses: its output goes into its arena
+    /// slot or, without one, a fresh tensor; a view's output
+    /// is its input's memory. The output becomes a tensor only where the plan needs one.
+    private func execute(_ step: ExecutionPlan.Step, _ prepared: PreparedKernel, index stepIndex: Int) throws {
+        let slots = step.inputs
+        let inputBytes = prepared.inputBytes
+        for index in slots.indices {
+            guard let slot = slots[index] else { continue }
+            guard byteCounts[slot] >= inputBytes[index] else {
+                throw KilnError(
+                    .invalidModel,
+                    "[\(step.node.op)] node '\(step.node.name)': input \(index) is smaller than its inferred shape")
+            }
+            operandPointers[index] = addresses[slot]
+        }
+        guard let slot = step.outputs[0] else { return }
+        switch prepared.body {
+        case .view:
+            addresses[slot] = operandPointers[0]
+            byteCounts[slot] = prepared.outputBytes
+            if plan.needsTensor[slot], let source = slots[0], let tensor = values[source] {
+                values[slot] = tensor.reshaped(prepared.shape)
+            }
+        case .compute(let compute):
+            if let address = preparedAddresses[stepIndex] {
+                compute(UnsafePointer(operandPointers), address, plan.threads)
+                addresses[slot] = UnsafeRawPointer(address)
+                byteCounts[slot] = prepared.outputBytes
+                if plan.needsTensor[slot] { values[slot] = preparedOutputs[stepIndex] }
+            } else {
+                let result = Tensor(zeros: prepared.shape, dtype: prepared.dtype)
+                compute(UnsafePointer(operandPointers), UnsafeMutableRawPointer(mutating: result.baseAddress), plan.threads)
+                values[slot] = result
+                record(slot, result)
+            }
+        }
+        for slot in step.release { values[slot] = nil }
+    }
+
     private func execute(_ step: ExecutionPlan.Step, context: EvalContext) throws {
-        let operands = step.inputs.map { $0.flatMap { values[$0] } }
+        for slot in step.inputs { operands.append(slot.flatMap { values[$0] }) }
+        defer { operands.removeAll(keepingCapacity: true) }
         let produced: [Tensor?]
         do {
             produced = try step.evaluator(step.node, operands, context)
@@ -142,7 +227,9 @@ public final class ExecutionContext {
             guard index < produced.count, let tensor = produced[index] else {
                 throw KilnError(.invalidModel, "[\(step.node.op)] node '\(step.node.name)': output \(index) was not produced")
             }
-            values[slot] = place(tensor, step.placements[index])
+            let placed = place(tensor, step.placements[index])
+            values[slot] = placed
+            record(slot, placed)
         }
         for slot in step.release { values[slot] = nil }
     }

@@ -27,12 +27,15 @@ public final class ExecutionPlan: Sendable {
         let signature: String
         /// The accelerator call of a `dpuSubgraph` node.
         let subgraph: SubgraphCall?
+        /// The node's prepared kernel, which runs instead of the evaluator when present.
+        let prepared: PreparedKernel?
 
         // A class, not a struct: the run loop then retains one reference per step instead of
         // copying (and retaining) every field.
         init(
             node: Node, evaluator: @escaping Evaluator, inputs: [Int?], outputs: [Int?],
-            placements: [MemoryPlan.Placement?], release: [Int], signature: String, subgraph: SubgraphCall?
+            placements: [MemoryPlan.Placement?], release: [Int], signature: String, subgraph: SubgraphCall?,
+            prepared: PreparedKernel?
         ) {
             self.node = node
             self.evaluator = evaluator
@@ -42,6 +45,7 @@ public final class ExecutionPlan: Sendable {
             self.release = release
             self.signature = signature
             self.subgraph = subgraph
+            self.prepared = prepared
         }
     }
 
@@ -67,6 +71,10 @@ public final class ExecutionPlan: Sendable {
     let initialValues: [Tensor?]
     let inputs: [Input]
     let outputs: [(name: String, slot: Int)]
+    /// Per value slot, whether a run needs the value as a ``Tensor``: an evaluator step
+    /// reads it, it is a graph output, or a view of it is needed as a tensor. Prepared steps
+    /// hand the other values on by address only.
+    let needsTensor: [Bool]
 
     /// Ops whose output is a view of input 0.
     static let aliasOps: Set<OpKind> = [.reshape, .flatten, .squeeze, .unsqueeze, .identity]
@@ -123,6 +131,7 @@ public final class ExecutionPlan: Sendable {
         for (index, node) in graph.nodes.enumerated() {
             let evaluator: Evaluator
             var call: SubgraphCall?
+            var prepared: PreparedKernel?
             if node.op == .dpuSubgraph {
                 let subgraph = try SubgraphCall(node: node)
                 call = subgraph
@@ -131,15 +140,51 @@ public final class ExecutionPlan: Sendable {
                 evaluator = Evaluators.fusedConv(packed: packed)
             } else if let resolved = Evaluators.table[node.op] {
                 evaluator = resolved
+                // A node whose attributes do not decode runs its evaluator, which reports the
+                // error at run time with the node's name, as without preparation.
+                prepared = (try? PreparedKernels.make(node, graph)) ?? nil
             } else {
                 throw KilnError(.kernelMissing, "[\(node.op)] node '\(node.name)': no CPU implementation yet")
             }
             steps.append(Step(
                 node: node, evaluator: evaluator, inputs: node.inputs.map { $0?.index },
                 outputs: node.outputs.map { $0?.index }, placements: node.outputs.map { $0.flatMap { layout.placements[$0.index] } },
-                release: layout.release[index], signature: Self.signature(node, graph), subgraph: call))
+                release: layout.release[index], signature: Self.signature(node, graph), subgraph: call,
+                prepared: prepared))
         }
         self.steps = steps
+        needsTensor = Self.tensorUses(steps, valueCount: valueCount, outputs: outputs.map(\.slot))
+    }
+
+    /// ``needsTensor``: the inputs of evaluator steps, the graph outputs and the views of
+    /// memory outside the arena (a view's address is only valid while its source tensor
+    /// lives, and the plan releases the source after its last direct reader); then, from the
+    /// last step back, the source of every prepared view whose output is needed.
+    static func tensorUses(_ steps: [Step], valueCount: Int, outputs: [Int]) -> [Bool] {
+        var needed = [Bool](repeating: false, count: valueCount)
+        var inArena = [Bool](repeating: false, count: valueCount)
+        for slot in outputs { needed[slot] = true }
+        for step in steps {
+            guard let prepared = step.prepared else {
+                for case let slot? in step.inputs { needed[slot] = true }
+                continue
+            }
+            guard let output = step.outputs[0] else { continue }
+            switch prepared.body {
+            case .view:
+                inArena[output] = step.inputs[0].map { inArena[$0] } ?? false
+                if !inArena[output] { needed[output] = true }
+            case .compute:
+                if case .arena(_, let bytes, _)? = step.placements[0], prepared.outputBytes <= bytes { inArena[output] = true }
+            }
+        }
+        for step in steps.reversed() {
+            guard let prepared = step.prepared, case .view = prepared.body, let output = step.outputs[0],
+                needed[output], let source = step.inputs[0]
+            else { continue }
+            needed[source] = true
+        }
+        return needed
     }
 
     /// The weights of a float32 `Conv` or `fusedConv` with a constant weight, packed once for
