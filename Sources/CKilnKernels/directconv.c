@@ -206,28 +206,30 @@ AVX512 static void copy_phase(float *phase, const float *line, ptrdiff_t stride,
     }
 }
 
-/* Channel `c`'s zero-padded, phase-split plane: zeroed whole, then the input rows copied in. */
+/* Channel `c`'s zero-padded, phase-split plane: zeroed whole, then the input rows copied in.
+ * Phase p of a row holds input column stride_w·x + p − pad_w at x: inside the input for x in
+ * [low, high), the same for every row. */
 AVX512 static void pad_task(void *context, ptrdiff_t c) {
     const pad_job *job = context;
-    ptrdiff_t row_floats = job->stride_w * job->width;
+    ptrdiff_t stride = job->stride_w, row_floats = stride * job->width;
     const float *plane = job->in + c * job->in_h * job->in_w;
     float *out = job->padded + c * job->rows * row_floats;
     memset(out, 0, sizeof(float) * (size_t)(job->rows * row_floats));
-    for (ptrdiff_t r = 0; r < job->rows; r++, out += row_floats) {
-        ptrdiff_t ih = r - job->pad_h;
-        if (ih < 0 || ih >= job->in_h) continue;
-        const float *line = plane + ih * job->in_w;
-        for (ptrdiff_t p = 0; p < job->stride_w; p++) {
-            float *phase = out + p * job->width;
-            /* x holds input column stride_w·x + p − pad_w: inside for x in [low, high). */
-            ptrdiff_t first = job->pad_w - p;
-            ptrdiff_t low = first <= 0 ? 0 : (first + job->stride_w - 1) / job->stride_w;
-            ptrdiff_t high = (job->in_w + first + job->stride_w - 1) / job->stride_w;
-            if (high > job->width) high = job->width;
-            if (job->stride_w <= 2) {
-                copy_phase(phase, line, job->stride_w, -first, low, high, job->in_w);
+    ptrdiff_t first_row = job->pad_h, last_row = job->pad_h + job->in_h;
+    if (first_row < 0) first_row = 0;
+    if (last_row > job->rows) last_row = job->rows;
+    for (ptrdiff_t p = 0; p < stride; p++) {
+        ptrdiff_t first = job->pad_w - p;
+        ptrdiff_t low = first <= 0 ? 0 : (first + stride - 1) / stride;
+        ptrdiff_t high = (job->in_w + first + stride - 1) / stride;
+        if (high > job->width) high = job->width;
+        for (ptrdiff_t r = first_row; r < last_row; r++) {
+            const float *line = plane + (r - job->pad_h) * job->in_w;
+            float *phase = out + r * row_floats + p * job->width;
+            if (stride <= 2) {
+                copy_phase(phase, line, stride, -first, low, high, job->in_w);
             } else {
-                for (ptrdiff_t x = low; x < high; x++) phase[x] = line[job->stride_w * x - first];
+                for (ptrdiff_t x = low; x < high; x++) phase[x] = line[stride * x - first];
             }
         }
     }

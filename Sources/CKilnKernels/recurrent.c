@@ -156,51 +156,8 @@ AVX512 static void product_avx512(ptrdiff_t rows, const float *const *a, ptrdiff
     }
 }
 
-/* e^x, 16 lanes: x = n·ln2 + r (|r| ≤ ln2/2, ln2 in two parts), e^r by its Taylor polynomial
- * through r⁷, scaled by 2^n with scalef (which overflows to infinity and underflows through
- * the subnormals as expf does). NaN propagates through the clamp. */
-AVX512 static inline __m512 exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 q = _mm512_set1_ps(1.0f / 5040);
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 720));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 120));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 24));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 6));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(q, n);
-}
-
-AVX512 static inline __m512 sigmoid16(__m512 x) {
-    __m512 one = _mm512_set1_ps(1.0f);
-    return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
-
-/* tanh: an odd polynomial below |x| = 0.625 (no cancellation near 0), 1 − 2/(e^{2|x|} + 1)
- * above, the sign restored; the coefficients are vmath.c's. */
-AVX512 static inline __m512 tanh16(__m512 x) {
-    __m512 a = _mm512_abs_ps(x);
-    __m512 z = _mm512_mul_ps(a, a);
-    __m512 q = _mm512_set1_ps(-5.70498872745e-3f);
-    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(2.06390887954e-2f));
-    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(-5.37397155531e-2f));
-    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(1.33314422036e-1f));
-    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(-3.33332819422e-1f));
-    __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(q, z), a, a);
-    __m512 one = _mm512_set1_ps(1.0f);
-    __m512 e = exp16(_mm512_add_ps(a, a));
-    __m512 large = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
-    __mmask16 is_small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
-    __m512 result = _mm512_mask_blend_ps(is_small, large, small);
-    /* The sign bit of x on |tanh x|. */
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(result),
-                                               _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
-}
+/* exp16, sigmoid16 and tanh16: vmath.c's, in registers. */
+#include "vmath_avx512.h"
 
 /* x clamped to [−clip, clip] (clip infinite: unchanged). */
 AVX512 static inline __m512 clip16(__m512 x, __m512 clip) {

@@ -22,58 +22,12 @@ struct DirectConvTests {
         ConvCase(input: [10, 18], kernel: [3, 3], channels: 40, outChannels: 128, pads: [1, 1, 1, 1], batch: 1),
     ]
 
-    private static func operands(_ config: ConvCase) throws -> (input: Tensor, weight: Tensor, bias: Tensor?, geometry: WindowGeometry) {
-        var random = TestRandom(seed: UInt64(config.input.reduce(1, *) * 7 + config.outChannels))
-        let input = Tensor(
-            shape: [config.batch, config.channels] + config.input,
-            scalars: random.floats(config.batch * config.channels * config.input.reduce(1, *)))
-        let weightShape = [config.outChannels, config.channels] + config.kernel
-        let weight = Tensor(shape: weightShape, scalars: random.floats(weightShape.reduce(1, *)))
-        let bias = config.hasBias ? Tensor(shape: [config.outChannels], scalars: random.floats(config.outChannels)) : nil
-        let geometry = try WindowGeometry.forward(
-            input: config.input, kernel: config.kernel, strides: config.strides, dilations: config.dilations,
-            pads: config.pads, autoPad: config.autoPad)
-        return (input, weight, bias, geometry)
-    }
-
     @Test("direct convolution matches the reference, with clamp and summand", arguments: cases)
     func matchesReference(config: ConvCase) throws {
         guard NativeKernels.cpuISA >= .avx512 else { return }
-        let (input, weight, bias, geometry) = try Self.operands(config)
-        #expect(DirectConvolution.runs(weight: weight.shape, group: 1, window: geometry.padded3D))
-        let shape = try Convolution.outputShape(input: input.shape, weight: weight.shape, bias: bias?.shape, group: 1, geometry: geometry)
-        var reference = Tensor(zeros: shape, dtype: .float32)
-        ReferenceConvolution.conv(input, weight, bias, group: 1, geometry: geometry, output: &reference, as: Float.self)
-        var random = TestRandom(seed: 5)
-        let summand = random.floats(reference.count)
-        let packed = try Convolution.PackedWeights(weight: weight, group: 1)
-        for (lower, upper) in [(Float(0), Float.infinity), (-Float.infinity, Float.infinity)] {
-            for accumulate in [false, true] {
-                let expected = zip(reference.scalars(as: Float.self), summand).map { value, z in
-                    min(upper, max(lower, value + (accumulate ? z : 0)))
-                }
-                for threads in [1, 2] {
-                    var outputs: [Tensor] = []
-                    for usePacked in [false, true] {
-                        var output = accumulate ? Tensor(shape: shape, scalars: summand) : Tensor(zeros: shape, dtype: .float32)
-                        if usePacked {
-                            try Convolution.conv(
-                                input: input, packed: packed, bias: bias, geometry: geometry, output: &output, lower: lower,
-                                upper: upper, accumulate: accumulate, threads: threads)
-                        } else {
-                            try Convolution.conv(
-                                input: input, weight: weight, bias: bias, group: 1, geometry: geometry, output: &output,
-                                lower: lower, upper: upper, accumulate: accumulate, threads: threads)
-                        }
-                        let worst = zip(output.scalars(as: Float.self), expected).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0
-                        #expect(worst <= 1e-4, "packed \(usePacked) accumulate \(accumulate) threads \(threads): \(worst)")
-                        outputs.append(output)
-                    }
-                    // The same algorithm whether the weights were packed beforehand or not.
-                    #expect(outputs[0] == outputs[1], "packed and unpacked differ (threads \(threads))")
-                }
-            }
-        }
+        let operands = try ConvOperands(config, seed: UInt64(config.input.reduce(1, *) * 7 + config.outChannels))
+        #expect(DirectConvolution.runs(weight: operands.weight.shape, group: 1, window: operands.geometry.padded3D))
+        try operands.expectPathsMatchReference(group: 1, packed: try Convolution.PackedWeights(weight: operands.weight, group: 1))
     }
 
     @Test func takesOnlySmallUngroupedSpatialConvolutions() throws {

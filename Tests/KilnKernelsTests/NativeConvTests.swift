@@ -33,17 +33,10 @@ struct NativeConvTests {
 
     @Test("fused ReLU/clip matches the reference followed by a clamp", arguments: cases)
     func fusedClamp(config: ConvCase) throws {
-        var random = TestRandom(seed: UInt64(config.input.reduce(1, *) + config.outChannels))
-        let input = Tensor(
-            shape: [config.batch, config.channels] + config.input,
-            scalars: random.floats(config.batch * config.channels * config.input.reduce(1, *)))
-        let weightShape = [config.outChannels, config.channels / config.group] + config.kernel
-        let weight = Tensor(shape: weightShape, scalars: random.floats(weightShape.reduce(1, *)))
-        let bias = config.hasBias ? Tensor(shape: [config.outChannels], scalars: random.floats(config.outChannels)) : nil
-        let geometry = try WindowGeometry.forward(
-            input: config.input, kernel: config.kernel, strides: config.strides, dilations: config.dilations,
-            pads: config.pads, autoPad: config.autoPad)
-        let shape = try Convolution.outputShape(input: input.shape, weight: weight.shape, bias: bias?.shape, group: config.group, geometry: geometry)
+        let operands = try ConvOperands(config, seed: UInt64(config.input.reduce(1, *) + config.outChannels))
+        let (input, weight, bias, geometry, shape) = (
+            operands.input, operands.weight, operands.bias, operands.geometry, operands.shape
+        )
         var reference = Tensor(zeros: shape, dtype: .float32)
         ReferenceConvolution.conv(input, weight, bias, group: config.group, geometry: geometry, output: &reference, as: Float.self)
         let plain = reference.scalars(as: Float.self)
@@ -83,17 +76,10 @@ struct PackedWeightTests {
         ConvCase(input: [17], kernel: [5], strides: [3], dilations: [2], pads: [2, 2]),
     ])
     func packedConv(config: ConvCase) throws {
-        var random = TestRandom(seed: 21)
-        let input = Tensor(
-            shape: [config.batch, config.channels] + config.input,
-            scalars: random.floats(config.batch * config.channels * config.input.reduce(1, *)))
-        let weightShape = [config.outChannels, config.channels / config.group] + config.kernel
-        let weight = Tensor(shape: weightShape, scalars: random.floats(weightShape.reduce(1, *)))
-        let bias = config.hasBias ? Tensor(shape: [config.outChannels], scalars: random.floats(config.outChannels)) : nil
-        let geometry = try WindowGeometry.forward(
-            input: config.input, kernel: config.kernel, strides: config.strides, dilations: config.dilations,
-            pads: config.pads, autoPad: config.autoPad)
-        let shape = try Convolution.outputShape(input: input.shape, weight: weight.shape, bias: bias?.shape, group: config.group, geometry: geometry)
+        let operands = try ConvOperands(config, seed: 21)
+        let (input, weight, bias, geometry, shape) = (
+            operands.input, operands.weight, operands.bias, operands.geometry, operands.shape
+        )
         let packed = try Convolution.PackedWeights(weight: weight, group: config.group)
         for threads in [1, 2] {
             var expected = Tensor(zeros: shape, dtype: .float32)

@@ -122,7 +122,6 @@ package enum Convolution {
         }
         let groupChannels = channels / group
         let groupOutChannels = outChannels / group
-        let inputPixels = Tensor.elementCount(geometry.input)
         let outputPixels = Tensor.elementCount(geometry.output)
         let kernelSize = Tensor.elementCount(geometry.kernel)
         let depth = groupChannels * kernelSize
@@ -135,7 +134,6 @@ package enum Convolution {
             return
         }
         let packed = weights.flatMap { $0.groups.isEmpty ? nil : $0.groups }
-        let biasValues = bias?.scalars(as: Float.self) ?? []
         // With packed weights and two spatial axes, im2col writes the GEMM's packed B directly.
         let packsColumns = packed != nil && !isPointwise && NativeKernels.activeISA >= .avx2
             && window.kernel[0] == 1 && window.input[0] == 1 && window.output[0] == 1 && window.padsBegin[0] == 0
@@ -143,6 +141,51 @@ package enum Convolution {
             : packsColumns ? Int(ckiln_sgemm_packed_b_count(depth, outputPixels)) : depth * outputPixels
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: columnCount)
         defer { columns.deallocate() }
+        forEachGroup(input, weight, bias, group: group, window: window, output: &output) { g, source, weights, groupBias, target in
+            // Bias (per output channel = row of C) and activation fused into the GEMM.
+            let epilogue = GemmEpilogue(bias: groupBias.map { .row($0) } ?? .none, lower: clamp.lower, upper: clamp.upper)
+            if packsColumns, let packed {
+                Im2Col.fillPacked(columns, from: source, channels: groupChannels, window: window, threads: threads)
+                Gemm.multiply(
+                    packed: packed[g], packedB: columns, n: outputPixels, beta: accumulate ? 1 : 0,
+                    c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+                return
+            }
+            let matrix: UnsafePointer<Float>
+            if isPointwise {
+                matrix = source
+            } else {
+                Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
+                matrix = UnsafePointer(columns)
+            }
+            if let packed {
+                Gemm.multiply(
+                    packed: packed[g], n: outputPixels, b: matrix, ldb: outputPixels, transB: false,
+                    beta: accumulate ? 1 : 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+            } else {
+                Gemm.multiply(
+                    m: groupOutChannels, n: outputPixels, k: depth, alpha: 1, a: weights, lda: depth, transA: false,
+                    b: matrix, ldb: outputPixels, transB: false,
+                    beta: accumulate ? 1 : 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
+            }
+        }
+    }
+
+    /// Calls `body` for each image and group (float32 operands, `window` the 3-D padded
+    /// geometry) with the group's index, first input plane, weights (`M/group × C/group·kernel`),
+    /// bias (`nil` without) and first output plane.
+    static func forEachGroup(
+        _ input: Tensor, _ weight: Tensor, _ bias: Tensor?, group: Int, window: WindowGeometry, output: inout Tensor,
+        _ body: (
+            _ g: Int, _ source: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+            _ target: UnsafeMutablePointer<Float>
+        ) -> Void
+    ) {
+        let (batch, channels, outChannels) = (input.shape[0], input.shape[1], weight.shape[0])
+        let (groupChannels, groupOutChannels) = (channels / group, outChannels / group)
+        let (inputPixels, outputPixels) = (Tensor.elementCount(window.input), Tensor.elementCount(window.output))
+        let depth = weight.count / max(outChannels, 1)
+        let biasValues = bias?.scalars(as: Float.self) ?? []
         input.withUnsafeBufferPointer(as: Float.self) { x in
             weight.withUnsafeBufferPointer(as: Float.self) { w in
                 output.withUnsafeMutableBufferPointer(as: Float.self) { y in
@@ -150,37 +193,11 @@ package enum Convolution {
                         guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
                         for image in 0..<batch {
                             for g in 0..<group {
-                                let source = xBase + (image * channels + g * groupChannels) * inputPixels
-                                let target = yBase + (image * outChannels + g * groupOutChannels) * outputPixels
-                                // Bias (per output channel = row of C) and activation fused into the GEMM.
-                                let epilogue = GemmEpilogue(
-                                    bias: biasBuffer.isEmpty ? .none : biasBuffer.baseAddress.map { .row($0 + g * groupOutChannels) } ?? .none,
-                                    lower: clamp.lower, upper: clamp.upper)
-                                if packsColumns, let packed {
-                                    Im2Col.fillPacked(columns, from: source, channels: groupChannels, window: window, threads: threads)
-                                    Gemm.multiply(
-                                        packed: packed[g], packedB: columns, n: outputPixels, beta: accumulate ? 1 : 0,
-                                        c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
-                                    continue
-                                }
-                                let matrix: UnsafePointer<Float>
-                                if isPointwise {
-                                    matrix = source
-                                } else {
-                                    Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
-                                    matrix = UnsafePointer(columns)
-                                }
-                                if let packed {
-                                    Gemm.multiply(
-                                        packed: packed[g], n: outputPixels, b: matrix, ldb: outputPixels, transB: false,
-                                        beta: accumulate ? 1 : 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
-                                } else {
-                                    Gemm.multiply(
-                                        m: groupOutChannels, n: outputPixels, k: depth, alpha: 1,
-                                        a: wBase + g * groupOutChannels * depth, lda: depth, transA: false,
-                                        b: matrix, ldb: outputPixels, transB: false,
-                                        beta: accumulate ? 1 : 0, c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
-                                }
+                                body(
+                                    g, xBase + (image * channels + g * groupChannels) * inputPixels,
+                                    wBase + g * groupOutChannels * depth,
+                                    biasBuffer.isEmpty ? nil : biasBuffer.baseAddress.map { $0 + g * groupOutChannels },
+                                    yBase + (image * outChannels + g * groupOutChannels) * outputPixels)
                             }
                         }
                     }

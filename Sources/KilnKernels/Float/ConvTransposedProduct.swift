@@ -40,59 +40,42 @@ enum TransposedProduct {
         _ input: Tensor, _ weight: Tensor, packed: [Gemm.PackedB]?, _ bias: Tensor?, _ group: Int, _ window: WindowGeometry,
         _ output: inout Tensor, clamp: (lower: Float, upper: Float), accumulate: Bool, threads: Int
     ) {
-        let (batch, channels, outChannels) = (input.shape[0], input.shape[1], weight.shape[0])
-        let (groupChannels, groupOutChannels) = (channels / group, outChannels / group)
-        let inputPixels = Tensor.elementCount(window.input)
+        let (groupChannels, groupOutChannels) = (input.shape[1] / group, weight.shape[0] / group)
         let pixels = Tensor.elementCount(window.output)
         let depth = groupChannels * Tensor.elementCount(window.kernel)
         let isPointwise = depth == groupChannels && window.strides.allSatisfy { $0 == 1 }
             && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
         let packed = packed.flatMap { $0.count == group && $0[0].k == depth && $0[0].n == groupOutChannels ? $0 : nil }
-        let biasValues = bias?.scalars(as: Float.self) ?? []
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: isPointwise ? 1 : depth * pixels)
         let product = UnsafeMutablePointer<Float>.allocate(capacity: pixels * groupOutChannels)
         defer {
             columns.deallocate()
             product.deallocate()
         }
-        input.withUnsafeBufferPointer(as: Float.self) { x in
-            weight.withUnsafeBufferPointer(as: Float.self) { w in
-                output.withUnsafeMutableBufferPointer(as: Float.self) { y in
-                    biasValues.withUnsafeBufferPointer { biasBuffer in
-                        guard let xBase = x.baseAddress, let wBase = w.baseAddress, let yBase = y.baseAddress else { return }
-                        for image in 0..<batch {
-                            for g in 0..<group {
-                                let source = xBase + (image * channels + g * groupChannels) * inputPixels
-                                let target = yBase + (image * outChannels + g * groupOutChannels) * pixels
-                                // colsᵀ: the column matrix (depth × pixels) read transposed.
-                                let matrix: UnsafePointer<Float>
-                                if isPointwise {
-                                    matrix = source
-                                } else {
-                                    Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
-                                    matrix = UnsafePointer(columns)
-                                }
-                                if let packed {
-                                    Gemm.multiply(
-                                        m: pixels, alpha: 1, a: matrix, lda: pixels, transA: true, packed: packed[g], beta: 0,
-                                        c: product, ldc: groupOutChannels, threads: threads)
-                                } else {
-                                    Gemm.multiply(
-                                        m: pixels, n: groupOutChannels, k: depth, alpha: 1, a: matrix, lda: pixels, transA: true,
-                                        b: wBase + g * groupOutChannels * depth, ldb: depth, transB: true, beta: 0,
-                                        c: product, ldc: groupOutChannels, epilogue: .none, threads: threads)
-                                }
-                                let groupBias = biasBuffer.isEmpty ? nil : biasBuffer.baseAddress.map { $0 + g * groupOutChannels }
-                                Parallel.forEach(groupOutChannels, threads: threads, grain: 64) { rows in
-                                    ckiln_transposed_epilogue(
-                                        rows.count, pixels, product + rows.lowerBound, groupOutChannels,
-                                        target + rows.lowerBound * pixels, pixels, groupBias.map { $0 + rows.lowerBound },
-                                        clamp.lower, clamp.upper, accumulate ? 1 : 0)
-                                }
-                            }
-                        }
-                    }
-                }
+        Convolution.forEachGroup(input, weight, bias, group: group, window: window, output: &output) {
+            g, source, weights, groupBias, target in
+            // colsᵀ: the column matrix (depth × pixels) read transposed.
+            let matrix: UnsafePointer<Float>
+            if isPointwise {
+                matrix = source
+            } else {
+                Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
+                matrix = UnsafePointer(columns)
+            }
+            if let packed {
+                Gemm.multiply(
+                    m: pixels, alpha: 1, a: matrix, lda: pixels, transA: true, packed: packed[g], beta: 0,
+                    c: product, ldc: groupOutChannels, threads: threads)
+            } else {
+                Gemm.multiply(
+                    m: pixels, n: groupOutChannels, k: depth, alpha: 1, a: matrix, lda: pixels, transA: true,
+                    b: weights, ldb: depth, transB: true, beta: 0, c: product, ldc: groupOutChannels, epilogue: .none,
+                    threads: threads)
+            }
+            Parallel.forEach(groupOutChannels, threads: threads, grain: 64) { rows in
+                ckiln_transposed_epilogue(
+                    rows.count, pixels, product + rows.lowerBound, groupOutChannels, target + rows.lowerBound * pixels,
+                    pixels, groupBias.map { $0 + rows.lowerBound }, clamp.lower, clamp.upper, accumulate ? 1 : 0)
             }
         }
     }
