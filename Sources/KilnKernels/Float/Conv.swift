@@ -151,13 +151,8 @@ package enum Convolution {
                     c: target, ldc: outputPixels, epilogue: epilogue, threads: threads)
                 return
             }
-            let matrix: UnsafePointer<Float>
-            if isPointwise {
-                matrix = source
-            } else {
-                Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
-                matrix = UnsafePointer(columns)
-            }
+            let matrix = isPointwise
+                ? source : Im2Col.filled(columns, from: source, channels: groupChannels, window: window, threads: threads)
             if let packed {
                 Gemm.multiply(
                     packed: packed[g], n: outputPixels, b: matrix, ldb: outputPixels, transB: false,
@@ -230,6 +225,15 @@ package enum Im2Col {
                 range.upperBound, packed)
             precondition(status == 0, "out of memory for the im2col row buffer")
         }
+    }
+
+    /// ``fill(_:from:channels:window:threads:)``, returning `columns`.
+    static func filled(
+        _ columns: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, channels: Int,
+        window: WindowGeometry, threads: Int
+    ) -> UnsafePointer<Float> {
+        fill(columns, from: source, channels: channels, window: window, threads: threads)
+        return UnsafePointer(columns)
     }
 
     /// Fills `columns` (`channels·kd·kh·kw × od·oh·ow`) from one image's `channels` planes.

@@ -55,13 +55,8 @@ enum TransposedProduct {
         Convolution.forEachGroup(input, weight, bias, group: group, window: window, output: &output) {
             g, source, weights, groupBias, target in
             // colsᵀ: the column matrix (depth × pixels) read transposed.
-            let matrix: UnsafePointer<Float>
-            if isPointwise {
-                matrix = source
-            } else {
-                Im2Col.fill(columns, from: source, channels: groupChannels, window: window, threads: threads)
-                matrix = UnsafePointer(columns)
-            }
+            let matrix = isPointwise
+                ? source : Im2Col.filled(columns, from: source, channels: groupChannels, window: window, threads: threads)
             if let packed {
                 Gemm.multiply(
                     m: pixels, alpha: 1, a: matrix, lda: pixels, transA: true, packed: packed[g], beta: 0,
