@@ -19,6 +19,8 @@
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
+/* Kernel rows im2col_short_runs takes. */
+#define CKILN_SHORT_RUN_ROWS 16
 
 static ptrdiff_t max_pd(ptrdiff_t x, ptrdiff_t y) { return x > y ? x : y; }
 static ptrdiff_t min_pd(ptrdiff_t x, ptrdiff_t y) { return x < y ? x : y; }
@@ -76,14 +78,75 @@ AVX512 static void copy_avx512(int8_t *to, const int8_t *from, ptrdiff_t count) 
     }
 }
 
-/* 64 bytes from `from` to `to` (the caller checked both ends are in their buffers). */
-AVX512 static void copy64_avx512(int8_t *to, const int8_t *from) {
-    _mm512_storeu_si512((void *)to, _mm512_loadu_si512((const void *)from));
-}
-
 AVX512 static void zero_avx512(int8_t *to, ptrdiff_t count) {
     for (; count >= 64; count -= 64, to += 64) _mm512_storeu_si512((void *)to, _mm512_setzero_si512());
     if (count > 0) _mm512_mask_storeu_epi8(to, ~(uint64_t)0 >> (64 - count), _mm512_setzero_si512());
+}
+
+/* im2col when each tap row is one contiguous run of at most 64 bytes (unit dilation and
+ * upsampling along x, no padded input channels: a few-channel stem's 7 × 3 bytes, a 3×3 over
+ * up to 21 channels), a row of output pixels at a time: each tap row's input line is found
+ * once per output row, and a pixel inside the image along x costs one 64-byte move per tap
+ * row. The bytes a move writes past its run belong to later runs, written after it; a move
+ * that would pass the end of the columns or of the input plane goes through masks. */
+AVX512 static void im2col_short_runs(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c, ptrdiff_t pixel_begin,
+                                     ptrdiff_t pixel_end, int8_t *columns) {
+    ptrdiff_t run = w->k_w * in_c, k = w->k_h * run;
+    const int8_t *lines[CKILN_SHORT_RUN_ROWS];
+    int8_t *end = columns + (pixel_end - pixel_begin) * k;
+    position at = position_of(w, pixel_begin);
+    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end;) {
+        ptrdiff_t count = min_pd(w->out_w - at.ox, pixel_end - pixel);
+        const int8_t *plane = in + at.image * w->in_h * w->in_w * in_c;
+        const int8_t *plane_end = plane + w->in_h * w->in_w * in_c;
+        /* Whether every tap row is inside the image, and the furthest line read. */
+        int rows_inside = 1;
+        const int8_t *last_line = plane;
+        for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
+            ptrdiff_t iy = input_row(w, at.oy, ky);
+            lines[ky] = iy < 0 ? NULL : plane + iy * w->in_w * in_c;
+            rows_inside &= iy >= 0;
+            if (lines[ky] && lines[ky] > last_line) last_line = lines[ky];
+        }
+        int8_t *to = columns + (pixel - pixel_begin) * k;
+        for (ptrdiff_t ox = at.ox; ox < at.ox + count; ox++, to += k) {
+            ptrdiff_t x0 = ox * w->stride_w - w->pad_w;
+            ptrdiff_t low = min_pd(w->k_w, max_pd(0, -x0));
+            ptrdiff_t high = max_pd(low, min_pd(w->k_w, w->in_w - x0));
+            int inside = low == 0 && high == w->k_w;
+            /* Inside the image along both axes, both buffers' ends far enough: one move per
+             * tap row and nothing else. */
+            if (rows_inside && inside && to + (w->k_h - 1) * run + 64 <= end &&
+                last_line + x0 * in_c + 64 <= plane_end) {
+                for (ptrdiff_t ky = 0; ky < w->k_h; ky++)
+                    _mm512_storeu_si512((void *)(to + ky * run), _mm512_loadu_si512((const void *)(lines[ky] + x0 * in_c)));
+                continue;
+            }
+            for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
+                int8_t *t = to + ky * run;
+                int room = t + 64 <= end;
+                if (!lines[ky]) {
+                    if (room) _mm512_storeu_si512((void *)t, _mm512_setzero_si512());
+                    else zero_avx512(t, run);
+                    continue;
+                }
+                const int8_t *from = lines[ky] + x0 * in_c;
+                if (inside && room && from + 64 <= plane_end) {
+                    _mm512_storeu_si512((void *)t, _mm512_loadu_si512((const void *)from));
+                    continue;
+                }
+                if (low > 0) zero_avx512(t, low * in_c);
+                if (high > low) copy_avx512(t + low * in_c, from + low * in_c, (high - low) * in_c);
+                if (high < w->k_w) zero_avx512(t + high * in_c, (w->k_w - high) * in_c);
+            }
+        }
+        pixel += count;
+        at.ox = 0;
+        if (++at.oy == w->out_h) {
+            at.oy = 0;
+            at.image++;
+        }
+    }
 }
 #endif
 
@@ -101,12 +164,10 @@ INLINE void im2col_body(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c,
     ptrdiff_t k = w->k_h * w->k_w * channels;
     ptrdiff_t run = w->k_w * channels;
     int contiguous = w->dilation_w == 1 && w->up_w == 1 && in_c == channels;
-    int8_t *end = columns + (pixel_end - pixel_begin) * k;
     position at = position_of(w, pixel_begin);
     for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
         ptrdiff_t ox = at.ox, oy = at.oy, image = at.image;
         const int8_t *plane = in + image * w->in_h * w->in_w * in_c;
-        const int8_t *plane_end = plane + w->in_h * w->in_w * in_c;
         int8_t *to = columns + (pixel - pixel_begin) * k;
         /* Contiguous taps kx in [low, high) are inside the row (the same for every ky). */
         ptrdiff_t x0 = ox * w->stride_w - w->pad_w;
@@ -120,16 +181,6 @@ INLINE void im2col_body(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c,
             }
             const int8_t *line = plane + iy * w->in_w * in_c;
             if (contiguous) {
-#if CKILN_X86
-                /* A short whole run (a few-channel stem's 7 × 3 bytes) as one unmasked 64-byte
-                 * move: the bytes past the run belong to later runs, written after this one;
-                 * both buffers' ends are checked. */
-                if (wide && run <= 64 && low == 0 && high == w->k_w && to + 64 <= end &&
-                    line + x0 * in_c + 64 <= plane_end) {
-                    copy64_avx512(to, line + x0 * in_c);
-                    continue;
-                }
-#endif
                 if (low > 0) ZERO(to, low * channels);
                 if (high > low) COPY(to + low * channels, line + (x0 + low) * in_c, (high - low) * channels);
                 if (high < w->k_w) ZERO(to + high * channels, (w->k_w - high) * channels);
@@ -165,7 +216,11 @@ void ckiln_i8_im2col_nhwc(int isa, const ckiln_window *window, const int8_t *in,
                           ptrdiff_t channels, ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *columns) {
 #if CKILN_X86
     if (ckiln_clamp_isa(isa) >= CKILN_ISA_AVX512) {
-        im2col_avx512(window, in, in_c, channels, pixel_begin, pixel_end, columns);
+        if (window->dilation_w == 1 && window->up_w == 1 && in_c == channels && window->k_w * in_c <= 64 &&
+            window->k_h <= CKILN_SHORT_RUN_ROWS)
+            im2col_short_runs(window, in, in_c, pixel_begin, pixel_end, columns);
+        else
+            im2col_avx512(window, in, in_c, channels, pixel_begin, pixel_end, columns);
         return;
     }
 #endif
