@@ -129,7 +129,7 @@ extension FeatureMemory {
                             guard let scratch = columns.baseAddress else { return }
                             (a, lda) = (UnsafePointer(scratch), k)
                             // im2col: row r = the window of the tile's pixel r.
-                            Parallel.forEach(m, threads: threads, grain: 32) { pixels in
+                            Parallel.forEach(m, threads: threads, grain: Self.grain(32, perItem: k)) { pixels in
                                 NativeInt8NHWC.im2col(
                                     isa: isa, window: window, input: x, inChannels: inChannels, channels: channelCount,
                                     pixels: (firstPixel + pixels.lowerBound)..<(firstPixel + pixels.upperBound),
@@ -156,7 +156,7 @@ extension FeatureMemory {
                                     threads: threads)
                             }
                         }
-                        Parallel.forEach(m, threads: threads, grain: 64) { pixels in
+                        Parallel.forEach(m, threads: threads, grain: Self.grain(64, perItem: n)) { pixels in
                             let r = pixels.lowerBound
                             stage.apply(
                                 rows: pixels.count, c + r * n, lda: n, count: n, first: first,
@@ -188,7 +188,7 @@ extension FeatureMemory {
                             let w = w.baseAddress
                         else { return }
                         stage.withNative(first: first, count: n) { native in
-                            Parallel.forEach(m, threads: threads, grain: 16) { chunk in
+                            Parallel.forEach(m, threads: threads, grain: Self.grain(16, perItem: n * window.taps)) { chunk in
                                 let r = chunk.lowerBound
                                 let to = out + (pixels.lowerBound + r) * outChannels + first
                                 NativeInt8NHWC.depthwise(
@@ -237,7 +237,7 @@ extension FeatureMemory {
                 guard let out = target.baseAddress, let x = x.baseAddress else { return }
                 if isMax {
                     let window = geometry.native(kernelHeight: kh, kernelWidth: kw)
-                    Parallel.forEach(m, threads: threads, grain: 16) { pixels in
+                    Parallel.forEach(m, threads: threads, grain: Self.grain(16, perItem: n * kh * kw)) { pixels in
                         NativeInt8NHWC.maxPool(
                             isa: isa, window: window, input: x + first, inChannels: inChannels, n: n,
                             pixels: (firstPixel + pixels.lowerBound)..<(firstPixel + pixels.upperBound),
@@ -245,7 +245,7 @@ extension FeatureMemory {
                     }
                     return
                 }
-                Parallel.forEach(m, threads: threads, grain: 16) { pixels in
+                Parallel.forEach(m, threads: threads, grain: Self.grain(16, perItem: n * kh * kw)) { pixels in
                     withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { values in
                         guard let values = values.baseAddress else { return }
                         for r in pixels {

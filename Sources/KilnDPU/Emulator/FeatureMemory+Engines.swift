@@ -19,7 +19,7 @@ extension FeatureMemory {
             sources[0].withUnsafeBufferPointer { a in
                 sources[isBinary ? 1 : 0].withUnsafeBufferPointer { b in
                     prepared.table.withUnsafeBufferPointer { table in
-                        Parallel.forEach(rows.count, threads: threads, grain: 8) { chunk in
+                        Parallel.forEach(rows.count, threads: threads, grain: Self.grain(8, perItem: length)) { chunk in
                             guard let out = UnsafeMutablePointer<Int8>(bitPattern: targetAddress) else { return }
                             // Operands laid out like the output: the chunk's rows are one run.
                             if isBinary, let add = prepared.addStage, isDense, let a = a.baseAddress, let b = b.baseAddress {
@@ -66,6 +66,13 @@ extension FeatureMemory {
                 }
             }
         }
+    }
+
+    /// Items per parallel chunk: at least `minimum`, and at least 32k operations (bytes
+    /// moved, multiply-adds) at `perItem` each — a thread's wake-up costs more than a
+    /// smaller share saves (tiny models ran slower on two threads than on one).
+    static func grain(_ minimum: Int, perItem: Int) -> Int {
+        max(minimum, 32_768 / max(perItem, 1))
     }
 
     /// The memory strides of `operand`, broadcast to `output`'s shape, in the order of

@@ -25,6 +25,9 @@ package enum NativeInt8NHWC {
                 k_w: kernelWidth, stride_h: strideY, stride_w: strideX, dilation_h: dilationY, dilation_w: dilationX,
                 pad_h: padY, pad_w: padX, up_h: upY, up_w: upX)
         }
+
+        /// Taps of the window (kernel height × width).
+        package var taps: Int { raw.k_h * raw.k_w }
     }
 
     /// im2col rows of output pixels `pixels`: row `r` (at `columns + r · k`, `k = kh · kw ·
