@@ -10,12 +10,13 @@ extension Convolution {
         package let weight: Tensor
         /// The group count the packing is for.
         package let group: Int
-        /// Per group, `weight[g]` as an `M/group × C/group·kernel` matrix; empty for depthwise.
+        /// Per group, `weight[g]` as an `M/group × C/group·kernel` matrix; empty when another
+        /// layout is packed instead (depthwise weights are read as they are).
         let groups: [Gemm.PackedA]
         /// The weight in ``DirectConvolution``'s layout, for the shapes it takes.
         let direct: [Float]?
         /// Per group, `weight[g]ᵀ` packed as the B of a ``TransposedProduct`` (when the output
-        /// pixels given at packing call for it; `groups` is then empty).
+        /// pixels given at packing call for it).
         let transposed: [Gemm.PackedB]?
 
         /// Packs `weight` (`M × C/group × kernel…`, float32) for convolutions with `group`
@@ -34,11 +35,14 @@ extension Convolution {
             let depth = weight.shape.dropFirst().reduce(1, *)
             // The condition under which `convFloat` takes the depthwise kernel.
             let isDepthwise = weight.shape[1] == 1 && weight.rank <= 4
-            direct = DirectConvolution.accepts(weight: weight.shape, group: group) ? DirectConvolution.pack(weight) : nil
-            let transposes = !isDepthwise
+            // One layout, in `convFloat`'s order of preference (a path that does not run after
+            // all — another instruction set, other shapes — takes the weight unpacked).
+            let directs = DirectConvolution.accepts(weight: weight.shape, group: group) && NativeKernels.activeISA >= .avx512
+            direct = directs ? DirectConvolution.pack(weight) : nil
+            let transposes = !isDepthwise && !directs
                 && outputPixels.map { TransposedProduct.runs(pixels: $0, outChannels: outPerGroup, depth: depth) } == true
             transposed = transposes ? TransposedProduct.pack(weight, group: group) : nil
-            groups = isDepthwise || transposes ? [] : weight.withUnsafeBufferPointer(as: Float.self) { values in
+            groups = isDepthwise || directs || transposes ? [] : weight.withUnsafeBufferPointer(as: Float.self) { values in
                 guard let base = values.baseAddress else { return [] }
                 return (0..<group).map { g in
                     Gemm.PackedA(m: outPerGroup, k: depth, a: base + g * outPerGroup * depth, lda: depth, transA: false)
