@@ -116,6 +116,28 @@ public enum UnaryKernels {
     public static func floating<T: KernelFloat>(
         _ op: UnaryOp, _ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, _ threads: Int
     ) {
+        if T.self == Float.self {
+            // Specialized here: a generic call from another module runs unspecialized code
+            // (witness-table calls per element).
+            floating(
+                op, UnsafeRawBufferPointer(x).assumingMemoryBound(to: Float.self),
+                UnsafeMutableRawBufferPointer(y).assumingMemoryBound(to: Float.self), threads)
+        } else {
+            mapped(op, x, y, threads)
+        }
+    }
+
+    /// ``floating(_:_:_:_:)`` on float32, the common case, specialized.
+    public static func floating(
+        _ op: UnaryOp, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>, _ threads: Int
+    ) {
+        mapped(op, x, y, threads)
+    }
+
+    @inline(__always)
+    private static func mapped<T: KernelFloat>(
+        _ op: UnaryOp, _ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, _ threads: Int
+    ) {
         if T.self == Float.self, NativeKernels.activeISA >= .avx2,
             let kernel = nativeKernel(op, isa: NativeKernels.activeISA.rawValue)
         {
@@ -262,6 +284,7 @@ public enum UnaryKernels {
         }
     }
 
+    @inline(__always)
     private static func map<T>(
         _ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, _ threads: Int, _ f: (T) -> T
     ) {

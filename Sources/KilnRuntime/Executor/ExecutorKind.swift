@@ -4,7 +4,9 @@ import KilnPasses
 
 /// Which executor runs a model (`kiln run --executor`).
 public enum ExecutorKind: String, CaseIterable, Sendable {
-    /// The graph executor when every shape is static and there is no control flow, else the VM.
+    /// The graph executor when every shape is static and there is no control flow, else the
+    /// VM, which compiles a graph-executor plan for input shapes that repeat (see
+    /// ``VirtualMachine/init(graph:runner:threads:specializingShapes:)``).
     case auto
     /// ``GraphExecutor``: static shapes, a memory plan.
     case graph
@@ -35,7 +37,7 @@ public enum ExecutorKind: String, CaseIterable, Sendable {
             if GraphExecutor.unsupportedReason(graph) == nil {
                 return try GraphExecutor(graph: graph, runner: runner, threads: threads)
             }
-            return try VirtualMachine(graph: graph, runner: runner, threads: threads)
+            return try VirtualMachine(graph: graph, runner: runner, threads: threads, specializingShapes: true)
         }
     }
 }

@@ -20,22 +20,37 @@ public struct VirtualMachine: ModelExecutor {
     let code: Bytecode
     let threads: Int
     let runner: any SubgraphRunner
+    /// Graph-executor plans by input shapes, when specializing.
+    let specializations: ShapeSpecializations?
+    /// The inputs whose shapes make a run's signature (plain, then defaulted).
+    private let signatureNames: [String]
 
     /// Compiles `graph`.
     ///
+    /// - Parameters:
+    ///   - specializingShapes: Compile a graph-executor plan for input shapes on their
+    ///     second run and run those shapes on it from then on (see ``ShapeSpecializations``);
+    ///     `false` always runs the bytecode.
     /// - Throws: `verificationFailed`, `kernelMissing`, `invalidModel` (a malformed `If`/`Loop`).
-    public init(graph: Graph, runner: any SubgraphRunner = NoSubgraphRunner(), threads: Int = 1) throws {
+    public init(
+        graph: Graph, runner: any SubgraphRunner = NoSubgraphRunner(), threads: Int = 1, specializingShapes: Bool = false
+    ) throws {
         try Verifier.verify(graph)
         self.graph = graph
         code = try BytecodeCompiler.compile(graph, runner: runner)
         self.threads = max(1, threads)
         self.runner = runner
+        specializations = specializingShapes ? ShapeSpecializations(graph: graph, runner: runner, threads: self.threads) : nil
+        signatureNames = (code.inputs + code.defaultedInputs).map(\.name)
     }
 
     /// `"vm"`.
     public var kindName: String { "vm" }
     /// The VM allocates per kernel call: no memory plan.
     public var plannedMemory: MemoryPlan? { nil }
+    /// Input-shape signatures that run on a specialized graph-executor plan (0 when not
+    /// specializing).
+    public var specializedPlanCount: Int { specializations?.compiledCount ?? 0 }
     /// Number of instructions (for `kiln show` and tests).
     public var instructionCount: Int { code.instructions.count }
 
@@ -56,19 +71,25 @@ public struct VirtualMachine: ModelExecutor {
         for name in inputs.keys.sorted() where !known.contains(name) {
             throw KilnError(.unknownInput, "the model has no input '\(name)'; its inputs are \(code.inputs.map(\.name))")
         }
-        var machine = Machine(code: code, threads: threads, runner: runner, trace: trace)
         for input in code.inputs {
             guard let tensor = inputs[input.name] else {
                 throw KilnError(.missingInput, "input '\(input.name)' (\(input.value.type)) was not provided")
             }
             try VirtualMachine.check(tensor, against: input.value)
-            machine.registers[input.register] = tensor
         }
+        for input in code.defaultedInputs {
+            if let tensor = inputs[input.name] { try VirtualMachine.check(tensor, against: input.value) }
+        }
+        if let specializations,
+            let executor = specializations.executor(for: signatureNames.map { inputs[$0]?.shape }, names: signatureNames)
+        {
+            return try executor.run(inputs, trace: trace)
+        }
+        var machine = Machine(code: code, threads: threads, runner: runner, trace: trace)
+        for input in code.inputs { machine.registers[input.register] = inputs[input.name] }
         // An input an initializer shadows takes the caller's tensor when given.
         for input in code.defaultedInputs {
-            guard let tensor = inputs[input.name] else { continue }
-            try VirtualMachine.check(tensor, against: input.value)
-            machine.registers[input.register] = tensor
+            if let tensor = inputs[input.name] { machine.registers[input.register] = tensor }
         }
         try machine.execute()
         var outputs: [String: Tensor] = [:]
