@@ -180,11 +180,58 @@ AVX512 static void direct_task(void *context, ptrdiff_t index) {
     }
 }
 
+enum { RECIPE_VECTORS = 4 }; /* padded rows of up to 64 floats take the recipe path */
+
+/* How every padded row inside the image is made from its input line when the row is narrow:
+ * vector v (floats 16v ..< 16v + 16 of the row) is one two-register permute of the 32 input
+ * columns from base[v], lanes outside `lanes[v]` zero (padding). The same for every row, so
+ * it is computed once per convolution; a row then costs a few loads, permutes and stores. */
+typedef struct {
+    int vectors;
+    int32_t base[RECIPE_VECTORS];
+    __mmask16 lanes[RECIPE_VECTORS], low[RECIPE_VECTORS], high[RECIPE_VECTORS], store[RECIPE_VECTORS];
+    int32_t index[RECIPE_VECTORS][16];
+} row_recipe;
+
 typedef struct {
     const float *in;
     float *padded;
     ptrdiff_t in_h, in_w, rows, stride_w, pad_h, pad_w, width;
+    const row_recipe *recipe; /* NULL: rows are copied phase by phase */
 } pad_job;
+
+/* The recipe of rows of `row_floats` = stride·width floats, or 0 when some vector's inputs
+ * span 32 columns or more (or the row is too wide). */
+static int make_recipe(row_recipe *recipe, ptrdiff_t in_w, ptrdiff_t stride, ptrdiff_t pad_w, ptrdiff_t width) {
+    ptrdiff_t row_floats = stride * width;
+    if (row_floats > 16 * RECIPE_VECTORS) return 0;
+    recipe->vectors = (int)((row_floats + 15) / 16);
+    for (int v = 0; v < recipe->vectors; v++) {
+        ptrdiff_t source[16], lowest = -1, highest = -1;
+        for (int lane = 0; lane < 16; lane++) {
+            ptrdiff_t at = 16 * v + lane, column = -1;
+            if (at < row_floats) column = stride * (at % width) + at / width - pad_w;
+            source[lane] = column >= 0 && column < in_w ? column : -1;
+            if (source[lane] < 0) continue;
+            if (lowest < 0 || source[lane] < lowest) lowest = source[lane];
+            if (source[lane] > highest) highest = source[lane];
+        }
+        if (lowest < 0) lowest = 0;
+        if (highest - lowest >= 32) return 0;
+        ptrdiff_t stored = row_floats - 16 * v;
+        recipe->base[v] = (int32_t)lowest;
+        recipe->lanes[v] = 0;
+        for (int lane = 0; lane < 16; lane++) {
+            recipe->index[v][lane] = source[lane] < 0 ? 0 : (int32_t)(source[lane] - lowest);
+            if (source[lane] >= 0) recipe->lanes[v] |= (__mmask16)(1u << lane);
+        }
+        ptrdiff_t available = in_w - lowest; /* columns the two loads may read */
+        recipe->low[v] = low_lanes(available < 16 ? (int)available : 16);
+        recipe->high[v] = available <= 16 ? 0 : low_lanes(available < 32 ? (int)(available - 16) : 16);
+        recipe->store[v] = low_lanes(stored < 16 ? (int)stored : 16);
+    }
+    return 1;
+}
 
 /* phase[x] = line[stride·x + shift] for x in [low, high), stride 1 or 2, 16 at a time with
  * masked loads (nothing outside the line's in_w floats is read). */
@@ -214,10 +261,33 @@ AVX512 static void pad_task(void *context, ptrdiff_t c) {
     ptrdiff_t stride = job->stride_w, row_floats = stride * job->width;
     const float *plane = job->in + c * job->in_h * job->in_w;
     float *out = job->padded + c * job->rows * row_floats;
-    memset(out, 0, sizeof(float) * (size_t)(job->rows * row_floats));
     ptrdiff_t first_row = job->pad_h, last_row = job->pad_h + job->in_h;
     if (first_row < 0) first_row = 0;
     if (last_row > job->rows) last_row = job->rows;
+    if (job->recipe) {
+        const row_recipe *recipe = job->recipe;
+        if (last_row < first_row) last_row = first_row;
+        memset(out, 0, sizeof(float) * (size_t)(first_row * row_floats));
+        __m512i index[RECIPE_VECTORS];
+        for (int v = 0; v < recipe->vectors; v++) index[v] = _mm512_loadu_si512(recipe->index[v]);
+        for (ptrdiff_t r = first_row; r < last_row; r++) {
+            const float *line = plane + (r - job->pad_h) * job->in_w;
+            float *row = out + r * row_floats;
+            /* Whole-vector stores (masked ones cost more): a row's last vector spills into the
+             * next row, which is written after it; only the plane's last row stays inside. */
+            __mmask16 last = r + 1 < job->rows ? 0xFFFF : recipe->store[recipe->vectors - 1];
+            for (int v = 0; v < recipe->vectors; v++) {
+                const float *from = line + recipe->base[v];
+                __m512 lo = _mm512_maskz_loadu_ps(recipe->low[v], from);
+                __m512 hi = _mm512_maskz_loadu_ps(recipe->high[v], from + 16);
+                __m512 values = _mm512_maskz_permutex2var_ps(recipe->lanes[v], lo, index[v], hi);
+                _mm512_mask_storeu_ps(row + 16 * v, v + 1 < recipe->vectors ? 0xFFFF : last, values);
+            }
+        }
+        memset(out + last_row * row_floats, 0, sizeof(float) * (size_t)((job->rows - last_row) * row_floats));
+        return;
+    }
+    memset(out, 0, sizeof(float) * (size_t)(job->rows * row_floats));
     for (ptrdiff_t p = 0; p < stride; p++) {
         ptrdiff_t first = job->pad_w - p;
         ptrdiff_t low = first <= 0 ? 0 : (first + stride - 1) / stride;
@@ -264,7 +334,10 @@ int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channel
         }
     }
     memset(padded + channels * plane, 0, 16 * sizeof(float));
-    pad_job pad = {in, padded, in_h, in_w, rows, stride_w, pad_h, pad_w, width};
+    row_recipe recipe;
+    /* Stride 1 rows copy as fast one masked move each (measured). */
+    int narrow = stride_w > 1 && make_recipe(&recipe, in_w, stride_w, pad_w, width);
+    pad_job pad = {in, padded, in_h, in_w, rows, stride_w, pad_h, pad_w, width, narrow ? &recipe : NULL};
     ckiln_parallel_for(threads, channels, pad_task, &pad);
 
     direct_job job = {padded, offset, packed_w, bias, out, m, k, out_h, out_w, stride_h, row_floats};

@@ -15,6 +15,10 @@ struct DirectConvTests {
         ConvCase(input: [7, 7], kernel: [5, 5], channels: 3, outChannels: 5, pads: [0, 0, 0, 0]),
         // Stride 2 rows wide enough for the vector phase copy (and its masked tail), 7×7 stem.
         ConvCase(input: [21, 75], kernel: [7, 7], channels: 3, outChannels: 13, strides: [2, 2], pads: [3, 3, 3, 3]),
+        // Stride 2 with even pads (even columns to phase 0), none, and odd widths past 32.
+        ConvCase(input: [13, 70], kernel: [5, 5], channels: 3, outChannels: 6, strides: [2, 2], pads: [2, 2, 2, 2]),
+        ConvCase(input: [9, 33], kernel: [3, 3], channels: 5, outChannels: 4, strides: [2, 2], pads: [0, 0, 0, 0]),
+        ConvCase(input: [8, 37], kernel: [3, 3], channels: 2, outChannels: 5, strides: [2, 2], pads: [1, 2, 0, 1]),
         // Stride 3 (scalar phase copy), dilation, asymmetric pads, several vectors a row.
         ConvCase(input: [11, 100], kernel: [3, 3], channels: 2, outChannels: 6, strides: [1, 3], dilations: [2, 1], pads: [2, 0, 1, 2]),
         ConvCase(input: [6, 41], kernel: [2, 3], channels: 5, outChannels: 3, dilations: [1, 3], pads: [0, 3, 1, 3], hasBias: false),
