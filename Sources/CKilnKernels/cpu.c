@@ -52,8 +52,8 @@ int ckiln_clamp_isa(int isa) {
 /* Per-thread scratch: found through a pthread key whose destructor frees the buffers when
  * the thread exits (pool threads come and go; their buffers must not leak). */
 typedef struct {
-    void *pointer[4];
-    size_t size[4];
+    void *pointer[5];
+    size_t size[5];
 } scratch_set;
 
 static pthread_key_t scratch_key;
@@ -62,7 +62,7 @@ static int scratch_key_ok;
 
 static void scratch_free(void *value) {
     scratch_set *set = value;
-    for (int i = 0; i < 4; i++) free(set->pointer[i]);
+    for (int i = 0; i < 5; i++) free(set->pointer[i]);
     free(set);
 }
 

@@ -306,6 +306,34 @@ AVX512 static void pad_task(void *context, ptrdiff_t c) {
 }
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+/* Small inputs on several threads: task i pads the whole input into its own copy of the planes
+ * (copies side by side in the caller's scratch slot 4) and computes its share of the tiles,
+ * in one fork. The padded planes never move between cores and there is no second fork,
+ * which costs more than padding once per thread when the planes are small. */
+enum { PRIVATE_PLANES = 256 << 10 };
+
+typedef struct {
+    pad_job pad; /* its `padded`: unused; task i pads copy i */
+    direct_job job;
+    ptrdiff_t channels;
+    float *copies;
+    ptrdiff_t copy_floats; /* planes and slack, rounded to a cache line */
+} private_job;
+
+AVX512 static void private_task(void *context, ptrdiff_t index) {
+    const private_job *shared = context;
+    float *padded = shared->copies + index * shared->copy_floats;
+    pad_job pad = shared->pad;
+    pad.padded = padded;
+    for (ptrdiff_t c = 0; c < shared->channels; c++) pad_task(&pad, c);
+    memset(padded + shared->copy_floats - 16, 0, 16 * sizeof(float));
+    direct_job job = shared->job;
+    job.padded = padded;
+    direct_task(&job, index);
+}
+#endif
+
 int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w,
                         const float *packed_w, ptrdiff_t m, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
                         ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
@@ -338,7 +366,6 @@ int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channel
     /* Stride 1 rows copy as fast one masked move each (measured). */
     int narrow = stride_w > 1 && make_recipe(&recipe, in_w, stride_w, pad_w, width);
     pad_job pad = {in, padded, in_h, in_w, rows, stride_w, pad_h, pad_w, width, narrow ? &recipe : NULL};
-    ckiln_parallel_for(threads, channels, pad_task, &pad);
 
     direct_job job = {padded, offset, packed_w, bias, out, m, k, out_h, out_w, stride_h, row_floats};
     job.vectors_per_row = (out_w + 15) / 16;
@@ -350,6 +377,17 @@ int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channel
     job.upper = upper;
     job.accumulate = accumulate;
     ptrdiff_t pairs = job.blocks * job.tiles;
+    ptrdiff_t copy_floats = (channels * plane + 16 + 15) / 16 * 16;
+    if (threads > 1 && sizeof(float) * (size_t)copy_floats <= PRIVATE_PLANES && pairs >= threads) {
+        float *copies = ckiln_scratch(4, sizeof(float) * (size_t)(copy_floats * threads));
+        if (copies) {
+            private_job shared = {pad, job, channels, copies, copy_floats};
+            shared.job.tasks = threads;
+            ckiln_parallel_for(threads, threads, private_task, &shared);
+            return 0;
+        }
+    }
+    ckiln_parallel_for(threads, channels, pad_task, &pad);
     job.tasks = threads <= 1 ? 1 : (pairs < 8 * threads ? pairs : 8 * threads);
     ckiln_parallel_for(threads, job.tasks, direct_task, &job);
     return 0;

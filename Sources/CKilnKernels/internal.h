@@ -92,7 +92,9 @@ void ckiln_i8_ukr_avx512_vnni(ptrdiff_t kp, const int16_t *a, const int16_t *b, 
 /* `isa` limited to what this CPU has. */
 int ckiln_clamp_isa(int isa);
 
-/* A per-thread, grow-only, 64-byte-aligned scratch buffer (slot 0..3); NULL when out of memory. */
+/* A per-thread, grow-only, 64-byte-aligned scratch buffer (slot 0..4: 0, 1 the SGEMM packs, 2 the
+ * int8 and GEMV packs, 3 conv and depthwise planes, 4 the direct conv's private planes); NULL
+ * when out of memory. */
 void *ckiln_scratch(int slot, size_t bytes);
 
 /* C (1 × n) = epilogue(alpha · op(A) · op(B) + beta · C) for a one-row op(A) (a is k × 1 with
