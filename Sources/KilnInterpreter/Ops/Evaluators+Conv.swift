@@ -32,10 +32,19 @@ extension Evaluators {
 
     /// Geometry and group of a `Conv` or `fusedConv` node on input `x` with weight `w`.
     private static func convGeometry(_ node: Node, _ x: Tensor, _ w: Tensor) throws -> (WindowGeometry, group: Int) {
+        try convGeometry(node, input: x.shape, weight: w.shape)
+    }
+
+    /// Geometry and group of a `Conv` or `fusedConv` node on an input of shape `input` with
+    /// a weight of shape `weight`.
+    package static func convGeometry(_ node: Node, input: [Int], weight: [Int]) throws -> (WindowGeometry, group: Int) {
+        guard input.count >= 3 else {
+            throw KilnError(.shapeMismatch, "Conv input \(input) needs rank >= 3 (N, C, spatial…)")
+        }
         let attributes = node.attributes
         let geometry = try WindowGeometry.forward(
-            input: try spatialShape(x, "Conv"),
-            kernel: try attributes.ints("kernel_shape") ?? Array(w.shape.dropFirst(2)),
+            input: Array(input.dropFirst(2)),
+            kernel: try attributes.ints("kernel_shape") ?? Array(weight.dropFirst(2)),
             strides: try attributes.ints("strides"), dilations: try attributes.ints("dilations"),
             pads: try attributes.ints("pads"), autoPad: try autoPad(attributes))
         return (geometry, try attributes.int("group", default: 1))
@@ -99,7 +108,7 @@ extension Evaluators {
     }
 
     /// The `activation` of a `fusedConv`, as the unary op it fused.
-    private static func fusedGate(_ attributes: Attributes) throws -> UnaryOp? {
+    package static func fusedGate(_ attributes: Attributes) throws -> UnaryOp? {
         switch try attributes.string("activation", default: "") {
         case "": return nil
         case "silu": return .silu

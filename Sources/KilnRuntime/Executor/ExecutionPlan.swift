@@ -138,6 +138,7 @@ public final class ExecutionPlan: Sendable {
                 evaluator = Self.subgraphEvaluator(subgraph, runner: runner)
             } else if let packed = try Self.packedWeights(node, graph) {
                 evaluator = Evaluators.fusedConv(packed: packed)
+                prepared = (try? PreparedKernels.conv(node, graph, packed: packed)) ?? nil
             } else if let resolved = Evaluators.table[node.op] {
                 evaluator = resolved
                 // A node whose attributes do not decode runs its evaluator, which reports the
