@@ -21,11 +21,21 @@ extension Graph {
 
     /// `base`, or `base_1`, `base_2`, … — the first name no value has.
     public func uniqueName(_ base: String) -> String {
-        let taken = Set(values.map(\.name))
-        guard taken.contains(base) else { return base }
+        var taken = Set(values.map(\.name))
+        return Graph.claimName(base, in: &taken)
+    }
+
+    /// `base`, or `base_1`, `base_2`, … — the first name not in `taken`, which is added to it
+    /// (for passes that name many new values: one set instead of a scan per name).
+    public static func claimName(_ base: String, in taken: inout Set<String>) -> String {
+        var name = base
         var suffix = 1
-        while taken.contains("\(base)_\(suffix)") { suffix += 1 }
-        return "\(base)_\(suffix)"
+        while taken.contains(name) {
+            name = "\(base)_\(suffix)"
+            suffix += 1
+        }
+        taken.insert(name)
+        return name
     }
 
     /// The graph without the nodes in `removed`, nor nodes no graph output depends on

@@ -106,16 +106,7 @@ package enum UnrollLoops {
 
         /// Appends the copies, the stacked scans and the final carried values to `graph`.
         func emit(into graph: inout Graph, names: inout Set<String>) {
-            func fresh(_ base: String) -> String {
-                var name = base
-                var suffix = 1
-                while names.contains(name) {
-                    name = "\(base)_\(suffix)"
-                    suffix += 1
-                }
-                names.insert(name)
-                return name
-            }
+            func fresh(_ base: String) -> String { Graph.claimName(base, in: &names) }
             func constant(_ tensor: Tensor, _ base: String) -> ValueID {
                 let id = graph.addValue(Value(name: fresh(base), type: TensorType(dtype: tensor.dtype, shape: tensor.shape)))
                 graph.initializers[id] = tensor

@@ -45,13 +45,7 @@ public struct Replacement: Sendable {
     /// Creates a value for an intermediate result; the name is made unique. Its type is
     /// inferred after the rewrite when not given.
     public mutating func value(name: String, type: TensorType = .unknown) -> ValueID {
-        var unique = name
-        var suffix = 1
-        while takenNames.contains(unique) {
-            unique = "\(name)_\(suffix)"
-            suffix += 1
-        }
-        takenNames.insert(unique)
+        let unique = Graph.claimName(name, in: &takenNames)
         newValues.append(Value(name: unique, type: type))
         return ValueID(firstNewIndex + newValues.count - 1)
     }

@@ -22,7 +22,7 @@ import KilnPasses
 /// signatures run on the bytecode.
 final class ShapeSpecializations: @unchecked Sendable {
     /// Compiled plans kept at most.
-    static let maxPlans = 8
+    static let maxPlans = 4
     /// Signatures remembered at most (past it, those seen only once are forgotten).
     static let maxSignatures = 1024
 
