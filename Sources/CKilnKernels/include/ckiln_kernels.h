@@ -312,6 +312,11 @@ uint64_t ckiln_dependent_adds(uint64_t iterations);
  * FMA): FMA peak = flops / elapsed. 0 without vector FMA (portable). */
 double ckiln_fma_peak_flops(int isa, uint64_t iterations);
 
+/* rows × `bytes` from `from` (rows `from_stride` bytes apart) to `to` (`to_stride` apart);
+ * rows of up to 64 bytes are one masked move each on AVX-512. */
+void ckiln_copy_rows(int isa, void *to, ptrdiff_t to_stride, const void *from, ptrdiff_t from_stride,
+                     ptrdiff_t bytes, ptrdiff_t rows);
+
 #ifdef __cplusplus
 }
 #endif

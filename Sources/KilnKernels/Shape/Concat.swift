@@ -1,6 +1,8 @@
+import CKilnKernels
 import KilnCore
 
-/// Concat and Split over raw bytes. Both view tensors as `[outer, axisDim, inner]`.
+/// Concat and Split over raw bytes. Both view tensors as `[outer, axisDim, inner]` and copy
+/// one operand row per outer index (`ckiln_copy_rows`: short rows as single masked moves).
 public enum Concat {
     /// Concatenates `inputs` along an axis. Input `k` is `[outer, axisDims[k], inner]`;
     /// the output is `[outer, Σ axisDims, inner]`.
@@ -13,11 +15,7 @@ public enum Concat {
         var start = 0
         for (input, dim) in zip(inputs, axisDims) {
             let bytes = dim * inner * elementSize
-            if bytes > 0 {
-                for row in 0..<outer {
-                    (output + row * rowBytes + start).copyMemory(from: input + row * bytes, byteCount: bytes)
-                }
-            }
+            ckiln_copy_rows(NativeKernels.activeISA.rawValue, output + start, rowBytes, input, bytes, bytes, outer)
             start += bytes
         }
     }
@@ -33,11 +31,7 @@ public enum Concat {
         var start = 0
         for (output, dim) in zip(outputs, axisDims) {
             let bytes = dim * inner * elementSize
-            if bytes > 0 {
-                for row in 0..<outer {
-                    (output + row * bytes).copyMemory(from: input + row * rowBytes + start, byteCount: bytes)
-                }
-            }
+            ckiln_copy_rows(NativeKernels.activeISA.rawValue, output, bytes, input + start, rowBytes, bytes, outer)
             start += bytes
         }
     }

@@ -26,7 +26,10 @@ public enum Remap {
         let strides = Tensor.strides(shape)
         let inner = maps[rank - 1]
         let innerCount = inner.count
-        let (runStart, runLength) = longestRun(inner)
+        // A run of consecutive source elements is copied whole when long enough to beat the
+        // element loop (nearest upsampling's runs are two elements: those stay in the loop).
+        let longest = longestRun(inner)
+        let (runStart, runLength) = longest.length >= 16 ? longest : (0, 0)
         let isIdentityRun = runLength > 0
         let rows = total / innerCount
         fill.withUnsafeBytes { fillBytes in
@@ -129,13 +132,16 @@ public enum Remap {
         let size = MemoryLayout<Word>.size
         let fillWord = fill.load(as: Word.self)
         map.withUnsafeBufferPointer { indices in
-            for range in [0..<skipping.lowerBound, skipping.upperBound..<indices.count] {
+            // Two ranges without an array of them (that allocated once per row).
+            func copy(_ range: Range<Int>) {
                 for element in range {
                     let index = indices[element]
                     let value = index < 0 ? fillWord : rowSource.load(fromByteOffset: index * size, as: Word.self)
                     rowOut.storeBytes(of: value, toByteOffset: element * size, as: Word.self)
                 }
             }
+            copy(0..<skipping.lowerBound)
+            copy(skipping.upperBound..<indices.count)
         }
     }
 }
