@@ -112,6 +112,7 @@ static void pack_a(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, p
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 #define AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
 
 AVX512 static void pack_a_avx512(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows,
@@ -124,19 +125,23 @@ AVX512 static void pack_a_avx512(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, pt
  * (B is zero there) and in the rows past `rows`. */
 AVX512 static void pack_a_u8(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdiff_t row, ptrdiff_t rows,
                              ptrdiff_t k0, ptrdiff_t quads, uint8_t *out) {
-    ptrdiff_t values = min_pd(4 * quads, k - k0);
+    ptrdiff_t values = min_pd(4 * quads, k - k0), width = 4 * quads;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    /* 64 bytes of a row per step: lanes past `values` load as 0 and flip to the 0x80 pad. */
     for (ptrdiff_t panel = 0; panel < rows; panel += MR) {
         ptrdiff_t used = min_pd(MR, rows - panel);
         for (ptrdiff_t i = 0; i < MR; i++) {
-            uint8_t *to = out + i * 4 * quads;
-            ptrdiff_t j = 0;
-            if (i < used) {
-                const int8_t *source = a + (row + panel + i) * lda + k0;
-                for (; j < values; j++) to[j] = (uint8_t)source[j] ^ 0x80u;
+            uint8_t *to = out + i * width;
+            const int8_t *source = a + (row + panel + i) * lda + k0;
+            for (ptrdiff_t j = 0; j < width; j += 64) {
+                ptrdiff_t load = i < used ? min_pd(64, values - j) : 0, store = min_pd(64, width - j);
+                __mmask64 loaded = load <= 0 ? 0 : load >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << load) - 1);
+                __mmask64 stored = store >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << store) - 1);
+                __m512i bytes = _mm512_maskz_loadu_epi8(loaded, source + j);
+                _mm512_mask_storeu_epi8(to + j, stored, _mm512_xor_si512(bytes, flip));
             }
-            for (; j < 4 * quads; j++) to[j] = 0x80u;
         }
-        out += MR * 4 * quads;
+        out += MR * width;
     }
 }
 #endif

@@ -505,9 +505,30 @@ AVX2 static void maxpool_avx2(const ckiln_window *w, const int8_t *in, ptrdiff_t
     maxpool_body(w, in, in_c, n, pixel_begin, pixel_end, out, ldo);
 }
 
+/* 64 channels per register: one masked load and one max per tap, no per-tap loop over the
+ * channels. */
 AVX512 static void maxpool_avx512(const ckiln_window *w, const int8_t *in, ptrdiff_t in_c, ptrdiff_t n,
                                   ptrdiff_t pixel_begin, ptrdiff_t pixel_end, int8_t *out, ptrdiff_t ldo) {
-    maxpool_body(w, in, in_c, n, pixel_begin, pixel_end, out, ldo);
+    position at = position_of(w, pixel_begin);
+    for (ptrdiff_t pixel = pixel_begin; pixel < pixel_end; pixel++, advance(w, &at)) {
+        const int8_t *plane = in + at.image * w->in_h * w->in_w * in_c;
+        int8_t *y = out + (pixel - pixel_begin) * ldo;
+        for (ptrdiff_t j = 0; j < n; j += 64) {
+            ptrdiff_t left = n - j;
+            __mmask64 mask = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+            __m512i best = _mm512_set1_epi8(-128);
+            for (ptrdiff_t ky = 0; ky < w->k_h; ky++) {
+                ptrdiff_t iy = input_row(w, at.oy, ky);
+                if (iy < 0) continue;
+                for (ptrdiff_t kx = 0; kx < w->k_w; kx++) {
+                    ptrdiff_t ix = input_column(w, at.ox, kx);
+                    if (ix < 0) continue;
+                    best = _mm512_max_epi8(best, _mm512_maskz_loadu_epi8(mask, plane + (iy * w->in_w + ix) * in_c + j));
+                }
+            }
+            _mm512_mask_storeu_epi8(y + j, mask, best);
+        }
+    }
 }
 #endif
 

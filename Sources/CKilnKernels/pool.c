@@ -31,7 +31,6 @@ static struct {
     _Atomic uint64_t generation;
     _Atomic ptrdiff_t next; /* next task index */
     ptrdiff_t count;
-    ptrdiff_t chunk; /* task indices per take */
     ckiln_task task;
     void *context;
     int wanted;         /* workers that may still join this job */
@@ -44,14 +43,9 @@ static struct {
     .idle = PTHREAD_COND_INITIALIZER,
 };
 
-/* Takes `chunk` consecutive task indices at a time: every take is a cache line passed between
- * cores, which costs more than a small task. */
-static void run_tasks(ckiln_task task, void *context, ptrdiff_t count, ptrdiff_t chunk) {
-    ptrdiff_t first;
-    while ((first = atomic_fetch_add_explicit(&pool.next, chunk, memory_order_relaxed)) < count) {
-        ptrdiff_t end = first + chunk < count ? first + chunk : count;
-        for (ptrdiff_t index = first; index < end; index++) task(context, index);
-    }
+static void run_tasks(ckiln_task task, void *context, ptrdiff_t count) {
+    ptrdiff_t index;
+    while ((index = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed)) < count) task(context, index);
 }
 
 static void *worker(void *unused) {
@@ -72,9 +66,9 @@ static void *worker(void *unused) {
         atomic_fetch_add_explicit(&pool.active, 1, memory_order_relaxed);
         ckiln_task task = pool.task;
         void *context = pool.context;
-        ptrdiff_t count = pool.count, chunk = pool.chunk;
+        ptrdiff_t count = pool.count;
         pthread_mutex_unlock(&pool.lock);
-        run_tasks(task, context, count, chunk);
+        run_tasks(task, context, count);
         /* Release: the caller that sees active drop also sees this worker's results. */
         pthread_mutex_lock(&pool.lock);
         if (atomic_fetch_sub_explicit(&pool.active, 1, memory_order_release) == 1) pthread_cond_signal(&pool.idle);
@@ -111,16 +105,13 @@ void ckiln_parallel_for(int threads, ptrdiff_t count, ckiln_task task, void *con
     pool.task = task;
     pool.context = context;
     pool.count = count;
-    /* About four takes per thread: balance without a take per task. */
-    ptrdiff_t chunk = count / (4 * (ptrdiff_t)(helpers + 1));
-    pool.chunk = chunk > 1 ? chunk : 1;
     pool.wanted = helpers;
     atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
 
-    run_tasks(task, context, count, pool.chunk);
+    run_tasks(task, context, count);
 
     /* Close the job to late workers, then wait for the ones inside it: spinning first (they
      * are usually a few microseconds from done; a sleep and wake-up would cost more), then
