@@ -127,6 +127,20 @@ AVX512 static void pack_a_u8(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdif
                              ptrdiff_t k0, ptrdiff_t quads, uint8_t *out) {
     ptrdiff_t values = min_pd(4 * quads, k - k0), width = 4 * quads;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
+    if (lda == width && values == width) {
+        /* Whole rows stored back to back (an NHWC feature map whose channels are a multiple
+         * of 4): the panels are the same bytes in the same order, so one flat flipped copy,
+         * then the 0x80 rows that complete the last panel. */
+        const int8_t *source = a + row * lda + k0;
+        ptrdiff_t bytes = rows * width, padded = round_up(rows, MR) * width;
+        for (ptrdiff_t j = 0; j < padded; j += 64) {
+            ptrdiff_t load = min_pd(64, bytes - j), store = min_pd(64, padded - j);
+            __mmask64 loaded = load <= 0 ? 0 : load >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << load) - 1);
+            __mmask64 stored = store >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << store) - 1);
+            _mm512_mask_storeu_epi8(out + j, stored, _mm512_xor_si512(_mm512_maskz_loadu_epi8(loaded, source + j), flip));
+        }
+        return;
+    }
     /* 64 bytes of a row per step: lanes past `values` load as 0 and flip to the 0x80 pad. */
     for (ptrdiff_t panel = 0; panel < rows; panel += MR) {
         ptrdiff_t used = min_pd(MR, rows - panel);
