@@ -559,23 +559,30 @@ static int8_t quantize_one(float x, double scale, int mode) {
 }
 
 #if CKILN_X86
-/* Eight values at a time for half up (floor(v + 0.5)) and half to even (the default rounding
- * of vrndscalepd), the same double operations as quantize_one; half away from zero has no
- * single instruction and stays scalar. */
+/* Eight values at a time, the same double operations as quantize_one: half up is
+ * floor(v + 0.5), half to even the default rounding of vrndscalepd, and half away from zero
+ * floor(|v| + 0.5) with v's sign. That equals round(v) here: v is a float times a power of
+ * two (24 significant bits), so |v| + 0.5 is exact, or rounds to 0.5 when |v| is too small to
+ * matter, for every |v| below the saturation bounds. */
 AVX512 static void quantize_avx512(ptrdiff_t count, const float *in, double scale, int mode, int8_t *out) {
     ptrdiff_t i = 0;
-    if (mode != CKILN_ROUND_HALF_AWAY) {
-        __m512d s = _mm512_set1_pd(scale), half = _mm512_set1_pd(0.5);
-        __m512d lower = _mm512_set1_pd(-128), upper = _mm512_set1_pd(127);
-        for (; i + 8 <= count; i += 8) {
-            __m512d v = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(in + i)), s);
-            __mmask8 ordered = _mm512_cmp_pd_mask(v, v, _CMP_ORD_Q);
-            __m512d r = mode == CKILN_ROUND_HALF_UP
-                            ? _mm512_roundscale_pd(_mm512_add_pd(v, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
-                            : _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            r = _mm512_maskz_mov_pd(ordered, _mm512_min_pd(_mm512_max_pd(r, lower), upper));
-            _mm_storel_epi64((__m128i *)(out + i), _mm256_cvtepi32_epi8(_mm512_cvtpd_epi32(r)));
+    __m512d s = _mm512_set1_pd(scale), half = _mm512_set1_pd(0.5), sign = _mm512_set1_pd(-0.0);
+    __m512d lower = _mm512_set1_pd(-128), upper = _mm512_set1_pd(127);
+    for (; i + 8 <= count; i += 8) {
+        __m512d v = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(in + i)), s);
+        __mmask8 ordered = _mm512_cmp_pd_mask(v, v, _CMP_ORD_Q);
+        __m512d r;
+        if (mode == CKILN_ROUND_HALF_UP) {
+            r = _mm512_roundscale_pd(_mm512_add_pd(v, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        } else if (mode == CKILN_ROUND_HALF_EVEN) {
+            r = _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        } else {
+            __m512d magnitude = _mm512_andnot_pd(sign, v);
+            r = _mm512_roundscale_pd(_mm512_add_pd(magnitude, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            r = _mm512_or_pd(r, _mm512_and_pd(sign, v));
         }
+        r = _mm512_maskz_mov_pd(ordered, _mm512_min_pd(_mm512_max_pd(r, lower), upper));
+        _mm_storel_epi64((__m128i *)(out + i), _mm256_cvtepi32_epi8(_mm512_cvtpd_epi32(r)));
     }
     for (; i < count; i++) out[i] = quantize_one(in[i], scale, mode);
 }
