@@ -141,21 +141,17 @@ AVX512 static void pack_a_u8(const int8_t *a, ptrdiff_t lda, ptrdiff_t k, ptrdif
         }
         return;
     }
-    /* 64 bytes of a row per step: lanes past `values` load as 0 and flip to the 0x80 pad. */
-    for (ptrdiff_t panel = 0; panel < rows; panel += MR) {
-        ptrdiff_t used = min_pd(MR, rows - panel);
-        for (ptrdiff_t i = 0; i < MR; i++) {
-            uint8_t *to = out + i * width;
-            const int8_t *source = a + (row + panel + i) * lda + k0;
-            for (ptrdiff_t j = 0; j < width; j += 64) {
-                ptrdiff_t load = i < used ? min_pd(64, values - j) : 0, store = min_pd(64, width - j);
-                __mmask64 loaded = load <= 0 ? 0 : load >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << load) - 1);
-                __mmask64 stored = store >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << store) - 1);
-                __m512i bytes = _mm512_maskz_loadu_epi8(loaded, source + j);
-                _mm512_mask_storeu_epi8(to + j, stored, _mm512_xor_si512(bytes, flip));
-            }
-        }
-        out += MR * width;
+    /* 64 bytes of a row per step, the same masks for every row: lanes past `values` load as 0
+     * and flip to the 0x80 pad. */
+    for (ptrdiff_t j = 0; j < width; j += 64) {
+        ptrdiff_t load = min_pd(64, values - j), store = min_pd(64, width - j);
+        __mmask64 loaded = load <= 0 ? 0 : load >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << load) - 1);
+        __mmask64 stored = store >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << store) - 1);
+        const int8_t *source = a + row * lda + k0 + j;
+        uint8_t *to = out + j;
+        for (ptrdiff_t i = 0; i < rows; i++, source += lda, to += width)
+            _mm512_mask_storeu_epi8(to, stored, _mm512_xor_si512(_mm512_maskz_loadu_epi8(loaded, source), flip));
+        for (ptrdiff_t i = rows; i < round_up(rows, MR); i++, to += width) _mm512_mask_storeu_epi8(to, stored, flip);
     }
 }
 #endif
