@@ -1,5 +1,6 @@
 import KilnCore
 import KilnIR
+import KilnKernels
 
 /// The emulator's feature maps (int8, each in its buffer's stored layout) and the MISC
 /// data-movement engine.
@@ -39,30 +40,19 @@ struct FeatureMemory {
         return Self.transposed(values, shape: buffer.shape, toNHWC: false)
     }
 
-    /// `values` of an NCHW `shape` moved between the graph's NCHW order and the DPU's NHWC one.
+    /// `values` of an NCHW `shape` moved between the graph's NCHW order and the DPU's NHWC one
+    /// (the strided-copy kernel: the element loop it replaced cost ~1 ns a value, 12 µs on a
+    /// 64×64 RGB input).
     private static func transposed(_ values: [Int8], shape: [Int], toNHWC: Bool) -> [Int8] {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        var result = [Int8](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { source in
-            result.withUnsafeMutableBufferPointer { target in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        for y in 0..<h {
-                            let planar = ((b * c + ch) * h + y) * w
-                            let interleaved = (b * h + y) * w * c + ch
-                            for x in 0..<w {
-                                if toNHWC {
-                                    target[interleaved + x * c] = source[planar + x]
-                                } else {
-                                    target[planar + x] = source[interleaved + x * c]
-                                }
-                            }
-                        }
-                    }
-                }
+        let (stored, permutation) = toNHWC ? ([n, c, h, w], [0, 2, 3, 1]) : ([n, h, w, c], [0, 3, 1, 2])
+        return [Int8](unsafeUninitializedCapacity: values.count) { target, initialized in
+            values.withUnsafeBytes { source in
+                guard let from = source.baseAddress, let to = target.baseAddress else { return }
+                StridedCopy.transpose(from, shape: stored, permutation: permutation, elementSize: 1, into: to)
             }
+            initialized = values.count
         }
-        return result
     }
 
     /// Copy, transpose, concat and remap layers, in the graph's order.
