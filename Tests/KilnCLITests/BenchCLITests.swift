@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnTestSupport
 import Testing
 
 /// `kiln bench`: the JSON document's keys and the argument checks (no timing assertions).
@@ -25,6 +26,23 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(object?["executor"] as? String == "graph")
+    }
+
+    /// A model with symbolic dimensions runs on the VM, whose repeated input shape gets a
+    /// specialized graph plan: named in the text and counted in the document.
+    @Test(.enabled(if: ReferenceModels.manifest.contains { $0.name == "dynamic_shapes" }, "KILN_MODEL_DATA has no dynamic_shapes"))
+    func specializedPlansAreReported() throws {
+        let model = ReferenceModels.directory.appendingPathComponent("dynamic_shapes.onnx").path
+        let json = try CLITests.kiln(["bench", model, "--seconds", "0", "--warmup", "2", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(document["executor"] as? String == "vm")
+        #expect(document["specialized_plans"] as? Int == 1)
+        let text = try CLITests.kiln(["bench", model, "--seconds", "0", "--warmup", "2"])
+        #expect(text.stdout.contains("vm executor, 1 input shape on a specialized graph plan"), "\(text.stdout)")
+        let bytecode = try CLITests.kiln(["bench", model, "--seconds", "0", "--warmup", "2", "--executor", "vm", "--json"])
+        let plain = try #require(try JSONSerialization.jsonObject(with: Data(bytecode.stdout.utf8)) as? [String: Any])
+        #expect(plain["specialized_plans"] == nil)
     }
 
     @Test func humanOutputAndBadArguments() throws {

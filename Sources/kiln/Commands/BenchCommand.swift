@@ -98,6 +98,9 @@ struct BenchCommand: ParsableCommand {
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e6)
         }
         var report = BenchReport(model: model, executor: runner.kindName, threads: threads, latencies: latencies)
+        if let vm = runner as? VirtualMachine, vm.specializedPlanCount > 0 {
+            report.specializedPlans = vm.specializedPlanCount
+        }
         if device != nil || ops || nodes {
             // Per-subgraph and per-operator times from traced runs (after the timed ones, so
             // tracing costs nothing there).
@@ -136,12 +139,15 @@ struct BenchReport: Encodable {
     var device: DeviceSummary?
     var subgraphs: [DevicePrediction.Row]?
     var ops: [OperatorProfile.Row]?
+    /// Input shapes the VM ran on a graph-executor plan specialized for them (VM only).
+    var specializedPlans: Int?
 
     enum CodingKeys: String, CodingKey {
         case model, executor, threads
         case latencyMs = "latency_ms"
         case throughputFps = "throughput_fps"
         case device, subgraphs, ops
+        case specializedPlans = "specialized_plans"
     }
 
     /// Statistics of `latencies` (ms, at least one).
@@ -167,7 +173,8 @@ struct BenchReport: Encodable {
     func text(runs: Int, board: String?) -> String {
         let latency = latencyMs
         var lines = [
-            "\(model): \(runs) runs, \(threads) thread\(threads == 1 ? "" : "s"), \(executor) executor",
+            "\(model): \(runs) runs, \(threads) thread\(threads == 1 ? "" : "s"), \(executor) executor"
+                + (specializedPlans.map { ", \($0) input shape\($0 == 1 ? "" : "s") on a specialized graph plan" } ?? ""),
             "latency ms: p50 \(String(format: "%.3f", latency.p50))  p90 \(String(format: "%.3f", latency.p90))  "
                 + "p99 \(String(format: "%.3f", latency.p99))  mean \(String(format: "%.3f", latency.mean))",
             "throughput: \(String(format: "%.1f", throughputFps)) inferences/s",
