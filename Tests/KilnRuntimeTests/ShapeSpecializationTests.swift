@@ -63,4 +63,30 @@ import Testing
             #expect(outputs["count"] == Tensor(shape: [2], scalars: [1, Int64(nonzero.count)]))
         }
     }
+
+    /// An input an initializer shadows: left to its default, the shapes specialize; given in
+    /// another shape than the initializer's, the run stays on the bytecode (a plan would
+    /// refuse it) and still computes the sum.
+    @Test func shadowedInputsOfAnotherShapeStayOnTheBytecode() throws {
+        var graph = Graph(name: "shadowed")
+        let x = graph.addValue(Value(name: "x", type: TensorType(dtype: .float32, shape: [.symbol("n")])))
+        let b = graph.addInitializer(Tensor(shape: [1], scalars: [0.5] as [Float]), name: "b")
+        // Declared with a symbolic length, so a caller may bind another shape.
+        graph[b].type = TensorType(dtype: .float32, shape: [.symbol("m")])
+        let y = graph.addValue(Value(name: "y"))
+        graph.inputs = [x, b]
+        graph.outputs = [y]
+        graph.addNode(Node(name: "add", op: .add, inputs: [x, b], outputs: [y]))
+        let vm = try VirtualMachine(graph: graph, specializingShapes: true)
+        let values = Tensor(shape: [3], scalars: [1, 2, 3] as [Float])
+        let offsets = Tensor(shape: [3], scalars: [10, 20, 30] as [Float])
+        for _ in 0..<3 {
+            #expect(try vm.run(["x": values, "b": offsets])["y"] == Tensor(shape: [3], scalars: [11, 22, 33] as [Float]))
+        }
+        #expect(vm.specializedPlanCount == 0)
+        for _ in 0..<3 {
+            #expect(try vm.run(["x": values])["y"] == Tensor(shape: [3], scalars: [1.5, 2.5, 3.5] as [Float]))
+        }
+        #expect(vm.specializedPlanCount == 1)
+    }
 }

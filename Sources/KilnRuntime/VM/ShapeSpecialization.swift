@@ -107,6 +107,13 @@ final class ShapeSpecializations: @unchecked Sendable {
     static func specialize(
         _ graph: Graph, inputShapes: [String: [Int]], runner: any SubgraphRunner, threads: Int
     ) -> GraphExecutor? {
+        // A plan takes an input an initializer shadows only in the initializer's shape: a
+        // caller's tensor of another shape stays on the bytecode, which accepts it.
+        for id in graph.inputs {
+            if let initializer = graph.initializers[id], let shape = inputShapes[graph[id].name], shape != initializer.shape {
+                return nil
+            }
+        }
         guard let bound = try? ShapeInference.infer(graph, bindings: inputShapes),
             let (specialized, _) = try? PassManager(passes).run(bound),
             GraphExecutor.unsupportedReason(specialized, inputShapes: inputShapes) == nil
