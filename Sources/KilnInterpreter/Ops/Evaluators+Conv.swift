@@ -75,9 +75,7 @@ extension Evaluators {
             let summand = inputs.count > 3 ? inputs[3] : nil
             let (geometry, group) = try convGeometry(node, x, w)
             let shape = try Convolution.outputShape(input: x.shape, weight: w.shape, bias: bias?.shape, group: group, geometry: geometry)
-            let lower = try node.attributes.float("activation_min", default: -.infinity)
-            let upper = try node.attributes.float("activation_max", default: .infinity)
-            let gate = try fusedGate(node.attributes)
+            let (lower, upper, gate) = try convEpilogue(node)
             var output = context.makeOutput(0, overwriting: shape, dtype: x.dtype)
             if let summand {
                 guard summand.shape == shape, summand.dtype == x.dtype else {
@@ -107,8 +105,17 @@ extension Evaluators {
         }
     }
 
+    /// A `fusedConv`'s clamp bounds and activation; none for a plain `Conv`.
+    package static func convEpilogue(_ node: Node) throws -> (lower: Float, upper: Float, gate: UnaryOp?) {
+        guard node.op == .fusedConv else { return (-.infinity, .infinity, nil) }
+        return (
+            try node.attributes.float("activation_min", default: -.infinity),
+            try node.attributes.float("activation_max", default: .infinity), try fusedGate(node.attributes)
+        )
+    }
+
     /// The `activation` of a `fusedConv`, as the unary op it fused.
-    package static func fusedGate(_ attributes: Attributes) throws -> UnaryOp? {
+    private static func fusedGate(_ attributes: Attributes) throws -> UnaryOp? {
         switch try attributes.string("activation", default: "") {
         case "": return nil
         case "silu": return .silu

@@ -78,6 +78,31 @@ package enum Convolution {
     /// of the path taken (which depends only on the shapes: a layout packed for other shapes
     /// is ignored). With `accumulate`, the result is added to `output`'s values before the
     /// clamp.
+    /// The float32 kernel a convolution takes: it depends only on the shapes and this CPU's
+    /// instruction set, so every executor (and a prepared step) computes the same bits.
+    enum FloatPath: Equatable {
+        case depthwise
+        case direct
+        case transposedProduct
+        /// im2col (none when `pointwise`: 1×1, stride 1, unpadded) and a GEMM per group.
+        case gemm(pointwise: Bool)
+    }
+
+    /// The path of a convolution with `channels` input channels, a weight of shape `weight`
+    /// and `group` groups over `geometry`, in order of preference.
+    static func floatPath(channels: Int, weight: [Int], group: Int, geometry: WindowGeometry) -> FloatPath {
+        let window = geometry.padded3D
+        if group == channels && weight[1] == 1 && geometry.rank <= 2 { return .depthwise }
+        if DirectConvolution.runs(weight: weight, group: group, window: window) { return .direct }
+        let depth = weight.dropFirst().reduce(1, *)
+        if TransposedProduct.runs(pixels: Tensor.elementCount(geometry.output), outChannels: weight[0] / group, depth: depth) {
+            return .transposedProduct
+        }
+        let isPointwise = Tensor.elementCount(geometry.kernel) == 1 && window.strides.allSatisfy { $0 == 1 }
+            && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
+        return .gemm(pointwise: isPointwise)
+    }
+
     static func convFloat(
         _ input: Tensor, _ weight: Tensor, packed weights: PackedWeights?, _ bias: Tensor?, _ group: Int,
         _ geometry: WindowGeometry, _ output: inout Tensor, clamp: (lower: Float, upper: Float), accumulate: Bool = false,
@@ -87,7 +112,8 @@ package enum Convolution {
         let channels = input.shape[1]
         let outChannels = weight.shape[0]
         let window = geometry.padded3D
-        if group == channels && weight.shape[1] == 1 && geometry.rank <= 2 {
+        let path = floatPath(channels: channels, weight: weight.shape, group: group, geometry: geometry)
+        if path == .depthwise {
             guard accumulate else {
                 DepthwiseConvolution.run(input, weight, bias, window, &output, clamp: clamp, threads: threads)
                 return
@@ -102,7 +128,7 @@ package enum Convolution {
             }
             return
         }
-        if DirectConvolution.runs(weight: weight.shape, group: group, window: window) {
+        if path == .direct {
             let weights = weights?.direct ?? DirectConvolution.pack(weight)
             let biasValues = bias?.scalars(as: Float.self) ?? []
             input.withUnsafeBufferPointer(as: Float.self) { x in
@@ -125,14 +151,13 @@ package enum Convolution {
         let outputPixels = Tensor.elementCount(geometry.output)
         let kernelSize = Tensor.elementCount(geometry.kernel)
         let depth = groupChannels * kernelSize
-        let isPointwise = kernelSize == 1 && window.strides.allSatisfy { $0 == 1 }
-            && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
-        if TransposedProduct.runs(pixels: outputPixels, outChannels: groupOutChannels, depth: depth) {
+        if path == .transposedProduct {
             TransposedProduct.conv(
                 input, weight, packed: weights?.transposed, bias, group, window, &output, clamp: clamp,
                 accumulate: accumulate, threads: threads)
             return
         }
+        let isPointwise = path == .gemm(pointwise: true)
         let packed = weights.flatMap { $0.groups.isEmpty ? nil : $0.groups }
         // With packed weights and two spatial axes, im2col writes the GEMM's packed B directly.
         let packsColumns = packed != nil && !isPointwise && NativeKernels.activeISA >= .avx2

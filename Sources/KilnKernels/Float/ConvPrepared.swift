@@ -7,7 +7,8 @@ extension Convolution {
     ///
     /// Only the paths that dominate small networks are prepared: the direct kernel, and
     /// pointwise (1×1, stride 1, unpadded, one group) convolutions as one packed GEMM per
-    /// image. They make exactly the calls ``conv(input:packed:bias:geometry:output:lower:upper:accumulate:threads:)``
+    /// image, as ``floatPath(channels:weight:group:geometry:)`` picks them for `convFloat`.
+    /// They make exactly the calls ``conv(input:packed:bias:geometry:output:lower:upper:accumulate:threads:)``
     /// makes for the same shapes, so the results are the same bits; other shapes get `nil`.
     package struct Prepared: Sendable {
         private enum Path: Sendable {
@@ -37,20 +38,14 @@ extension Convolution {
             else { return nil }
             let window = geometry.padded3D
             let (channels, outChannels, group) = (input[1], weight[0], packed.group)
-            // `convFloat`'s order: depthwise, direct, transposed product, then the GEMMs.
-            if group == channels && weight[1] == 1 && geometry.rank <= 2 { return nil }
-            if DirectConvolution.runs(weight: weight, group: group, window: window) {
+            switch floatPath(channels: channels, weight: weight, group: group, geometry: geometry) {
+            case .direct:
                 guard let direct = packed.direct else { return nil }
                 path = .direct(direct)
-            } else {
-                let pixels = Tensor.elementCount(geometry.output)
-                let depth = weight.dropFirst().reduce(1, *)
-                let isPointwise = Tensor.elementCount(geometry.kernel) == 1 && window.strides.allSatisfy { $0 == 1 }
-                    && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
-                guard group == 1, isPointwise, packed.groups.count == 1,
-                    !TransposedProduct.runs(pixels: pixels, outChannels: outChannels, depth: depth)
-                else { return nil }
+            case .gemm(pointwise: true) where group == 1 && packed.groups.count == 1:
                 path = .pointwise(packed.groups[0])
+            default:
+                return nil
             }
             self.window = window
             batch = input[0]

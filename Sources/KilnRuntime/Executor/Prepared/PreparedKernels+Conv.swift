@@ -35,9 +35,7 @@ extension PreparedKernels {
             (try? Convolution.outputShape(input: xShape, weight: weight, bias: biasShape, group: group, geometry: geometry)) == shape,
             summandShape.map({ $0 == shape }) ?? true
         else { return nil }
-        let lower = fused ? try node.attributes.float("activation_min", default: -.infinity) : -.infinity
-        let upper = fused ? try node.attributes.float("activation_max", default: .infinity) : .infinity
-        let gate = fused ? try Evaluators.fusedGate(node.attributes) : nil
+        let (lower, upper, gate) = try Evaluators.convEpilogue(node)
         let hasSummand = summandShape != nil
         guard let conv = Convolution.Prepared(
             input: xShape, packed: packed, geometry: geometry, lower: lower, upper: upper, accumulate: hasSummand)
