@@ -334,14 +334,13 @@ AVX512 static void private_task(void *context, ptrdiff_t index) {
 }
 #endif
 
-int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w,
-                        const float *packed_w, ptrdiff_t m, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
-                        ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
-                        ptrdiff_t pad_w, const float *bias, float lower, float upper, int accumulate, float *out,
-                        ptrdiff_t out_h, ptrdiff_t out_w) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (ckiln_clamp_isa(isa) < CKILN_ISA_AVX512) return -1;
-    if (out_h <= 0 || out_w <= 0 || m <= 0) return 0;
+/* The padded input's geometry and tap offsets (in scratch slot 3), and the job that pads it
+ * (not yet run; `recipe` must outlive the job). */
+static int prepare(ckiln_direct_input *input, pad_job *pad, row_recipe *recipe, const float *in,
+                   ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h, ptrdiff_t k_w,
+                   ptrdiff_t stride_h, ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w,
+                   ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w) {
     ptrdiff_t rows = (out_h - 1) * stride_h + (k_h - 1) * dilation_h + 1;
     ptrdiff_t width = out_w + ((k_w - 1) * dilation_w) / stride_w;
     ptrdiff_t row_floats = stride_w * width, plane = rows * row_floats;
@@ -362,12 +361,43 @@ int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channel
         }
     }
     memset(padded + channels * plane, 0, 16 * sizeof(float));
-    row_recipe recipe;
     /* Stride 1 rows copy as fast one masked move each (measured). */
-    int narrow = stride_w > 1 && make_recipe(&recipe, in_w, stride_w, pad_w, width);
-    pad_job pad = {in, padded, in_h, in_w, rows, stride_w, pad_h, pad_w, width, narrow ? &recipe : NULL};
+    int narrow = stride_w > 1 && make_recipe(recipe, in_w, stride_w, pad_w, width);
+    *pad = (pad_job){in, padded, in_h, in_w, rows, stride_w, pad_h, pad_w, width, narrow ? recipe : NULL};
+    *input = (ckiln_direct_input){padded, offset, k, row_floats, channels * plane};
+    return 0;
+}
 
-    direct_job job = {padded, offset, packed_w, bias, out, m, k, out_h, out_w, stride_h, row_floats};
+int ckiln_direct_input_pad(ckiln_direct_input *input, int threads, const float *in, ptrdiff_t channels,
+                           ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+                           ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
+                           ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w) {
+    pad_job pad;
+    row_recipe recipe;
+    int status = prepare(input, &pad, &recipe, in, channels, in_h, in_w, k_h, k_w, stride_h, stride_w, dilation_h,
+                         dilation_w, pad_h, pad_w, out_h, out_w);
+    if (status == 0) ckiln_parallel_for(threads, channels, pad_task, &pad);
+    return status;
+}
+#endif
+
+int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w,
+                        const float *packed_w, ptrdiff_t m, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+                        ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
+                        ptrdiff_t pad_w, const float *bias, float lower, float upper, int accumulate, float *out,
+                        ptrdiff_t out_h, ptrdiff_t out_w) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ckiln_clamp_isa(isa) < CKILN_ISA_AVX512) return -1;
+    if (out_h <= 0 || out_w <= 0 || m <= 0) return 0;
+    ckiln_direct_input input;
+    pad_job pad;
+    row_recipe recipe;
+    int status = prepare(&input, &pad, &recipe, in, channels, in_h, in_w, k_h, k_w, stride_h, stride_w, dilation_h,
+                         dilation_w, pad_h, pad_w, out_h, out_w);
+    if (status != 0) return status;
+
+    direct_job job = {input.padded, input.offset, packed_w, bias, out, m, input.k, out_h, out_w, stride_h,
+                      input.row_floats};
     job.vectors_per_row = (out_w + 15) / 16;
     job.fold = out_w <= 8 ? 2 : 1;
     job.vectors = job.fold > 1 ? (out_h + job.fold - 1) / job.fold : out_h * job.vectors_per_row;
@@ -377,7 +407,7 @@ int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channel
     job.upper = upper;
     job.accumulate = accumulate;
     ptrdiff_t pairs = job.blocks * job.tiles;
-    ptrdiff_t copy_floats = (channels * plane + 16 + 15) / 16 * 16;
+    ptrdiff_t copy_floats = (input.floats + 16 + 15) / 16 * 16;
     if (threads > 1 && sizeof(float) * (size_t)copy_floats <= PRIVATE_PLANES && pairs >= threads) {
         float *copies = ckiln_scratch(4, sizeof(float) * (size_t)(copy_floats * threads));
         if (copies) {

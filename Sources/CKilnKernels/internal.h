@@ -115,6 +115,25 @@ static inline uint32_t ckiln_lane_range(ptrdiff_t low, ptrdiff_t high, int lanes
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+/* The zero-padded, phase-split input both direct convolutions read (directconv.c), in the
+ * calling thread's scratch slot 3: per channel, padded rows of row_floats = stride_w·width
+ * floats, phase p of row r holding input column stride_w·x + p − pad_w of input row
+ * r − pad_h at x. The pixel (oh, ow) has base padded + oh·stride_h·row_floats + ow, and tap t
+ * (channel, kh, kw in order, k of them) is at base + offset[t]. `floats`: the planes' size
+ * (16 zero floats of slack follow). */
+typedef struct {
+    const float *padded;
+    const int32_t *offset;
+    ptrdiff_t k, row_floats, floats;
+} ckiln_direct_input;
+
+/* Fills `input` and pads `in` (channels planes of in_h × in_w) into it over `threads`;
+ * -1 when the tap offsets would overflow int32, -2 out of memory. AVX-512 only. */
+int ckiln_direct_input_pad(ckiln_direct_input *input, int threads, const float *in, ptrdiff_t channels,
+                           ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+                           ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
+                           ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w);
+
 /* out[i] = in[2·i] for a prefix of i < n, 8 at a time; returns its length (in[2·i + 15]
  * stays within in[0 ..< 2·n − 1] while i + 8 < n). */
 __attribute__((target("avx2,fma"))) static inline ptrdiff_t ckiln_every_other_avx2(const float *in, float *out,

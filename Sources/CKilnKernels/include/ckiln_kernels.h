@@ -148,6 +148,17 @@ int ckiln_conv2d_direct(int isa, int threads, const float *in, ptrdiff_t channel
                         ptrdiff_t pad_w, const float *bias, float lower, float upper, int accumulate, float *out,
                         ptrdiff_t out_h, ptrdiff_t out_w);
 
+/* The same convolution vectorized along output channels (blockedconv.c; AVX-512 only, -1
+ * below it, -2 out of memory): the same arithmetic per output, weights packed by
+ * ckiln_conv_blocked_pack in blocks of 16 output channels. */
+size_t ckiln_conv_blocked_packed_count(ptrdiff_t m, ptrdiff_t k);
+void ckiln_conv_blocked_pack(const float *w, ptrdiff_t m, ptrdiff_t k, float *packed);
+int ckiln_conv2d_blocked(int isa, int threads, const float *in, ptrdiff_t channels, ptrdiff_t in_h, ptrdiff_t in_w,
+                         const float *packed_w, ptrdiff_t m, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
+                         ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
+                         ptrdiff_t pad_w, const float *bias, float lower, float upper, int accumulate, float *out,
+                         ptrdiff_t out_h, ptrdiff_t out_w);
+
 /* Exact int8 GEMM: C(int32, m×n) = A(int8, m×k) · B(int8, k×n), products widened to
  * int16 and summed in int32 (wrapping only beyond k = 131072); with AVX512-VNNI through
  * vpdpbusd on A + 128, corrected per column, to the same int32. */

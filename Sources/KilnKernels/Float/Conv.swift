@@ -7,8 +7,8 @@ import KilnCore
 /// column matrix) followed by the blocked ``Gemm`` (native AVX2/FMA when available) with bias
 /// and activation fused into its epilogue, one product per image and group; depthwise
 /// convolutions (one input channel per group) of up to two spatial axes use the native
-/// depthwise kernel instead, and small ungrouped 2-D convolutions on AVX-512
-/// ``DirectConvolution``. Other float types use ``ReferenceConvolution``.
+/// depthwise kernel instead, and ungrouped 2-D convolutions on AVX-512 the direct kernels:
+/// ``BlockedConvolution`` for many output channels, ``DirectConvolution`` for few. Other float types use ``ReferenceConvolution``.
 package enum Convolution {
     /// The output shape `[N, M, output…]` of a convolution.
     ///
@@ -82,6 +82,7 @@ package enum Convolution {
     /// instruction set, so every executor (and a prepared step) computes the same bits.
     enum FloatPath: Equatable {
         case depthwise
+        case blocked
         case direct
         case transposedProduct
         /// im2col (none when `pointwise`: 1×1, stride 1, unpadded) and a GEMM per group.
@@ -93,6 +94,7 @@ package enum Convolution {
     static func floatPath(channels: Int, weight: [Int], group: Int, geometry: WindowGeometry) -> FloatPath {
         let window = geometry.padded3D
         if group == channels && weight[1] == 1 && geometry.rank <= 2 { return .depthwise }
+        if BlockedConvolution.runs(weight: weight, group: group, window: window) { return .blocked }
         if DirectConvolution.runs(weight: weight, group: group, window: window) { return .direct }
         let depth = weight.dropFirst().reduce(1, *)
         if TransposedProduct.runs(pixels: Tensor.elementCount(geometry.output), outChannels: weight[0] / group, depth: depth) {
@@ -128,18 +130,20 @@ package enum Convolution {
             }
             return
         }
-        if path == .direct {
-            let weights = weights?.direct ?? DirectConvolution.pack(weight)
+        if path == .direct || path == .blocked {
+            let isBlocked = path == .blocked
+            let weights = isBlocked
+                ? weights?.blocked ?? BlockedConvolution.pack(weight) : weights?.direct ?? DirectConvolution.pack(weight)
+            let run = isBlocked ? BlockedConvolution.run : DirectConvolution.run
             let biasValues = bias?.scalars(as: Float.self) ?? []
             input.withUnsafeBufferPointer(as: Float.self) { x in
                 output.withUnsafeMutableBufferPointer(as: Float.self) { y in
                     weights.withUnsafeBufferPointer { w in
                         guard let xBase = x.baseAddress, let yBase = y.baseAddress, let wBase = w.baseAddress else { return }
                         biasValues.withUnsafeBufferPointer { b in
-                            DirectConvolution.run(
-                                xBase, channels: channels, batch: batch, packed: wBase, outChannels: outChannels,
-                                bias: b.isEmpty ? nil : b.baseAddress, window: window, output: yBase, clamp: clamp, accumulate: accumulate,
-                                threads: threads)
+                            run(
+                                xBase, channels, batch, wBase, outChannels, b.isEmpty ? nil : b.baseAddress, window, yBase,
+                                clamp, accumulate, threads)
                         }
                     }
                 }

@@ -25,12 +25,19 @@ enum DirectConvolution {
     /// geometry of ``Convolution``): two spatial axes, AVX-512, and a padded input copy the
     /// kernel's 32-bit tap offsets can address.
     static func runs(weight: [Int], group: Int, window: WindowGeometry) -> Bool {
-        guard accepts(weight: weight, group: group), NativeKernels.activeISA >= .avx512,
-            window.kernel[0] == 1, window.input[0] == 1, window.output[0] == 1, window.padsBegin[0] == 0
+        accepts(weight: weight, group: group) && addressable(channels: weight[1], window: window)
+    }
+
+    /// Whether the zero-padded copy of `channels` input planes that both direct kernels read
+    /// exists here: AVX-512, two spatial axes (`window` is the 3-D padded geometry), and
+    /// planes the kernels' 32-bit tap offsets can address.
+    static func addressable(channels: Int, window: WindowGeometry) -> Bool {
+        guard NativeKernels.activeISA >= .avx512, window.kernel[0] == 1, window.input[0] == 1, window.output[0] == 1,
+            window.padsBegin[0] == 0
         else { return false }
         let rows = (window.output[1] - 1) * window.strides[1] + (window.kernel[1] - 1) * window.dilations[1] + 1
         let width = window.output[2] + (window.kernel[2] - 1) * window.dilations[2] / window.strides[2]
-        return weight[1] * rows * window.strides[2] * width + 16 < Int(Int32.max)
+        return channels * rows * window.strides[2] * width + 16 < Int(Int32.max)
     }
 
     /// `weight` (`M × K`, K = C·kH·kW) in the kernel's layout.

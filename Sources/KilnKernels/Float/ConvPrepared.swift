@@ -5,7 +5,7 @@ extension Convolution {
     /// resolved once from its shapes, run on raw buffers: what a plan step calls, with no
     /// attribute decoding, shape checks or allocation per run.
     ///
-    /// Only the paths that dominate small networks are prepared: the direct kernel, and
+    /// Only the paths that dominate small networks are prepared: the direct kernels, and
     /// pointwise (1×1, stride 1, unpadded, one group) convolutions as one packed GEMM per
     /// image, as ``floatPath(channels:weight:group:geometry:)`` picks them for `convFloat`.
     /// They make exactly the calls ``conv(input:packed:bias:geometry:output:lower:upper:accumulate:threads:)``
@@ -13,6 +13,7 @@ extension Convolution {
     package struct Prepared: Sendable {
         private enum Path: Sendable {
             case direct([Float])
+            case blocked([Float])
             case pointwise(Gemm.PackedA)
         }
 
@@ -42,6 +43,9 @@ extension Convolution {
             case .direct:
                 guard let direct = packed.direct else { return nil }
                 path = .direct(direct)
+            case .blocked:
+                guard let blocked = packed.blocked else { return nil }
+                path = .blocked(blocked)
             case .gemm(pointwise: true) where group == 1 && packed.groups.count == 1:
                 path = .pointwise(packed.groups[0])
             default:
@@ -66,6 +70,12 @@ extension Convolution {
             case .direct(let weights):
                 weights.withUnsafeBufferPointer { w in
                     DirectConvolution.run(
+                        input, channels: channels, batch: batch, packed: w.baseAddress!, outChannels: outChannels, bias: bias,
+                        window: window, output: output, clamp: clamp, accumulate: accumulate, threads: threads)
+                }
+            case .blocked(let weights):
+                weights.withUnsafeBufferPointer { w in
+                    BlockedConvolution.run(
                         input, channels: channels, batch: batch, packed: w.baseAddress!, outChannels: outChannels, bias: bias,
                         window: window, output: output, clamp: clamp, accumulate: accumulate, threads: threads)
                 }

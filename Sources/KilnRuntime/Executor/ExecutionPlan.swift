@@ -197,10 +197,14 @@ public final class ExecutionPlan: Sendable {
             let weight = graph.initializers[weightID], weight.dtype == .float32, weight.rank >= 3,
             let input = node.input(0), graph[input].type.dtype == .float32
         else { return nil }
-        // The output's pixels per image pick the product's layout (see `TransposedProduct`).
+        // The input's shape, when static, picks the path and so the layout; else the output's
+        // pixels per image pick the product's (see `TransposedProduct`).
+        let geometry = graph[input].type.staticShape.flatMap {
+            try? Evaluators.convGeometry(node, input: $0, weight: weight.shape).0
+        }
         let pixels = node.outputs.first.flatMap { $0 }.flatMap { graph[$0].type.staticShape }.map { $0.dropFirst(2).reduce(1, *) }
         return try Convolution.PackedWeights(
-            weight: weight, group: try node.attributes.int("group", default: 1), outputPixels: pixels)
+            weight: weight, group: try node.attributes.int("group", default: 1), outputPixels: pixels, geometry: geometry)
     }
 
     /// The evaluator of a `dpuSubgraph` node: hands the call to `runner`.
