@@ -29,6 +29,32 @@ import Testing
         #expect(artifact.sections.map(\.name) == ["header", "modules", "constants", "module.0", "module.1", "module.2"])
     }
 
+    /// A file's constants are read in place from a private mapping: they outlive the
+    /// artifact, count as owned (not arena views), and writing one leaves the file alone.
+    @Test func constantsReadFromAFileViewItsMapping() throws {
+        let header = ArtifactFixtures.header(.calibrated(ArtifactFixtures.plan))
+        let directory = try ArtifactFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("a.kiln")
+        try ArtifactWriter.write(ArtifactFixtures.richTree(), header: header, to: url)
+        let bytes = try Data(contentsOf: url)
+        var weights: Tensor
+        do {
+            let artifact = try ArtifactReader.read(contentsOf: url, backends: BackendRegistry.builtIn + [AlternativeCPUBackend()])
+            expectSameTree(artifact.tree, try ArtifactFixtures.richTree())
+            let dpu = try #require(artifact.tree.module(named: "dpu0") as? DPUModule)
+            weights = try #require(dpu.constants["dpu0/packed_weights"])
+        }
+        #expect(!weights.isView)
+        #expect(weights == Tensor(shape: [3, 5], scalars: (0..<15).map { Int8($0 - 7) }))
+        weights.withUnsafeMutableBytes { $0[0] = 42 }
+        #expect(weights.scalars(as: Int8.self)[0] == 42)
+        #expect(try Data(contentsOf: url) == bytes)
+        let again = try ArtifactReader.read(contentsOf: url, backends: BackendRegistry.builtIn + [AlternativeCPUBackend()])
+        let reread = try #require((again.tree.module(named: "dpu0") as? DPUModule)?.constants["dpu0/packed_weights"])
+        #expect(reread.scalars(as: Int8.self)[0] == -7)
+    }
+
     @Test func sectionsAndConstantsAreAligned() throws {
         let data = try ArtifactWriter.encode(ArtifactFixtures.tree(), header: ArtifactFixtures.header())
         let artifact = try ArtifactReader.decode(data)

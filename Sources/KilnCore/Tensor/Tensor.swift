@@ -63,6 +63,14 @@ public struct Tensor: Sendable {
         self.init(shape: shape, dtype: dtype, storage: TensorStorage(viewing: pointer, byteCount: byteCount, owner: owner))
     }
 
+    /// A tensor over `byteCount` bytes that `owner` keeps mapped and unchanged (an
+    /// artifact's constants), without copying; the tensor keeps `owner` alive.
+    ///
+    /// - Precondition: `byteCount` is at least the tensor's byte count.
+    package init(shape: [Int], dtype: DType, mapping pointer: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        self.init(shape: shape, dtype: dtype, storage: TensorStorage(mapping: pointer, byteCount: byteCount, owner: owner))
+    }
+
     /// The address of the first element (identity checks by executors; never write through it).
     package var baseAddress: UnsafeRawPointer { UnsafeRawPointer(storage.pointer) }
 

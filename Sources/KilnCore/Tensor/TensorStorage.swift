@@ -16,6 +16,9 @@ package final class TensorStorage: @unchecked Sendable {
     package let byteCount: Int
     /// The owner of viewed memory; `nil` when this storage owns `pointer`.
     private let owner: AnyObject?
+    /// Whether the viewed memory can change under the storage (an arena); `false` for owned
+    /// memory and for ``init(mapping:byteCount:owner:)``.
+    private let viewsMutableMemory: Bool
 
     /// Allocates `byteCount` zeroed bytes.
     package init(byteCount: Int) {
@@ -25,6 +28,7 @@ package final class TensorStorage: @unchecked Sendable {
             byteCount: max(byteCount, 1), alignment: Self.alignment)
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
         owner = nil
+        viewsMutableMemory = false
     }
 
     /// A storage over `byteCount` bytes at `pointer`, which `owner` allocated and frees;
@@ -34,10 +38,24 @@ package final class TensorStorage: @unchecked Sendable {
         self.pointer = pointer
         self.byteCount = byteCount
         self.owner = owner
+        viewsMutableMemory = true
     }
 
-    /// Whether the storage views memory it does not own.
-    package var isView: Bool { owner != nil }
+    /// A storage over `byteCount` bytes at `pointer` that never change while `owner` lives
+    /// (a private mapping of a file's constants); it keeps `owner` alive, never frees
+    /// `pointer`, and counts as owned memory (``isView`` is false): the bytes are read in
+    /// place, and only the pages read become resident.
+    package init(mapping pointer: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        precondition(byteCount >= 0, "TensorStorage: negative byte count")
+        self.pointer = pointer
+        self.byteCount = byteCount
+        self.owner = owner
+        viewsMutableMemory = false
+    }
+
+    /// Whether the storage views memory it does not own and whose contents can change (an
+    /// executor's arena).
+    package var isView: Bool { viewsMutableMemory }
 
     /// A new storage with a copy of this one's bytes (always owned).
     package func copy() -> TensorStorage {

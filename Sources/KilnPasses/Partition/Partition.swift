@@ -57,7 +57,8 @@ let regionAnchorOps: Set<OpKind> = [.conv, .convTranspose, .gemm, .matMul]
 /// small for a DPU call (no Conv/FC)". Each remaining region becomes a node of op
 /// `dpuSubgraph` whose `body` attribute is a graph of the region's nodes: its inputs
 /// are the values flowing in, its outputs the values used outside it (or graph
-/// outputs), constants it reads are copied in as its initializers. Attributes `id` (int)
+/// outputs), constants it reads are moved in as its initializers (the outer graph keeps
+/// those its own nodes still read). Attributes `id` (int)
 /// and `target` (string) name the subgraph and the DPU. Value names and ids are
 /// unchanged: the outer graph keeps every value (values made inside a subgraph are no
 /// longer defined outside it; ``Pass/eliminateDeadCode`` drops them), and a body's
@@ -112,6 +113,14 @@ public func partition(
     for (index, node) in graph.nodes.enumerated() where subgraphOf[index] == nil { ordered.append(node) }
     result.nodes = ordered + result.nodes
     result = try result.topologicallySorted()
+    // A constant only subgraphs read now lives in their bodies alone (an artifact would
+    // otherwise store it twice).
+    var read = Set(result.inputs + result.outputs + result.captures)
+    for node in result.nodes {
+        for case let input? in node.inputs { read.insert(input) }
+        for name in Graph.captureNames(of: node) { if let id = result.valueID(named: name) { read.insert(id) } }
+    }
+    for id in Array(result.initializers.keys) where !read.contains(id) { result.initializers[id] = nil }
     try Verifier.verify(result)
     return PartitionResult(graph: result, placements: placements, subgraphOf: subgraphOf, subgraphs: subgraphs)
 }

@@ -11,8 +11,10 @@ import KilnTargets
 /// Any failure is one ``KilnError`` with an artifact code; nothing on this path traps.
 /// Sections the reader does not know are verified and ignored.
 ///
-/// The file is memory-mapped (`Data(contentsOf:options:.alwaysMapped)`); constants are
-/// copied out of the mapping into tensors.
+/// The file is mapped privately (``MappedFile``) and verified whole; then its pages are
+/// released, and constants are tensors over the mapping, read in place: only what runs
+/// becomes resident again. (``decode(_:expectedFingerprint:allowRecompile:backends:)``, on
+/// bytes in memory, copies the constants instead.)
 ///
 /// ```swift
 /// let artifact = try ArtifactReader.read(
@@ -34,8 +36,10 @@ public enum ArtifactReader {
         contentsOf url: URL, expectedFingerprint: Fingerprint? = nil, allowRecompile: Bool = false,
         backends: [any Backend] = BackendRegistry.builtIn
     ) throws -> Artifact {
-        try decode(
-            mapping(url), expectedFingerprint: expectedFingerprint, allowRecompile: allowRecompile, backends: backends)
+        let file = try mapping(url)
+        return try decode(
+            file.data, mapping: file, expectedFingerprint: expectedFingerprint, allowRecompile: allowRecompile,
+            backends: backends)
     }
 
     /// Whether the file at `url` starts with the artifact magic (no other check).
@@ -51,7 +55,18 @@ public enum ArtifactReader {
         _ data: Data, expectedFingerprint: Fingerprint? = nil, allowRecompile: Bool = false,
         backends: [any Backend] = BackendRegistry.builtIn
     ) throws -> Artifact {
+        try decode(
+            data, mapping: nil, expectedFingerprint: expectedFingerprint, allowRecompile: allowRecompile,
+            backends: backends)
+    }
+
+    /// `data` is all of `mapping`'s bytes when given: constants then view the mapping.
+    private static func decode(
+        _ data: Data, mapping: MappedFile?, expectedFingerprint: Fingerprint?, allowRecompile: Bool,
+        backends: [any Backend]
+    ) throws -> Artifact {
         let (version, sections) = try verify(data)
+        mapping?.releasePages()
         func section(_ name: String) throws -> Data {
             guard let entry = sections.first(where: { $0.name == name }),
                 let bytes = data.bytes(at: entry.offset, length: entry.length)
@@ -72,14 +87,22 @@ public enum ArtifactReader {
             }
             needsRecompile = true
         }
+        // Constants view the mapping at the constants section's offset in the file.
+        var constantsBase: (UnsafeMutableRawPointer, MappedFile)?
+        if let mapping, let base = mapping.base,
+            let entry = sections.first(where: { $0.name == ArtifactFormat.constantsSection })
+        {
+            constantsBase = (base + entry.offset, mapping)
+        }
         let tree = try decodeTree(
-            section(ArtifactFormat.modulesSection), header: header, backends: backends, section: section)
+            section(ArtifactFormat.modulesSection), header: header, backends: backends, section: section,
+            constantsBase: constantsBase)
         return Artifact(
             version: version, header: header, tree: tree, sections: sections, fileLength: data.count,
             needsRecompile: needsRecompile)
     }
 
-    private static func mapping(_ url: URL) throws -> Data {
+    private static func mapping(_ url: URL) throws -> MappedFile {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw KilnError(.fileNotFound, "no such file: '\(url.path)'")
@@ -87,11 +110,7 @@ public enum ArtifactReader {
         guard !isDirectory.boolValue else {
             throw KilnError(.fileUnreadable, "'\(url.path)' is a directory, not an artifact")
         }
-        do {
-            return try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw KilnError(.fileUnreadable, "cannot read '\(url.path)': \(error.localizedDescription)")
-        }
+        return try MappedFile(path: url.path)
     }
 
     // MARK: Container
@@ -197,7 +216,8 @@ public enum ArtifactReader {
     // MARK: Module tree
 
     private static func decodeTree(
-        _ bytes: Data, header: ArtifactHeader, backends: [any Backend], section: (String) throws -> Data
+        _ bytes: Data, header: ArtifactHeader, backends: [any Backend], section: (String) throws -> Data,
+        constantsBase: (UnsafeMutableRawPointer, MappedFile)?
     ) throws -> ModuleTree {
         let document = try ArtifactJSON.decode(TreeDocument.self, from: bytes, what: "the module tree")
         guard document.version <= TreeDocument.currentVersion else {
@@ -214,7 +234,7 @@ public enum ArtifactReader {
             guard constants[record.symbol] == nil else {
                 throw KilnError(.artifactMalformed, "constant '\(record.symbol)' is listed twice")
             }
-            constants[record.symbol] = try record.tensor(in: constantsSection)
+            constants[record.symbol] = try record.tensor(in: constantsSection, mapping: constantsBase)
         }
         var children: [any Module] = []
         for record in document.children {

@@ -40,12 +40,14 @@ struct TreeDocument: Codable {
 }
 
 extension TreeDocument.ConstantRecord {
-    /// The tensor this record describes, copied out of the `constants` section.
+    /// The tensor this record describes, from the `constants` section: a copy, or with
+    /// `mapping` (the section's first byte in a mapped file, and the file) a tensor over the
+    /// mapping.
     ///
     /// - Throws: `artifactMalformed` for a negative or overflowing shape, a length that is
     ///   not the shape's byte count, or bytes outside the section; `artifactCorrupt` for a
     ///   misaligned offset.
-    func tensor(in section: Data) throws -> Tensor {
+    func tensor(in section: Data, mapping: (base: UnsafeMutableRawPointer, file: AnyObject)? = nil) throws -> Tensor {
         var elements = 1
         for dim in shape {
             let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
@@ -64,6 +66,9 @@ extension TreeDocument.ConstantRecord {
         }
         guard let bytes = section.bytes(at: offset, length: length) else {
             throw KilnError(.artifactMalformed, "constant '\(symbol)' lies outside the constants section")
+        }
+        if let mapping {
+            return Tensor(shape: shape, dtype: dtype, mapping: mapping.base + offset, byteCount: length, owner: mapping.file)
         }
         return bytes.withUnsafeBytes { Tensor(shape: shape, dtype: dtype, bytes: $0) }
     }
