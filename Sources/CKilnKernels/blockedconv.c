@@ -223,7 +223,7 @@ int ckiln_conv2d_blocked(int isa, int threads, const float *in, ptrdiff_t channe
     blocked_job job = {.w = packed_w, .bias = bias, .out = out, .m = m, .out_h = out_h, .out_w = out_w,
                        .stride_h = stride_h, .lower = lower, .upper = upper, .accumulate = accumulate};
     int status = ckiln_direct_input_pad(&job.input, threads, in, channels, in_h, in_w, k_h, k_w, stride_h, stride_w,
-                                        dilation_h, dilation_w, pad_h, pad_w, out_h, out_w);
+                                        dilation_h, dilation_w, pad_h, pad_w, out_h, out_w, 1);
     if (status != 0) return status;
     job.blocks = (m + BLOCK - 1) / BLOCK;
     /* Rows split into equal runs of at most 14 outputs; runs of 7 or fewer take 4 blocks. */

@@ -371,7 +371,22 @@ static int prepare(ckiln_direct_input *input, pad_job *pad, row_recipe *recipe, 
 int ckiln_direct_input_pad(ckiln_direct_input *input, int threads, const float *in, ptrdiff_t channels,
                            ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
                            ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
-                           ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w) {
+                           ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w, int exact_reads) {
+    ptrdiff_t rows = (out_h - 1) * stride_h + (k_h - 1) * dilation_h + 1;
+    ptrdiff_t width = out_w + ((k_w - 1) * dilation_w) / stride_w;
+    if (exact_reads && stride_w == 1 && pad_h == 0 && pad_w == 0 && rows == in_h && width == in_w) {
+        /* The padded planes would be the input itself. */
+        ptrdiff_t k = channels * k_h * k_w;
+        int32_t *offset = ckiln_scratch(3, sizeof(int32_t) * (size_t)k);
+        if (!offset) return -2;
+        if (channels * in_h * in_w > INT32_MAX) return -1;
+        for (ptrdiff_t c = 0, t = 0; c < channels; c++)
+            for (ptrdiff_t kh = 0; kh < k_h; kh++)
+                for (ptrdiff_t kw = 0; kw < k_w; kw++, t++)
+                    offset[t] = (int32_t)(c * in_h * in_w + kh * dilation_h * in_w + kw * dilation_w);
+        *input = (ckiln_direct_input){in, offset, k, in_w, channels * in_h * in_w};
+        return 0;
+    }
     pad_job pad;
     row_recipe recipe;
     int status = prepare(input, &pad, &recipe, in, channels, in_h, in_w, k_h, k_w, stride_h, stride_w, dilation_h,

@@ -128,11 +128,14 @@ typedef struct {
 } ckiln_direct_input;
 
 /* Fills `input` and pads `in` (channels planes of in_h × in_w) into it over `threads`;
- * -1 when the tap offsets would overflow int32, -2 out of memory. AVX-512 only. */
+ * -1 when the tap offsets would overflow int32, -2 out of memory. AVX-512 only. With
+ * `exact_reads` (a kernel that reads no float outside the planes: no slack needed), an
+ * input whose padded form is itself (stride 1 across, no padding, every row and column
+ * read) is used in place. */
 int ckiln_direct_input_pad(ckiln_direct_input *input, int threads, const float *in, ptrdiff_t channels,
                            ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t stride_h,
                            ptrdiff_t stride_w, ptrdiff_t dilation_h, ptrdiff_t dilation_w, ptrdiff_t pad_h,
-                           ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w);
+                           ptrdiff_t pad_w, ptrdiff_t out_h, ptrdiff_t out_w, int exact_reads);
 
 /* out[i] = in[2·i] for a prefix of i < n, 8 at a time; returns its length (in[2·i + 15]
  * stays within in[0 ..< 2·n − 1] while i + 8 < n). */

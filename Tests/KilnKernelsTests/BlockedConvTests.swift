@@ -6,7 +6,8 @@ import Testing
 /// The channel-blocked AVX-512 convolution against the reference and against the
 /// pixel-vectorized direct kernel, whose arithmetic it shares bit for bit: every tile shape
 /// (1 to 4 blocks of 16 channels, runs of 1 to 14 outputs, a row's shorter last run), strides,
-/// dilation, asymmetric pads, 1×1 downsampling, the fused clamp and the summand.
+/// dilation, asymmetric pads, 1×1 downsampling, pointwise read in place, the fused clamp and
+/// the summand.
 struct BlockedConvTests {
     static let cases: [ConvCase] = [
         // Two blocks a tile, rows of 16 in two runs of 8, batch 2.
@@ -24,6 +25,9 @@ struct BlockedConvTests {
         // Many taps (k = 576), the 7×7/2 shape of a stem with enough channels.
         ConvCase(input: [8, 8], kernel: [3, 3], channels: 64, outChannels: 64, pads: [1, 1, 1, 1], batch: 1),
         ConvCase(input: [23, 23], kernel: [7, 7], channels: 8, outChannels: 32, strides: [2, 2], pads: [3, 3, 3, 3], batch: 1),
+        // Pointwise, read in place: a 7×7 image, and many input channels on a wider one.
+        ConvCase(input: [7, 7], kernel: [1, 1], channels: 24, outChannels: 48),
+        ConvCase(input: [9, 10], kernel: [1, 1], channels: 192, outChannels: 32, batch: 1),
     ]
 
     @Test("blocked convolution matches the reference, with clamp and summand", arguments: cases)
@@ -69,9 +73,10 @@ struct BlockedConvTests {
         }
     }
 
-    @Test func takesManyChannelUngroupedNonPointwiseConvolutions() throws {
+    @Test func takesManyChannelUngroupedConvolutions() throws {
         let geometry = try WindowGeometry.forward(input: [8, 8], kernel: [3, 3], strides: nil, dilations: nil, pads: nil, autoPad: .notSet)
-        let pointwise = try WindowGeometry.forward(input: [8, 8], kernel: [1, 1], strides: nil, dilations: nil, pads: nil, autoPad: .notSet)
+        let pointwise = try WindowGeometry.forward(input: [16, 16], kernel: [1, 1], strides: nil, dilations: nil, pads: nil, autoPad: .notSet)
+        let smallPointwise = try WindowGeometry.forward(input: [8, 8], kernel: [1, 1], strides: nil, dilations: nil, pads: nil, autoPad: .notSet)
         let downsampling = try WindowGeometry.forward(input: [8, 8], kernel: [1, 1], strides: [2, 2], dilations: nil, pads: nil, autoPad: .notSet)
         #expect(BlockedConvolution.accepts(weight: [512, 512, 3, 3], group: 1))
         #expect(BlockedConvolution.accepts(weight: [32, 8, 1, 1], group: 1))
@@ -79,8 +84,11 @@ struct BlockedConvTests {
         #expect(!BlockedConvolution.accepts(weight: [72, 64, 3, 3], group: 1))
         #expect(!BlockedConvolution.accepts(weight: [64, 3, 7, 7], group: 1))
         #expect(!BlockedConvolution.accepts(weight: [64, 32, 3, 3], group: 2))
+        // Pointwise: on 256 pixels with 64 input channels the GEMM's; with 192, or on 64 pixels, blocked.
         #expect(!BlockedConvolution.runs(weight: [64, 64, 1, 1], group: 1, window: pointwise.padded3D))
         let avx512 = NativeKernels.cpuISA >= .avx512
+        #expect(BlockedConvolution.runs(weight: [64, 192, 1, 1], group: 1, window: pointwise.padded3D) == avx512)
+        #expect(BlockedConvolution.runs(weight: [64, 64, 1, 1], group: 1, window: smallPointwise.padded3D) == avx512)
         #expect(BlockedConvolution.runs(weight: [64, 64, 1, 1], group: 1, window: downsampling.padded3D) == avx512)
         #expect(BlockedConvolution.runs(weight: [64, 64, 3, 3], group: 1, window: geometry.padded3D) == avx512)
         NativeKernels.withISA(.avx2) {

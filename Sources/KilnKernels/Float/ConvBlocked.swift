@@ -6,15 +6,23 @@ import KilnCore
 /// ``DirectConvolution`` read by broadcasts (see `blockedconv.c`).
 ///
 /// Taken for ungrouped 2-D convolutions with a multiple of 16 output channels, at least 32,
-/// and at least ``minChannels`` input channels, except pointwise ones (1×1, stride 1,
-/// unpadded: their input already is the GEMM's operand). Against the pixel-vectorized direct
-/// kernel and im2col + GEMM on this CPU (Zen 5, one thread): ResNet's 3×3 stages 1.15× (56²,
-/// 64 channels) to 1.3× (7², 512 channels) faster, strided 3×3 and 1×1 downsampling
-/// 1.2–2×; the 3-channel 7×7/2 stem stays on the direct kernel, 7 % faster there. The choice
-/// depends only on shapes and the instruction set, so every executor makes the same one.
+/// and at least ``minChannels`` input channels. Pointwise ones (1×1, stride 1, unpadded: the
+/// input already is the GEMM's operand, and the kernel reads it in place) only with at
+/// least ``minPointwiseChannels`` input channels or at most ``maxPointwisePixels`` output
+/// pixels: with few taps a tile's transposing store weighs, and on large images the GEMM's
+/// wide tiles win. Against the pixel-vectorized direct kernel and im2col + GEMM on this CPU
+/// (Zen 5, one thread): ResNet's 3×3 stages 1.15× (56², 64 channels) to 1.3× (7², 512
+/// channels) faster, strided 3×3 and 1×1 downsampling 1.2–2×, pointwise 7×7 layers
+/// 1.2–1.4× and 14×14 ones with 256+ input channels 1.05–1.2×; the 3-channel 7×7/2 stem
+/// stays on the direct kernel, 7 % faster there. The choice depends only on shapes and the
+/// instruction set, so every executor makes the same one.
 enum BlockedConvolution {
     /// Fewer input channels than this (stems): the pixel-vectorized kernel wins.
     static let minChannels = 8
+    /// Pointwise convolutions with this many input channels or more take the blocked kernel.
+    static let minPointwiseChannels = 192
+    /// Pointwise convolutions with at most this many output pixels take the blocked kernel.
+    static let maxPointwisePixels = 64
 
     /// Whether a weight (`M × C × kH × kW`) with `group` groups is one the blocked kernel
     /// takes on some instruction set and geometry.
@@ -23,10 +31,14 @@ enum BlockedConvolution {
     }
 
     /// Whether the blocked kernel runs this convolution now (`window` is the 3-D padded
-    /// geometry of ``Convolution``): AVX-512, two spatial axes, not pointwise, and a padded
-    /// input the kernel's 32-bit tap offsets can address.
+    /// geometry of ``Convolution``): AVX-512, two spatial axes, a pointwise one only as the
+    /// type says, and a padded input the kernel's 32-bit tap offsets can address.
     static func runs(weight: [Int], group: Int, window: WindowGeometry) -> Bool {
-        guard accepts(weight: weight, group: group), !isPointwise(window) else { return false }
+        guard accepts(weight: weight, group: group) else { return false }
+        if isPointwise(window) {
+            let pixels = window.output.reduce(1, *)
+            guard weight[1] >= minPointwiseChannels || pixels <= maxPointwisePixels else { return false }
+        }
         return DirectConvolution.addressable(channels: weight[1], window: window)
     }
 
