@@ -188,10 +188,11 @@ struct Microbench {
             dilations: nil, pads: [pad, pad, pad, pad], autoPad: .notSet)
         let shape = try Convolution.outputShape(input: input.shape, weight: weight.shape, bias: bias.shape, group: layer.group, geometry: geometry)
         var output = Tensor(zeros: shape, dtype: .float32)
+        // Weights packed once for the path this geometry takes, as the executors hold them.
+        let packed = try Convolution.PackedWeights(weight: weight, group: layer.group, geometry: geometry)
         return try best {
             try Convolution.conv(
-                input: input, weight: weight, bias: bias, group: layer.group, geometry: geometry, output: &output,
-                lower: 0, threads: threads)
+                input: input, packed: packed, bias: bias, geometry: geometry, output: &output, lower: 0, threads: threads)
         }
     }
 }
