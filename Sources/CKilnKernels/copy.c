@@ -33,3 +33,36 @@ void ckiln_copy_rows(int isa, void *to, ptrdiff_t to_stride, const void *from, p
     for (ptrdiff_t row = 0; row < rows; row++)
         memcpy((char *)to + row * to_stride, (const char *)from + row * from_stride, (size_t)bytes);
 }
+
+/* out[p·planes + c] = in[c·count + p] (to_interleaved) or the inverse: NCHW ↔ NHWC bytes for
+ * one image. The loops with 1 to 4 planes have the plane count as a constant, which lets the
+ * compiler vectorize the interleaving; more planes (rows longer than a few bytes) go plane
+ * by plane. */
+static inline __attribute__((always_inline)) void interleave(const char *in, ptrdiff_t count, ptrdiff_t planes,
+                                                             char *out, int to_interleaved) {
+    if (to_interleaved) {
+        for (ptrdiff_t p = 0; p < count; p++)
+            for (ptrdiff_t c = 0; c < planes; c++) out[p * planes + c] = in[c * count + p];
+    } else {
+        for (ptrdiff_t p = 0; p < count; p++)
+            for (ptrdiff_t c = 0; c < planes; c++) out[c * count + p] = in[p * planes + c];
+    }
+}
+
+void ckiln_interleave_bytes(const void *in, ptrdiff_t count, ptrdiff_t planes, void *out, int to_interleaved) {
+    const char *from = in;
+    char *to = out;
+    switch (planes) {
+    case 1: memcpy(to, from, (size_t)count); break;
+    case 2: interleave(from, count, 2, to, to_interleaved); break;
+    case 3: interleave(from, count, 3, to, to_interleaved); break;
+    case 4: interleave(from, count, 4, to, to_interleaved); break;
+    default:
+        for (ptrdiff_t c = 0; c < planes; c++) {
+            for (ptrdiff_t p = 0; p < count; p++) {
+                if (to_interleaved) to[p * planes + c] = from[c * count + p];
+                else to[c * count + p] = from[p * planes + c];
+            }
+        }
+    }
+}

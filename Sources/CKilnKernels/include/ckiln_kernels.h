@@ -327,6 +327,9 @@ double ckiln_fma_peak_flops(int isa, uint64_t iterations);
  * rows of up to 64 bytes are one masked move each on AVX-512. */
 void ckiln_copy_rows(int isa, void *to, ptrdiff_t to_stride, const void *from, ptrdiff_t from_stride,
                      ptrdiff_t bytes, ptrdiff_t rows);
+/* Bytes of `planes` planes of `count` each, interleaved (out[p·planes + c] = in[c·count + p])
+ * when to_interleaved, else the inverse: one image between NCHW and NHWC. */
+void ckiln_interleave_bytes(const void *in, ptrdiff_t count, ptrdiff_t planes, void *out, int to_interleaved);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,4 @@
+import CKilnKernels
 import KilnCore
 
 /// Dtype-agnostic strided copy: the one byte mover behind Transpose, Slice, Expand, Tile,
@@ -195,6 +196,15 @@ public enum StridedCopy {
 }
 
 extension StridedCopy {
+    /// Bytes of `planes` planes of `count` each interleaved (`destination[p·planes + c] =
+    /// source[c·count + p]`: one image from NCHW to NHWC) or, without `toInterleaved`, the
+    /// inverse; the native kernel, fast for a few planes (an RGB image).
+    package static func interleaveBytes(
+        _ source: UnsafeRawPointer, count: Int, planes: Int, into destination: UnsafeMutableRawPointer, toInterleaved: Bool
+    ) {
+        ckiln_interleave_bytes(source, count, planes, destination, toInterleaved ? 1 : 0)
+    }
+
     /// Transposes `source` of `shape` by `permutation` (output axis `i` is input axis
     /// `permutation[i]`) into `destination`.
     public static func transpose(
