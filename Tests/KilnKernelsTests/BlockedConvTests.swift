@@ -11,23 +11,23 @@ import Testing
 struct BlockedConvTests {
     static let cases: [ConvCase] = [
         // Two blocks a tile, rows of 16 in two runs of 8, batch 2.
-        ConvCase(input: [16, 16], kernel: [3, 3], channels: 16, outChannels: 32, pads: [1, 1, 1, 1]),
-        // Three blocks: a tile of two and one of one; runs of 10, 10 and 9 outputs.
-        ConvCase(input: [6, 29], kernel: [3, 3], channels: 8, outChannels: 48, pads: [1, 1, 1, 1], batch: 1),
+        ConvCase(input: [16, 16], kernel: [3, 3], channels: 16, outChannels: 64, pads: [1, 1, 1, 1]),
+        // Five blocks: tiles of two and a last one of one; runs of 10, 10 and 9 outputs.
+        ConvCase(input: [6, 29], kernel: [3, 3], channels: 8, outChannels: 80, pads: [1, 1, 1, 1], batch: 1),
         // Rows of 7 or fewer take four blocks a tile: 4 + 1, 4 + 2 and 4 + 3 blocks.
         ConvCase(input: [7, 7], kernel: [3, 3], channels: 12, outChannels: 80, pads: [1, 1, 1, 1], batch: 1),
         ConvCase(input: [12, 12], kernel: [3, 3], channels: 9, outChannels: 96, strides: [2, 2], pads: [1, 1, 1, 1], batch: 1),
         ConvCase(input: [5, 3], kernel: [2, 2], channels: 10, outChannels: 112, pads: [1, 0, 0, 1], batch: 1),
         // Strided 1×1 downsampling (no padding), stride 3 across, dilation, runs of 14.
         ConvCase(input: [14, 14], kernel: [1, 1], channels: 32, outChannels: 64, strides: [2, 2], pads: [0, 0, 0, 0]),
-        ConvCase(input: [11, 100], kernel: [3, 3], channels: 8, outChannels: 32, strides: [1, 3], dilations: [2, 1], pads: [2, 0, 1, 2], batch: 1),
-        ConvCase(input: [9, 28], kernel: [3, 3], channels: 8, outChannels: 32, dilations: [1, 2], pads: [1, 2, 1, 2], hasBias: false),
+        ConvCase(input: [11, 100], kernel: [3, 3], channels: 8, outChannels: 64, strides: [1, 3], dilations: [2, 1], pads: [2, 0, 1, 2], batch: 1),
+        ConvCase(input: [9, 28], kernel: [3, 3], channels: 8, outChannels: 64, dilations: [1, 2], pads: [1, 2, 1, 2], hasBias: false),
         // Many taps (k = 576), the 7×7/2 shape of a stem with enough channels.
         ConvCase(input: [8, 8], kernel: [3, 3], channels: 64, outChannels: 64, pads: [1, 1, 1, 1], batch: 1),
-        ConvCase(input: [23, 23], kernel: [7, 7], channels: 8, outChannels: 32, strides: [2, 2], pads: [3, 3, 3, 3], batch: 1),
+        ConvCase(input: [23, 23], kernel: [7, 7], channels: 8, outChannels: 64, strides: [2, 2], pads: [3, 3, 3, 3], batch: 1),
         // Pointwise, read in place: a 7×7 image, and many input channels on a wider one.
-        ConvCase(input: [7, 7], kernel: [1, 1], channels: 24, outChannels: 48),
-        ConvCase(input: [9, 10], kernel: [1, 1], channels: 192, outChannels: 32, batch: 1),
+        ConvCase(input: [7, 7], kernel: [1, 1], channels: 24, outChannels: 64),
+        ConvCase(input: [9, 10], kernel: [1, 1], channels: 192, outChannels: 64, batch: 1),
     ]
 
     @Test("blocked convolution matches the reference, with clamp and summand", arguments: cases)
@@ -79,8 +79,8 @@ struct BlockedConvTests {
         let smallPointwise = try WindowGeometry.forward(input: [8, 8], kernel: [1, 1], strides: nil, dilations: nil, pads: nil, autoPad: .notSet)
         let downsampling = try WindowGeometry.forward(input: [8, 8], kernel: [1, 1], strides: [2, 2], dilations: nil, pads: nil, autoPad: .notSet)
         #expect(BlockedConvolution.accepts(weight: [512, 512, 3, 3], group: 1))
-        #expect(BlockedConvolution.accepts(weight: [32, 8, 1, 1], group: 1))
-        #expect(!BlockedConvolution.accepts(weight: [16, 64, 3, 3], group: 1))
+        #expect(BlockedConvolution.accepts(weight: [64, 8, 1, 1], group: 1))
+        #expect(!BlockedConvolution.accepts(weight: [32, 64, 3, 3], group: 1))
         #expect(!BlockedConvolution.accepts(weight: [72, 64, 3, 3], group: 1))
         #expect(!BlockedConvolution.accepts(weight: [64, 3, 7, 7], group: 1))
         #expect(!BlockedConvolution.accepts(weight: [64, 32, 3, 3], group: 2))
