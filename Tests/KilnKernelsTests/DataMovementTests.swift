@@ -70,6 +70,35 @@ private func floats(_ shape: [Int]) -> Tensor {
         }
         #expect(expanded.scalars(as: Int16.self) == [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2])
     }
+
+    /// NCHW ↔ NHWC bytes of one image against the element loop: the shuffled 3-plane path
+    /// (16 pixels a step, and its tail), the other plane counts, both directions.
+    @Test(arguments: [1, 2, 3, 4, 6])
+    func interleavesPlanesOfBytes(planes: Int) {
+        for count in [1, 15, 16, 17, 100] {
+            let planar = (0..<(planes * count)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            var expected = [UInt8](repeating: 0, count: planar.count)
+            for p in 0..<count {
+                for c in 0..<planes { expected[p * planes + c] = planar[c * count + p] }
+            }
+            var interleaved = [UInt8](repeating: 0, count: planar.count)
+            var back = [UInt8](repeating: 0, count: planar.count)
+            planar.withUnsafeBytes { source in
+                interleaved.withUnsafeMutableBytes { target in
+                    StridedCopy.interleaveBytes(
+                        source.baseAddress!, count: count, planes: planes, into: target.baseAddress!, toInterleaved: true)
+                }
+            }
+            interleaved.withUnsafeBytes { source in
+                back.withUnsafeMutableBytes { target in
+                    StridedCopy.interleaveBytes(
+                        source.baseAddress!, count: count, planes: planes, into: target.baseAddress!, toInterleaved: false)
+                }
+            }
+            #expect(interleaved == expected, "\(planes) planes of \(count)")
+            #expect(back == planar, "\(planes) planes of \(count)")
+        }
+    }
 }
 
 @Suite struct PadTests {
