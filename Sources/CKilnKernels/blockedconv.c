@@ -27,20 +27,10 @@
 
 enum { BLOCK = 16 };
 
-size_t ckiln_conv_blocked_packed_count(ptrdiff_t m, ptrdiff_t k) {
-    return (size_t)(((m + BLOCK - 1) / BLOCK) * BLOCK * k);
-}
+size_t ckiln_conv_blocked_packed_count(ptrdiff_t m, ptrdiff_t k) { return ckiln_channel_blocks_count(m, k, BLOCK); }
 
 void ckiln_conv_blocked_pack(const float *w, ptrdiff_t m, ptrdiff_t k, float *packed) {
-    /* Block b holds, for tap t, the weights of channels 16b ..< 16b + 16 (zero past m). */
-    for (ptrdiff_t b = 0; b < (m + BLOCK - 1) / BLOCK; b++) {
-        for (ptrdiff_t t = 0; t < k; t++) {
-            for (ptrdiff_t r = 0; r < BLOCK; r++) {
-                ptrdiff_t oc = b * BLOCK + r;
-                packed[(b * k + t) * BLOCK + r] = oc < m ? w[oc * k + t] : 0.0f;
-            }
-        }
-    }
+    ckiln_channel_blocks_pack(w, m, k, BLOCK, packed);
 }
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -26,20 +26,10 @@
 #define DIRECT_R 4 /* output channels per tile */
 #define DIRECT_V 6 /* pixel vectors per tile */
 
-size_t ckiln_conv_direct_packed_count(ptrdiff_t m, ptrdiff_t k) {
-    return (size_t)(((m + DIRECT_R - 1) / DIRECT_R) * DIRECT_R * k);
-}
+size_t ckiln_conv_direct_packed_count(ptrdiff_t m, ptrdiff_t k) { return ckiln_channel_blocks_count(m, k, DIRECT_R); }
 
 void ckiln_conv_direct_pack(const float *w, ptrdiff_t m, ptrdiff_t k, float *packed) {
-    /* Block b holds, for tap t, the weights of channels 4b ..< 4b + 4 (zero past m). */
-    for (ptrdiff_t b = 0; b < (m + DIRECT_R - 1) / DIRECT_R; b++) {
-        for (ptrdiff_t t = 0; t < k; t++) {
-            for (ptrdiff_t r = 0; r < DIRECT_R; r++) {
-                ptrdiff_t oc = b * DIRECT_R + r;
-                packed[(b * k + t) * DIRECT_R + r] = oc < m ? w[oc * k + t] : 0.0f;
-            }
-        }
-    }
+    ckiln_channel_blocks_pack(w, m, k, DIRECT_R, packed);
 }
 
 #if defined(__x86_64__) || defined(__i386__)

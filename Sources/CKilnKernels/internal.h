@@ -89,6 +89,24 @@ void ckiln_i8_ukr_avx512_vnni(ptrdiff_t kp, const int16_t *a, const int16_t *b, 
                               int mr, int nr, int accumulate, const int32_t *sums, const ckiln_i8_stage *stage,
                               int8_t *out, ptrdiff_t ldo);
 
+/* Weights m × k (row-major) in blocks of `block` output channels: block b holds, for tap t,
+ * the weights of channels block·b ..< block·b + block (zero past m) — the layouts of both
+ * direct convolutions (4 channels a block, and 16). */
+static inline size_t ckiln_channel_blocks_count(ptrdiff_t m, ptrdiff_t k, ptrdiff_t block) {
+    return (size_t)(((m + block - 1) / block) * block * k);
+}
+
+static inline void ckiln_channel_blocks_pack(const float *w, ptrdiff_t m, ptrdiff_t k, ptrdiff_t block, float *packed) {
+    for (ptrdiff_t b = 0; b < (m + block - 1) / block; b++) {
+        for (ptrdiff_t t = 0; t < k; t++) {
+            for (ptrdiff_t r = 0; r < block; r++) {
+                ptrdiff_t oc = b * block + r;
+                packed[(b * k + t) * block + r] = oc < m ? w[oc * k + t] : 0.0f;
+            }
+        }
+    }
+}
+
 /* `isa` limited to what this CPU has. */
 int ckiln_clamp_isa(int isa);
 

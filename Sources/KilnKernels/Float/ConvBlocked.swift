@@ -55,16 +55,7 @@ enum BlockedConvolution {
 
     /// `weight` (`M × K`, K = C·kH·kW) in the kernel's layout.
     static func pack(_ weight: Tensor) -> [Float] {
-        let m = weight.shape[0]
-        let k = weight.count / max(m, 1)
-        return weight.withUnsafeBufferPointer(as: Float.self) { w in
-            [Float](unsafeUninitializedCapacity: Int(ckiln_conv_blocked_packed_count(m, k))) { packed, count in
-                if let source = w.baseAddress, let target = packed.baseAddress {
-                    ckiln_conv_blocked_pack(source, m, k, target)
-                }
-                count = packed.count
-            }
-        }
+        DirectConvolution.packed(weight, count: ckiln_conv_blocked_packed_count, pack: ckiln_conv_blocked_pack)
     }
 
     /// `output[image] = clamp(conv(input[image]) (+ output[image] when accumulating) + bias)`
@@ -74,16 +65,9 @@ enum BlockedConvolution {
         bias: UnsafePointer<Float>?, window: WindowGeometry, output: UnsafeMutablePointer<Float>,
         clamp: (lower: Float, upper: Float), accumulate: Bool, threads: Int
     ) {
-        let (inH, inW) = (window.input[1], window.input[2])
-        let (outH, outW) = (window.output[1], window.output[2])
-        let isa = NativeKernels.activeISA.rawValue
-        for image in 0..<batch {
-            let status = ckiln_conv2d_blocked(
-                isa, Int32(threads), input + image * channels * inH * inW, channels, inH, inW, packed, outChannels,
-                window.kernel[1], window.kernel[2], window.strides[1], window.strides[2], window.dilations[1],
-                window.dilations[2], window.padsBegin[1], window.padsBegin[2], bias, clamp.lower, clamp.upper,
-                accumulate ? 1 : 0, output + image * outChannels * outH * outW, outH, outW)
-            precondition(status == 0, "blocked convolution failed (\(status)): out of memory or no AVX-512")
-        }
+        DirectConvolution.run(
+            ckiln_conv2d_blocked, named: "blocked", input, channels: channels, batch: batch, packed: packed,
+            outChannels: outChannels, bias: bias, window: window, output: output, clamp: clamp, accumulate: accumulate,
+            threads: threads)
     }
 }

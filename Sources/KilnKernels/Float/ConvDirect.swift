@@ -42,16 +42,7 @@ enum DirectConvolution {
 
     /// `weight` (`M × K`, K = C·kH·kW) in the kernel's layout.
     static func pack(_ weight: Tensor) -> [Float] {
-        let m = weight.shape[0]
-        let k = weight.count / max(m, 1)
-        return weight.withUnsafeBufferPointer(as: Float.self) { w in
-            [Float](unsafeUninitializedCapacity: Int(ckiln_conv_direct_packed_count(m, k))) { packed, count in
-                if let source = w.baseAddress, let target = packed.baseAddress {
-                    ckiln_conv_direct_pack(source, m, k, target)
-                }
-                count = packed.count
-            }
-        }
+        packed(weight, count: ckiln_conv_direct_packed_count, pack: ckiln_conv_direct_pack)
     }
 
     /// `output[image] = clamp(conv(input[image]) (+ output[image] when accumulating) + bias)`
@@ -61,16 +52,50 @@ enum DirectConvolution {
         bias: UnsafePointer<Float>?, window: WindowGeometry, output: UnsafeMutablePointer<Float>,
         clamp: (lower: Float, upper: Float), accumulate: Bool, threads: Int
     ) {
+        run(
+            ckiln_conv2d_direct, named: "direct", input, channels: channels, batch: batch, packed: packed,
+            outChannels: outChannels, bias: bias, window: window, output: output, clamp: clamp, accumulate: accumulate,
+            threads: threads)
+    }
+
+    /// `weight` (`M × K`) in a layout of channel blocks, through its C packer.
+    static func packed(
+        _ weight: Tensor, count: (Int, Int) -> Int,
+        pack: (UnsafePointer<Float>?, Int, Int, UnsafeMutablePointer<Float>?) -> Void
+    ) -> [Float] {
+        let m = weight.shape[0]
+        let k = weight.count / max(m, 1)
+        return weight.withUnsafeBufferPointer(as: Float.self) { w in
+            [Float](unsafeUninitializedCapacity: count(m, k)) { packed, initialized in
+                if let source = w.baseAddress, let target = packed.baseAddress { pack(source, m, k, target) }
+                initialized = packed.count
+            }
+        }
+    }
+
+    /// A C direct-convolution entry point (`ckiln_conv2d_direct`, `ckiln_conv2d_blocked`: the same
+    /// arguments, their own weight layouts).
+    typealias Kernel = (
+        Int32, Int32, UnsafePointer<Float>?, Int, Int, Int, UnsafePointer<Float>?, Int, Int, Int, Int, Int, Int, Int,
+        Int, Int, UnsafePointer<Float>?, Float, Float, Int32, UnsafeMutablePointer<Float>?, Int, Int
+    ) -> Int32
+
+    /// Runs `kernel` on every image of `input` (NCHW) over `window` (the 3-D padded geometry).
+    static func run(
+        _ kernel: Kernel, named name: String, _ input: UnsafePointer<Float>, channels: Int, batch: Int,
+        packed: UnsafePointer<Float>, outChannels: Int, bias: UnsafePointer<Float>?, window: WindowGeometry,
+        output: UnsafeMutablePointer<Float>, clamp: (lower: Float, upper: Float), accumulate: Bool, threads: Int
+    ) {
         let (inH, inW) = (window.input[1], window.input[2])
         let (outH, outW) = (window.output[1], window.output[2])
         let isa = NativeKernels.activeISA.rawValue
         for image in 0..<batch {
-            let status = ckiln_conv2d_direct(
+            let status = kernel(
                 isa, Int32(threads), input + image * channels * inH * inW, channels, inH, inW, packed, outChannels,
                 window.kernel[1], window.kernel[2], window.strides[1], window.strides[2], window.dilations[1],
                 window.dilations[2], window.padsBegin[1], window.padsBegin[2], bias, clamp.lower, clamp.upper,
                 accumulate ? 1 : 0, output + image * outChannels * outH * outW, outH, outW)
-            precondition(status == 0, "direct convolution failed (\(status)): out of memory or no AVX-512")
+            precondition(status == 0, "\(name) convolution failed (\(status)): out of memory or no AVX-512")
         }
     }
 }
