@@ -55,6 +55,15 @@ import Testing
         #expect(reread.scalars(as: Int8.self)[0] == -7)
     }
 
+    /// A pipe cannot be mapped: a clear error, and no wait for a writer.
+    @Test func aPipeIsRefusedAsNotARegularFile() throws {
+        let directory = try ArtifactFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("pipe.kiln")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        #expect(errorCode { _ = try ArtifactReader.read(contentsOf: fifo) } == .fileUnreadable)
+    }
+
     @Test func sectionsAndConstantsAreAligned() throws {
         let data = try ArtifactWriter.encode(ArtifactFixtures.tree(), header: ArtifactFixtures.header())
         let artifact = try ArtifactReader.decode(data)

@@ -19,8 +19,13 @@ final class MappedFile: @unchecked Sendable {
 
     /// Maps the file at `path` (an empty file maps to no memory).
     ///
-    /// - Throws: `fileUnreadable` when it cannot be opened or mapped.
+    /// - Throws: `fileUnreadable` when it is not a regular file (a pipe cannot be mapped), or
+    ///   cannot be opened or mapped.
     init(path: String) throws {
+        var kind = stat()
+        if stat(path, &kind) == 0, kind.st_mode & S_IFMT != S_IFREG {
+            throw KilnError(.fileUnreadable, "'\(path)' is not a regular file: an artifact is mapped, so pass a file, not a pipe")
+        }
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else {
             throw KilnError(.fileUnreadable, "cannot read '\(path)': \(String(cString: strerror(errno)))")
