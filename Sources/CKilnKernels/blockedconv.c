@@ -1,5 +1,7 @@
 /* Channel-blocked direct 2-D convolution (AVX-512) for convolutions with many output channels
- * (32 and more): the 3×3 stages of ResNets, strided 3×3 and 1×1 downsampling convolutions.
+ * (BlockedConvolution takes it from 64): the 3×3 stages of ResNets, strided 3×3 and 1×1
+ * downsampling, and pointwise layers with many input channels or small images (their input
+ * read in place: ckiln_direct_input_pad with exact_reads).
  *
  * Vectorized along output channels, as onnxruntime's NCHWc kernels are, but on NCHW tensors:
  * a register holds 16 output channels of one output pixel. A tile is nb ≤ 4 blocks of 16

@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) void interleave(const char *in, ptr
 /* Three planes interleaved 16 pixels at a time: each 16-byte output vector is the OR of one
  * byte shuffle of each plane's 16 bytes (a lane whose shuffle index has its high bit set is
  * zero). Returns the pixels done (a multiple of 16). */
-__attribute__((target("avx2"))) static ptrdiff_t interleave3_ssse3(const char *in, ptrdiff_t count, char *out) {
+__attribute__((target("ssse3"))) static ptrdiff_t interleave3_ssse3(const char *in, ptrdiff_t count, char *out) {
     __m128i pick[3][3]; /* [output vector][plane] */
     for (int v = 0; v < 3; v++) {
         for (int c = 0; c < 3; c++) {
@@ -88,6 +88,7 @@ void ckiln_interleave_bytes(const void *in, ptrdiff_t count, ptrdiff_t planes, v
         if (to_interleaved) {
             ptrdiff_t done = 0;
 #if defined(__x86_64__) || defined(__i386__)
+            /* Any CPU with AVX2 has SSSE3. */
             if (ckiln_clamp_isa(CKILN_ISA_AVX2) >= CKILN_ISA_AVX2) done = interleave3_ssse3(from, count, to);
 #endif
             for (ptrdiff_t p = done; p < count; p++)

@@ -8,7 +8,8 @@ import KilnCore
 /// and activation fused into its epilogue, one product per image and group; depthwise
 /// convolutions (one input channel per group) of up to two spatial axes use the native
 /// depthwise kernel instead, and ungrouped 2-D convolutions on AVX-512 the direct kernels:
-/// ``BlockedConvolution`` for many output channels, ``DirectConvolution`` for few. Other float types use ``ReferenceConvolution``.
+/// ``BlockedConvolution`` for many output channels, ``DirectConvolution`` for few. Other
+/// float types use ``ReferenceConvolution``.
 package enum Convolution {
     /// The output shape `[N, M, output…]` of a convolution.
     ///
@@ -74,10 +75,6 @@ package enum Convolution {
         }
     }
 
-    /// float32 convolution; `weights`, when given, replace the weight values in the layout
-    /// of the path taken (which depends only on the shapes: a layout packed for other shapes
-    /// is ignored). With `accumulate`, the result is added to `output`'s values before the
-    /// clamp.
     /// The float32 kernel a convolution takes: it depends only on the shapes and this CPU's
     /// instruction set, so every executor (and a prepared step) computes the same bits.
     enum FloatPath: Equatable {
@@ -100,11 +97,20 @@ package enum Convolution {
         if TransposedProduct.runs(pixels: Tensor.elementCount(geometry.output), outChannels: weight[0] / group, depth: depth) {
             return .transposedProduct
         }
-        let isPointwise = Tensor.elementCount(geometry.kernel) == 1 && window.strides.allSatisfy { $0 == 1 }
-            && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
-        return .gemm(pointwise: isPointwise)
+        return .gemm(pointwise: isPointwise(window))
     }
 
+    /// Whether a convolution over `window` (any geometry, or its 3-D padded form) is pointwise:
+    /// 1×1, stride 1, unpadded — its input already is the product's operand.
+    static func isPointwise(_ window: WindowGeometry) -> Bool {
+        window.kernel.allSatisfy { $0 == 1 } && window.strides.allSatisfy { $0 == 1 }
+            && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
+    }
+
+    /// float32 convolution; `weights`, when given, replace the weight values in the layout
+    /// of the path taken (which depends only on the shapes: a layout packed for other shapes
+    /// is ignored). With `accumulate`, the result is added to `output`'s values before the
+    /// clamp.
     static func convFloat(
         _ input: Tensor, _ weight: Tensor, packed weights: PackedWeights?, _ bias: Tensor?, _ group: Int,
         _ geometry: WindowGeometry, _ output: inout Tensor, clamp: (lower: Float, upper: Float), accumulate: Bool = false,

@@ -40,17 +40,11 @@ enum BlockedConvolution {
     /// type says, and a padded input the kernel's 32-bit tap offsets can address.
     static func runs(weight: [Int], group: Int, window: WindowGeometry) -> Bool {
         guard accepts(weight: weight, group: group) else { return false }
-        if isPointwise(window) {
+        if Convolution.isPointwise(window) {
             let pixels = window.output.reduce(1, *)
             guard weight[1] >= minPointwiseChannels || pixels <= maxPointwisePixels else { return false }
         }
         return DirectConvolution.addressable(channels: weight[1], window: window)
-    }
-
-    /// 1×1, stride 1, unpadded over the two spatial axes of `window`.
-    static func isPointwise(_ window: WindowGeometry) -> Bool {
-        window.kernel.allSatisfy { $0 == 1 } && window.strides.allSatisfy { $0 == 1 }
-            && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
     }
 
     /// `weight` (`M × K`, K = C·kH·kW) in the kernel's layout.

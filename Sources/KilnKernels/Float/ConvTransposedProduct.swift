@@ -43,8 +43,7 @@ enum TransposedProduct {
         let (groupChannels, groupOutChannels) = (input.shape[1] / group, weight.shape[0] / group)
         let pixels = Tensor.elementCount(window.output)
         let depth = groupChannels * Tensor.elementCount(window.kernel)
-        let isPointwise = depth == groupChannels && window.strides.allSatisfy { $0 == 1 }
-            && window.padsBegin.allSatisfy { $0 == 0 } && window.padsEnd.allSatisfy { $0 == 0 }
+        let isPointwise = Convolution.isPointwise(window)
         let packed = packed.flatMap { $0.count == group && $0[0].k == depth && $0[0].n == groupOutChannels ? $0 : nil }
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: isPointwise ? 1 : depth * pixels)
         let product = UnsafeMutablePointer<Float>.allocate(capacity: pixels * groupOutChannels)
